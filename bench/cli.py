@@ -1,0 +1,44 @@
+"""`codecbench` command line: a thin argparse layer over the library, one subcommand per module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = (
+    "codecbench.commands.codecs",
+    "codecbench.commands.metrics",
+    "codecbench.commands.run",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from codecbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="codecbench",
+        description="Benchmark and listening tests for low-bitrate speech codecs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"codecbench {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"codecbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""`codecbench metrics`: every registered metric, its columns, rate, direction, range and availability."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("metrics", help="list metrics and availability",
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.set_defaults(handler=handle)
+
+
+def metric_table():
+    import pandas as pd
+
+    from codecbench.metrics import get_metric_class, metric_names
+
+    rows = []
+    for name in metric_names():
+        cls = get_metric_class(name)
+        status = cls.availability()
+        rows.append({
+            "metric": name, "columns": ",".join(cls.output_columns()), "rate_hz": cls.sample_rate,
+            "intrusive": "yes" if cls.intrusive else "no",
+            "better": "higher" if cls.higher_is_better else "lower",
+            "range": f"{cls.value_range[0]:g}..{cls.value_range[1]:g}",
+            "default": "yes" if cls.default else "no",
+            "available": "yes" if status.available else "no", "reason": status.reason,
+        })
+    return pd.DataFrame(rows)
+
+
+def handle(args: argparse.Namespace) -> int:
+    print(metric_table().to_string(index=False))
+    return 0

@@ -1,0 +1,51 @@
+"""Dataset recipes: `librispeech` (standard layout) and `folder` (any tree of audio files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codecbench.datasets import folder, librispeech
+from codecbench.datasets.base import Utterance, apply_limit
+
+DATASETS = ("librispeech", "folder")
+
+
+@dataclass
+class Selection:
+    """The utterances of a run and where they came from."""
+
+    dataset: str
+    root: Path
+    split: str
+    utterances: list[Utterance]
+
+
+def select(
+    dataset: str = "librispeech",
+    root: str | Path | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+    download: bool = False,
+) -> Selection:
+    """Resolve a dataset to a deterministic list of utterances.
+
+    Args:
+        dataset: `librispeech` or `folder`.
+        root: data root (for `folder`, required); LibriSpeech roots are looked up when None.
+        split: LibriSpeech split (default `test-other`); ignored for `folder`.
+        limit: keep only the first N utterances.
+        download: allow downloading an official LibriSpeech split.
+    """
+    if dataset == "librispeech":
+        found_root, split = librispeech.resolve_root(root, split or librispeech.DEMO_SPLIT, download)
+        utterances = librispeech.prepare(found_root, split)
+        return Selection(dataset, found_root, split, apply_limit(utterances, limit))
+    if dataset == "folder":
+        if root is None:
+            raise ValueError("--dataset folder needs --root DIR")
+        return Selection(dataset, Path(root), Path(root).name, apply_limit(folder.prepare(root), limit))
+    raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
+
+
+__all__ = ["DATASETS", "Selection", "Utterance", "select"]

@@ -1,0 +1,34 @@
+"""Utterance manifests shared by all dataset recipes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One audio file to code and score.
+
+    Args:
+        id: unique utterance id (LibriSpeech: the file stem, e.g. `1688-142285-0002`).
+        path: the audio file.
+        speaker: speaker id ('' when unknown).
+        split: the split or folder name it comes from.
+        chapter: LibriSpeech chapter id ('' elsewhere).
+        transcript: the reference text when the corpus has one.
+    """
+
+    id: str
+    path: Path
+    speaker: str = ""
+    split: str = ""
+    chapter: str = ""
+    transcript: str | None = None
+
+
+def apply_limit(utterances: list[Utterance], limit: int | None) -> list[Utterance]:
+    """The first `limit` utterances of a deterministically ordered list."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"--limit must be >= 0, not {limit}")
+    return utterances if limit is None else utterances[:limit]

@@ -1,0 +1,16 @@
+"""Objective metrics: registry, contract and evaluation."""
+
+from codecbench.metrics.base import Metric, MetricError
+from codecbench.metrics.evaluate import Scores, evaluate
+from codecbench.metrics.registry import default_metric_names, get_metric_class, metric_names, parse_metric_list
+
+__all__ = [
+    "Metric",
+    "MetricError",
+    "Scores",
+    "default_metric_names",
+    "evaluate",
+    "get_metric_class",
+    "metric_names",
+    "parse_metric_list",
+]

@@ -1,0 +1,144 @@
+"""The codec plugin contract: a codec turns a waveform into transmitted bytes and back."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from codecbench.codecs.spec import CodecSpec
+
+
+@dataclass
+class Encoded:
+    """What a codec transmits for one signal.
+
+    Args:
+        packets: the transmitted payload, one bytes object per packet/frame. Only these bytes count
+            towards the measured bitrate.
+        num_samples: length of the input signal at the codec rate (a container's side information,
+            not counted).
+    """
+
+    packets: list[bytes]
+    num_samples: int
+    header: bytes = b""  # decoder configuration sent out of band (like an SDP), not counted
+
+    @property
+    def payload_bytes(self) -> int:
+        return sum(len(p) for p in self.packets)
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a codec can run here, and why not."""
+
+    available: bool
+    reason: str = ""
+
+
+class CodecUnavailable(RuntimeError):
+    """A codec whose library or weights are missing."""
+
+
+def option_bool(text: str) -> bool:
+    """Parse a spec option as a boolean."""
+    lowered = text.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {text!r}")
+
+
+class Codec(ABC):
+    """Base class of all codecs.
+
+    Subclasses set the class attributes below, implement `encode`/`decode`, and are registered under
+    the entry-point group `codecbench.codecs`. Constructors take the operating point (`kbps`) and
+    keyword options; `from_spec` builds one from a parsed spec.
+    """
+
+    name: ClassVar[str]
+    sample_rate: ClassVar[int]
+    operating_points: ClassVar[tuple[float, ...]] = ()  # declared kbps; empty: no bitrate choice
+    kbps_range: ClassVar[tuple[float, float] | None] = None  # any kbps in [lo, hi] is accepted
+    default_point: ClassVar[float | None] = None
+    causal: ClassVar[bool] = True
+    algorithmic_delay_ms: ClassVar[float] = 0.0  # frame + lookahead
+    extra: ClassVar[str | None] = None  # pip extra that provides its dependencies
+    options: ClassVar[dict[str, Callable[[str], Any]]] = {}  # spec option name -> parser
+
+    def __init__(self, kbps: float | None = None) -> None:
+        if kbps is None:
+            kbps = self.default_point
+        if self.kbps_range is not None:
+            low, high = self.kbps_range
+            if kbps is None or not low <= kbps <= high:
+                raise ValueError(f"{self.name} supports {low:g}-{high:g} kbps, not {kbps}")
+        elif self.operating_points and kbps not in self.operating_points:
+            raise ValueError(
+                f"{self.name} does not support {kbps} kbps; select one of {list(self.operating_points)}"
+            )
+        self.kbps = kbps
+
+    @classmethod
+    def availability(cls) -> Availability:
+        """Whether the codec's libraries and weights are present. Override to check them."""
+        return Availability(True)
+
+    @classmethod
+    def from_spec(cls, spec: CodecSpec) -> "Codec":
+        """Build the codec a spec names; the `@` part is kbps."""
+        kwargs = cls.parse_options(spec)
+        kbps = None if spec.point is None else _parse_kbps(cls.name, spec.point)
+        return cls(kbps, **kwargs)
+
+    @classmethod
+    def parse_options(cls, spec: CodecSpec) -> dict[str, Any]:
+        """Convert a spec's string options with the parsers in `cls.options`."""
+        unknown = sorted(set(spec.options) - set(cls.options))
+        if unknown:
+            known = sorted(cls.options) or "none"
+            raise ValueError(f"{cls.name} has no option {unknown}; options: {known}")
+        parsed = {}
+        for key, text in spec.options.items():
+            try:
+                parsed[key] = cls.options[key](text)
+            except ValueError as exc:
+                raise ValueError(f"{cls.name} option {key}={text!r}: {exc}") from exc
+        return parsed
+
+    @property
+    def target_kbps(self) -> float:
+        """The declared operating point (NaN where the codec has none)."""
+        return float("nan") if self.kbps is None else float(self.kbps)
+
+    def to(self, device: str) -> "Codec":
+        """Move the codec's models to `device` (`cpu`, `cuda`); CPU-only codecs ignore it."""
+        return self
+
+    def reseed(self, seed: int) -> None:
+        """Set the seed of a stochastic decoder; the runner calls it per (utterance, spec) with a seed
+        derived from the run seed. Deterministic codecs ignore it."""
+
+    def provenance(self) -> dict[str, Any]:
+        """Library versions, weights paths and checksums that determine this codec's output."""
+        return {}
+
+    @abstractmethod
+    def encode(self, waveform: np.ndarray) -> Encoded:
+        """Encode a mono float32 signal [T] at `sample_rate` into transmitted packets."""
+
+    @abstractmethod
+    def decode(self, encoded: Encoded) -> np.ndarray:
+        """Decode packets into a mono float32 signal [T'] at `sample_rate` (delay included)."""
+
+
+def _parse_kbps(name: str, point: str) -> float:
+    try:
+        return float(point)
+    except ValueError:
+        raise ValueError(f"{name}: operating point {point!r} is not a number of kbps") from None

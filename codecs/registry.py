@@ -1,0 +1,43 @@
+"""The codec registry: the entry-point group `codecbench.codecs` (built-ins are registered the same way)."""
+
+from __future__ import annotations
+
+from codecbench.codecs.base import Availability, Codec, CodecUnavailable
+from codecbench.codecs.spec import CodecSpec, parse_spec
+from codecbench.plugins import PluginRegistry, RegistryError
+
+GROUP = "codecbench.codecs"
+CODECS: PluginRegistry[Codec] = PluginRegistry(GROUP, Codec, "codec")
+
+
+def codec_names() -> list[str]:
+    """Names of all registered codecs, without importing them."""
+    return CODECS.names()
+
+
+def get_codec_class(name: str) -> type[Codec]:
+    """Import and return the codec class registered as `name`."""
+    return CODECS.get(name)
+
+
+def codec_availability(name: str) -> Availability:
+    """Availability of a registered codec; a plugin that fails to load is unavailable with the reason."""
+    try:
+        return get_codec_class(name).availability()
+    except RegistryError as exc:
+        return Availability(False, str(exc))
+
+
+def load_codec(spec: str | CodecSpec) -> Codec:
+    """Build a codec from a spec such as `opus@6` or `mel2mel@1.5:steps=8`.
+
+    Raises:
+        ValueError: unknown name, unsupported operating point or option.
+        CodecUnavailable: the codec's libraries or weights are missing here.
+    """
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    cls = get_codec_class(spec.name)
+    status = cls.availability()
+    if not status.available:
+        raise CodecUnavailable(f"{spec}: unavailable: {status.reason}")
+    return cls.from_spec(spec)
