@@ -108,24 +108,24 @@ def _base_row(utt: Utterance, spec: str, codec_name: str, target_kbps: float) ->
             "payload_bytes": float("nan"), "metrics_s": float("nan"), "seed": float("nan"), "conversion": ""}
 
 
+def _timed(stage_name: str, function: Any, argument: Any) -> tuple[Any, float]:
+    """Call `function(argument)`; returns the result and its seconds, or raises RuntimeError naming the stage."""
+    start = time.perf_counter()
+    try:
+        result = function(argument)
+    except Exception as exc:
+        raise RuntimeError(f"{stage_name} failed: {type(exc).__name__}: {exc}") from exc
+    return result, time.perf_counter() - start
+
+
 def _code(codec: Codec, audio: LoadedAudio, row: dict[str, Any]) -> np.ndarray:
     """Encode and decode; fills the codec columns of `row` and returns the decoded signal at the working
     rate. Raises RuntimeError with the stage that failed."""
-    x = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-    start = time.perf_counter()
-    try:
-        encoded = codec.encode(x)
-    except Exception as exc:
-        raise RuntimeError(f"encode failed: {type(exc).__name__}: {exc}") from exc
-    row["encode_s"] = time.perf_counter() - start
+    encoded, row["encode_s"] = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate,
+                                                                      codec.sample_rate))
     row["payload_bytes"] = encoded.payload_bytes
     row["measured_kbps"] = 8 * encoded.payload_bytes / audio.duration_s / 1000
-    start = time.perf_counter()
-    try:
-        decoded = codec.decode(encoded)
-    except Exception as exc:
-        raise RuntimeError(f"decode failed: {type(exc).__name__}: {exc}") from exc
-    row["decode_s"] = time.perf_counter() - start
+    decoded, row["decode_s"] = _timed("decode", codec.decode, encoded)
     decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
     if decoded.size == 0 or not np.all(np.isfinite(decoded)):
         raise RuntimeError("decode failed: empty or non-finite output")
