@@ -1,0 +1,134 @@
+"""Rankings: the Pareto front over (measured kbps, metric) and Bjøntegaard-delta comparisons of codec families.
+
+BD-rate (G. Bjøntegaard, "Calculation of average PSNR differences between RD-curves", VCEG-M33, 2001) is
+the average log-rate difference of two rate–quality curves over their common quality range, in % (negative:
+the test family needs less rate for the same quality). BD-quality is the average quality difference over the
+common (log) rate range. Curves are interpolated with PCHIP, as in the JCT-VC/JVET common test conditions
+(JCTVC-L1100), by the `bjontegaard` package (FAU-LMS; matches the CTC Excel sheet to 10 decimals).
+A family is one codec name (`opus`, `codec2`, ...) with at least two operating points; quality must be
+strictly monotone in rate within a family, else its BD values are undefined and say why.
+"""
+
+from __future__ import annotations
+
+import warnings
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from codecbench.report.document import Cell, Grid, cells, fmt
+from codecbench.report.sources import REFERENCE_CODEC, MetricColumn
+from codecbench.report.tables import RATE
+
+BD_METHOD = "pchip"
+BD_COLUMNS = ["metric", "anchor", "test", "anchor_specs", "test_specs", "bd_rate_pct", "bd_quality",
+              "rate_overlap", "quality_overlap", "note"]
+
+
+def pareto_front(table: pd.DataFrame, metric: MetricColumn) -> pd.DataFrame:
+    """Per spec: kbps, metric mean and whether no other spec is at least as good on both axes and
+    strictly better on one (lower kbps; better metric, direction-aware). `reference` is not ranked."""
+    points = table[(table["codec"] != REFERENCE_CODEC) & np.isfinite(table[f"{RATE}_mean"])
+                   & np.isfinite(table[f"{metric.column}_mean"])]
+    rate = points[f"{RATE}_mean"].to_numpy()
+    quality = points[f"{metric.column}_mean"].to_numpy() * (1 if metric.higher_is_better else -1)
+    dominated = [bool(np.any((rate <= r) & (quality >= q) & ((rate < r) | (quality > q))))
+                 for r, q in zip(rate, quality)]
+    return pd.DataFrame({"metric": metric.column, "spec": points["spec"].to_numpy(),
+                         "kbps": rate, "value": points[f"{metric.column}_mean"].to_numpy(),
+                         "pareto": np.logical_not(dominated)})
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Common part of two ranges as a fraction of their union."""
+    union = max(a.max(), b.max()) - min(a.min(), b.min())
+    common = min(a.max(), b.max()) - max(a.min(), b.min())
+    return max(common, 0.0) / union if union > 0 else 0.0
+
+
+def _curve(table: pd.DataFrame, family: str, metric: MetricColumn) -> tuple[np.ndarray, np.ndarray, str]:
+    """A family's (kbps, quality) points sorted by rate, and why they cannot make a BD curve ('' if fine)."""
+    part = table[(table["codec"] == family) & np.isfinite(table[f"{metric.column}_mean"])]
+    part = part.sort_values(f"{RATE}_mean")
+    rate, quality = part[f"{RATE}_mean"].to_numpy(), part[f"{metric.column}_mean"].to_numpy()
+    if np.any(np.diff(rate) <= 0):
+        return rate, quality, f"{family}: two points share one rate"
+    step = np.diff(quality)
+    if not (np.all(step > 0) or np.all(step < 0)):
+        return rate, quality, f"{family}: {metric.column} is not strictly monotone in rate"
+    return rate, quality, ""
+
+
+def _by_quality(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points in ascending quality: BD-rate interpolates rate over quality (the package needs x ascending)."""
+    order = np.argsort(quality)
+    return rate[order], quality[order]
+
+
+def bd_comparisons(table: pd.DataFrame, metrics: list[MetricColumn], method: str = BD_METHOD) -> pd.DataFrame:
+    """BD-rate and BD-quality of every pair of families (the first in run order is the anchor)."""
+    import bjontegaard
+
+    counts = table[table["codec"] != REFERENCE_CODEC].groupby("codec", sort=False)["spec"].count()
+    families = [f for f, n in counts.items() if n >= 2]
+    records = []
+    for metric in metrics:
+        for anchor, test in combinations(families, 2):
+            rate_a, quality_a, why_a = _curve(table, anchor, metric)
+            rate_t, quality_t, why_t = _curve(table, test, metric)
+            record = {"metric": metric.column, "anchor": anchor, "test": test, "anchor_specs": len(rate_a),
+                      "test_specs": len(rate_t), "bd_rate_pct": float("nan"), "bd_quality": float("nan"),
+                      "rate_overlap": float("nan"), "quality_overlap": float("nan"), "note": ""}
+            notes = [w for w in (why_a, why_t) if w]
+            if min(len(rate_a), len(rate_t)) < 2:
+                notes.append("fewer than 2 scored points")
+            if not notes:
+                record["rate_overlap"] = _overlap(np.log10(rate_a), np.log10(rate_t))
+                record["quality_overlap"] = _overlap(quality_a, quality_t)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # overlap is reported in its own columns
+                    if record["quality_overlap"] > 0:
+                        record["bd_rate_pct"] = float(bjontegaard.bd_rate(
+                            *_by_quality(rate_a, quality_a), *_by_quality(rate_t, quality_t), method=method,
+                            require_matching_points=False, min_overlap=0))
+                    else:
+                        notes.append("quality ranges do not overlap: no BD-rate")
+                    if record["rate_overlap"] > 0:
+                        record["bd_quality"] = float(bjontegaard.bd_psnr(
+                            rate_a, quality_a, rate_t, quality_t, method=method, require_matching_points=False,
+                            min_overlap=0))
+                    else:
+                        notes.append("rate ranges do not overlap: no BD-quality")
+            record["note"] = "; ".join(notes)
+            records.append(record)
+    return pd.DataFrame(records, columns=BD_COLUMNS)
+
+
+def pareto_grid(fronts: pd.DataFrame, metrics: list[MetricColumn]) -> Grid:
+    rows = []
+    for metric in metrics:
+        part = fronts[fronts["metric"] == metric.column].sort_values("kbps")
+        front = part[part["pareto"]]
+        rows.append(cells(f"{metric.column} {metric.arrow}", ", ".join(front["spec"]) or "–",
+                          ", ".join(part.loc[~part["pareto"], "spec"]) or "–"))
+    return Grid("pareto", "Pareto front over (measured kbps, metric mean)", ["metric", "on the front", "dominated"],
+                rows, ["A spec is dominated when another runs at no more kbps with no worse mean, and is strictly "
+                       "better in one of the two."], align="lpp")
+
+
+def bd_grid(bd: pd.DataFrame, metrics: list[MetricColumn]) -> Grid:
+    by_column = {m.column: m for m in metrics}
+    rows = []
+    for _, r in bd.iterrows():
+        metric = by_column[r["metric"]]
+        rows.append([Cell(f"{r['metric']} {metric.arrow}"), Cell(r["anchor"]), Cell(r["test"]),
+                     Cell(fmt(r["bd_rate_pct"], 1)), Cell(fmt(r["bd_quality"], metric.decimals)),
+                     Cell(fmt(100 * r["rate_overlap"], 0)), Cell(fmt(100 * r["quality_overlap"], 0)), Cell(r["note"])])
+    notes = ["BD-rate: average rate difference (%) of test vs anchor at equal quality (negative: test needs "
+             "less rate); BD-quality: average metric difference at equal rate (positive: test scores higher). "
+             f"Bjøntegaard (VCEG-M33) with {BD_METHOD.upper()} interpolation (JCTVC-L1100), package "
+             "`bjontegaard`. Overlaps are the common part of the two curves' ranges (log rate; metric) in %."]
+    return Grid("bd-rate", "Bjøntegaard-delta comparison of codec families",
+                ["metric", "anchor", "test", "BD-rate %", "BD-quality", "rate overlap %", "quality overlap %", "note"],
+                rows, notes, align="lllrrrrp")

@@ -1,0 +1,107 @@
+"""Paired significance between codec specs on the same utterances: Wilcoxon signed-rank, Holm-corrected.
+
+For every metric, each pair of specs is compared on the utterances both scored (a failed metric drops
+the utterance from that pair only). The Holm correction runs over all pairs of one metric.
+"""
+
+from __future__ import annotations
+
+import warnings
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from codecbench.report.document import Cell, Grid, fmt_p
+from codecbench.report.sources import MetricColumn
+from codecbench.report.tables import best_specs
+
+ALPHA = 0.05
+COLUMNS = ["metric", "spec_a", "spec_b", "n_pairs", "mean_a", "mean_b", "mean_diff", "median_diff", "statistic",
+           "p_value", "p_holm", "significant", "better", "note"]
+
+
+def _wilcoxon(a: np.ndarray, b: np.ndarray) -> tuple[float, float, str]:
+    diff = a - b
+    if diff.size == 0:
+        return float("nan"), float("nan"), "no utterance scored by both"
+    if np.all(diff == 0):
+        return 0.0, 1.0, "identical scores"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.wilcoxon(a, b)
+    return float(result.statistic), float(result.pvalue), ""
+
+
+def paired_tests(rows: pd.DataFrame, specs: list[str], metrics: list[MetricColumn], alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per (metric, spec pair) with the test, the Holm-adjusted p and the better spec."""
+    from statsmodels.stats.multitest import multipletests
+
+    records = []
+    for metric in metrics:
+        scores = rows.pivot(index="utterance", columns="spec", values=metric.column)
+        block = []
+        for spec_a, spec_b in combinations([s for s in specs if s in scores], 2):
+            pair = scores[[spec_a, spec_b]].dropna()
+            a, b = pair[spec_a].to_numpy(dtype=float), pair[spec_b].to_numpy(dtype=float)
+            statistic, p_value, note = _wilcoxon(a, b)
+            mean_diff = float(np.mean(a - b)) if a.size else float("nan")
+            sign = mean_diff if metric.higher_is_better else -mean_diff
+            block.append({"metric": metric.column, "spec_a": spec_a, "spec_b": spec_b, "n_pairs": int(a.size),
+                          "mean_a": float(np.mean(a)) if a.size else float("nan"),
+                          "mean_b": float(np.mean(b)) if b.size else float("nan"), "mean_diff": mean_diff,
+                          "median_diff": float(np.median(a - b)) if a.size else float("nan"),
+                          "statistic": statistic, "p_value": p_value, "p_holm": float("nan"),
+                          "better": spec_a if sign > 0 else spec_b if sign < 0 else "", "note": note})
+        tested = [i for i, r in enumerate(block) if np.isfinite(r["p_value"])]
+        if tested:
+            adjusted = multipletests([block[i]["p_value"] for i in tested], alpha=alpha, method="holm")[1]
+            for i, p in zip(tested, adjusted):
+                block[i]["p_holm"] = float(p)
+        records += block
+    table = pd.DataFrame(records, columns=COLUMNS)
+    table["significant"] = table["p_holm"] < alpha
+    return table
+
+
+def _lookup(tests: pd.DataFrame, metric: str, spec_a: str, spec_b: str) -> pd.Series | None:
+    hit = tests[(tests["metric"] == metric) & (((tests["spec_a"] == spec_a) & (tests["spec_b"] == spec_b))
+                                               | ((tests["spec_a"] == spec_b) & (tests["spec_b"] == spec_a)))]
+    return None if hit.empty else hit.iloc[0]
+
+
+def not_different_from_best(tests: pd.DataFrame, table: pd.DataFrame, metrics: list[MetricColumn]) -> dict[str, set[str]]:
+    """Per metric column, the specs whose test against the (first) best spec is not significant."""
+    marks: dict[str, set[str]] = {}
+    for metric in metrics:
+        best = [s for s in table["spec"] if s in best_specs(table, metric)]
+        marks[metric.column] = set()
+        if not best:
+            continue
+        for spec in table["spec"]:
+            test = None if spec in best else _lookup(tests, metric.column, best[0], spec)
+            if test is not None and np.isfinite(test["p_holm"]) and not test["significant"]:
+                marks[metric.column].add(spec)
+    return marks
+
+
+def matrix_grid(tests: pd.DataFrame, metric: MetricColumn, specs: list[str], alpha: float = ALPHA) -> Grid:
+    """Holm-adjusted p of row vs column; `+` row significantly better, `−` significantly worse."""
+    rows = []
+    for row_spec in specs:
+        row = [Cell(row_spec)]
+        for col_spec in specs:
+            test = None if row_spec == col_spec else _lookup(tests, metric.column, row_spec, col_spec)
+            if test is None:
+                row.append(Cell("–"))
+                continue
+            sign = ("+" if test["better"] == row_spec else "−") if test["significant"] else ""
+            row.append(Cell(f"{fmt_p(test['p_holm'])}{sign}", bold=bool(test["significant"])))
+        rows.append(row)
+    n_pairs = tests.loc[tests["metric"] == metric.column, "n_pairs"]
+    notes = [f"Holm-adjusted p of the paired Wilcoxon signed-rank test, row vs column, over the utterances both "
+             f"scored (n = {n_pairs.min() if len(n_pairs) else 0}–{n_pairs.max() if len(n_pairs) else 0}). "
+             f"+ / −: the row is significantly better / worse at α = {alpha:g} ({metric.arrow} is better)."]
+    return Grid(f"significance-{metric.column}", f"Paired significance: {metric.column}", ["spec", *specs],
+                rows, notes)

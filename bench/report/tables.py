@@ -1,0 +1,91 @@
+"""The results table: per codec spec, measured kbps and each metric's mean with a bootstrap 95 % CI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from codecbench.report.document import Cell, Grid, fmt
+from codecbench.report.sources import REFERENCE_CODEC, MetricColumn, RunData
+from codecbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_mean
+
+RATE = "measured_kbps"
+NOT_DIFFERENT = "†"
+
+
+def spec_table(run: RunData, seed: int = BOOTSTRAP_SEED, n_resamples: int = BOOTSTRAP_RESAMPLES,
+               group_by: str | None = None) -> pd.DataFrame:
+    """One row per spec (per spec and group value with `group_by`, e.g. `speaker` or `split`).
+
+    Columns: [group_by,] spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
+    and `<col>_n` (finite values) for measured_kbps and every metric column.
+    """
+    if group_by is not None and group_by not in run.rows:
+        raise ValueError(f"cannot group by {group_by!r}: not a column of the run (try split or speaker)")
+    columns = [RATE, *(m.column for m in run.metrics)]
+    keys = [group_by] if group_by else []
+    records = []
+    for key, group in run.rows.groupby([*keys, "spec"], sort=False):
+        record = dict(zip([*keys, "spec"], key))
+        record.update(codec=group["codec"].iloc[0], n=len(group), n_errors=int((group["error"] != "").sum()))
+        for column in columns:
+            est = bootstrap_mean(group[column].to_numpy(dtype=float), seed, n_resamples)
+            record.update({f"{column}_mean": est.mean, f"{column}_ci95_low": est.low,
+                           f"{column}_ci95_high": est.high, f"{column}_n": est.n})
+        records.append(record)
+    table = pd.DataFrame(records)
+    order = {spec: i for i, spec in enumerate(run.specs)}
+    table["_order"] = table["spec"].map(order)
+    table = table.sort_values([*keys, "_order"], kind="stable").drop(columns="_order")
+    return table.reset_index(drop=True)
+
+
+def best_specs(table: pd.DataFrame, metric: MetricColumn) -> set[str]:
+    """The specs with the best mean of `metric` (direction-aware; ties all count; `reference` excluded)."""
+    candidates = table[(table["codec"] != REFERENCE_CODEC) & np.isfinite(table[f"{metric.column}_mean"])]
+    if candidates.empty:
+        return set()
+    means = candidates[f"{metric.column}_mean"]
+    best = means.max() if metric.higher_is_better else means.min()
+    return set(candidates.loc[means == best, "spec"])
+
+
+def estimate_text(mean: float, low: float, high: float, decimals: int) -> str:
+    if not np.isfinite(low):
+        return fmt(mean, decimals)
+    return f"{fmt(mean, decimals)} [{fmt(low, decimals)}, {fmt(high, decimals)}]"
+
+
+def spec_grid(table: pd.DataFrame, run: RunData, not_different: dict[str, set[str]] | None = None,
+              group_by: str | None = None, alpha: float = 0.05) -> Grid:
+    """The table as a Grid: best value per metric column in bold; with `not_different` (metric column ->
+    specs whose paired test against the best is not significant), those cells are marked †."""
+    not_different = not_different or {}
+    header = ([group_by] if group_by else []) + ["spec", "n", "errors", "kbps"] + [
+        f"{m.column} {m.arrow}" for m in run.metrics]
+    groups = table.groupby(group_by, sort=False) if group_by else [(None, table)]
+    rows = []
+    for _, part in groups:
+        best = {m.column: best_specs(part, m) for m in run.metrics}
+        for _, record in part.iterrows():
+            row = ([Cell(str(record[group_by]))] if group_by else []) + [
+                Cell(record["spec"]), Cell(str(record["n"])), Cell(str(record["n_errors"])),
+                Cell(estimate_text(record[f"{RATE}_mean"], record[f"{RATE}_ci95_low"],
+                                   record[f"{RATE}_ci95_high"], 2))]
+            for m in run.metrics:
+                text = estimate_text(record[f"{m.column}_mean"], record[f"{m.column}_ci95_low"],
+                                     record[f"{m.column}_ci95_high"], m.decimals)
+                mark = NOT_DIFFERENT if record["spec"] in not_different.get(m.column, set()) else ""
+                row.append(Cell(text, bold=record["spec"] in best[m.column], mark=mark))
+            rows.append(row)
+    notes = ["Mean [95 % CI] over utterances; CI: BCa bootstrap (scipy.stats.bootstrap, fixed seed). "
+             "kbps is measured from the payload bytes. Bold: best mean per column (↑ higher / ↓ lower is "
+             "better; the reference condition is not ranked)."]
+    if not_different:
+        notes.append(f"{NOT_DIFFERENT}: not significantly different from the best of its column "
+                     f"(paired Wilcoxon signed-rank over shared utterances, Holm-corrected, α = {alpha:g}).")
+    if run.skipped:
+        notes.append("Not run (unavailable): " + "; ".join(f"{s}: {r}" for s, r in run.skipped.items()))
+    caption = "Results per codec spec" + (f" and {group_by}" if group_by else "")
+    label = "results" + (f"-by-{group_by}" if group_by else "")
+    return Grid(label, caption, header, rows, notes, align=("l" if group_by else "") + "lrrr" + "r" * len(run.metrics))
