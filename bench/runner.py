@@ -72,6 +72,26 @@ def score_pair(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, me
             "metrics_s": time.perf_counter() - start}
 
 
+def score_seeds(reference: np.ndarray, decodes: list[np.ndarray], sample_rate: int, metric_names: list[str],
+                max_lag: int) -> dict[str, Any]:
+    """Score every decode of a stochastic codec (one per seed). With K > 1 decodes each metric column holds
+    the mean over seeds, `<column>_seed_std` the sample standard deviation, and `n_seeds` is K."""
+    results = [score_pair(reference, decoded, sample_rate, metric_names, max_lag) for decoded in decodes]
+    if len(results) == 1:
+        return results[0]
+    values: dict[str, Any] = {"n_seeds": len(results)}
+    for column in results[0]["values"]:
+        scores = np.array([r["values"][column] for r in results], dtype=float)
+        values[column] = float(scores.mean())
+        values[f"{column}_seed_std"] = float(scores.std(ddof=1))
+    errors: dict[str, str] = {}
+    for k, result in enumerate(results):
+        for metric, reason in result["errors"].items():
+            errors.setdefault(metric, f"seed {k}: {reason}")
+    return {"delay_samples": results[0]["delay_samples"], "values": values, "errors": errors,
+            "metrics_s": sum(r["metrics_s"] for r in results)}
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
 
@@ -118,18 +138,31 @@ def _timed(stage_name: str, function: Any, argument: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def _code(codec: Codec, audio: LoadedAudio, row: dict[str, Any]) -> np.ndarray:
-    """Encode and decode; fills the codec columns of `row` and returns the decoded signal at the working
-    rate. Raises RuntimeError with the stage that failed."""
+def _code(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds: list[int]) -> list[np.ndarray]:
+    """Encode once and decode once per seed (`codec.reseed` before each decode); fills the codec columns
+    of `row` (decode_s: mean per decode) and returns the decoded signals at the working rate. Raises
+    RuntimeError with the stage that failed."""
     encoded, row["encode_s"] = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate,
                                                                       codec.sample_rate))
     row["payload_bytes"] = encoded.payload_bytes
     row["measured_kbps"] = 8 * encoded.payload_bytes / audio.duration_s / 1000
-    decoded, row["decode_s"] = _timed("decode", codec.decode, encoded)
-    decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
-    if decoded.size == 0 or not np.all(np.isfinite(decoded)):
-        raise RuntimeError("decode failed: empty or non-finite output")
-    return resample(decoded, codec.sample_rate, audio.sample_rate)
+    outputs, elapsed = [], 0.0
+    for seed in seeds:
+        codec.reseed(seed)
+        decoded, seconds = _timed("decode", codec.decode, encoded)
+        elapsed += seconds
+        decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
+        if decoded.size == 0 or not np.all(np.isfinite(decoded)):
+            raise RuntimeError("decode failed: empty or non-finite output")
+        outputs.append(resample(decoded, codec.sample_rate, audio.sample_rate))
+    row["decode_s"] = elapsed / len(seeds)
+    return outputs
+
+
+def decode_seeds(run_seed: int, utterance: str, spec: str, count: int) -> list[int]:
+    """The decoder seeds of one (utterance, spec): the first is `derive_seed(run_seed, utterance, spec)`
+    (the only one for deterministic codecs), the k-th adds k to the derivation."""
+    return [derive_seed(run_seed, utterance, spec, *([str(k)] if k else [])) for k in range(count)]
 
 
 def _prepare_out(out: Path, resume: bool, overwrite: bool, config: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +206,8 @@ def run_benchmark(
         workers: metric processes (1: inline).
         resume: finish a previous run in `out`, skipping stored (utterance, spec) pairs.
         overwrite: discard a previous run in `out`.
-        seed: run seed; stochastic codecs get a seed derived from it and the utterance id.
+        seed: run seed; stochastic codecs get a seed derived from it, the utterance id and the spec (and
+            the decode number k for a spec with `seeds=K`: see `decode_seeds`).
         device: where codecs run (`cpu`, `cuda`).
         max_delay_s: the largest codec delay searched by the alignment.
         progress: show a tqdm bar.
@@ -268,16 +302,16 @@ def run_benchmark(
                     continue
                 row["duration_s"] = audio.duration_s
                 row["conversion"] = "; ".join(audio.conversions)
-                row["seed"] = derive_seed(seed, utt.id, spec)
-                codec.reseed(row["seed"])
+                seeds = decode_seeds(seed, utt.id, spec, codec.num_seeds if codec.stochastic else 1)
+                row["seed"] = seeds[0]
                 try:
-                    decoded = _code(codec, audio, row)
+                    decodes = _code(codec, audio, row, seeds)
                 except RuntimeError as exc:
                     row.update({c: float("nan") for c in metric_columns}, error=str(exc))
                     store.append(row)
                     bar.update(1)
                     continue
-                future = executor.submit(score_pair, audio.samples, decoded, WORKING_RATE, metrics, max_lag)
+                future = executor.submit(score_seeds, audio.samples, decodes, WORKING_RATE, metrics, max_lag)
                 pending[future] = PendingRow(row, [])
                 drain(2 * max(workers, 1))
         drain(0)

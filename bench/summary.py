@@ -28,7 +28,9 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
     """One row per codec spec (in `order`, else of first appearance), plus a row per skipped spec.
 
     Columns: spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high` for
-    measured_kbps and each metric column, then `skipped` (the reason a spec did not run).
+    measured_kbps and each metric column, then `skipped` (the reason a spec did not run). Specs decoded
+    with several seeds (rows with `<col>_seed_std`) also get `<col>_seed_std_mean`: the mean
+    within-utterance standard deviation over seeds (next to the between-utterance CI).
     """
     records = []
     groups = dict(list(rows.groupby("spec", sort=False)))
@@ -40,6 +42,10 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
         for column in ["measured_kbps", *metric_columns]:
             mean, low, high = mean_ci(group[column].to_numpy() if column in group else np.array([]))
             record.update({f"{column}_mean": mean, f"{column}_ci95_low": low, f"{column}_ci95_high": high})
+        for column in metric_columns:
+            spread = group[f"{column}_seed_std"] if f"{column}_seed_std" in group else None
+            if spread is not None and spread.notna().any():
+                record[f"{column}_seed_std_mean"] = float(spread.mean())
         record["skipped"] = ""
         records.append(record)
     for spec, reason in (skipped or {}).items():

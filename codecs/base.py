@@ -70,6 +70,8 @@ class Codec(ABC):
     algorithmic_delay_ms: ClassVar[float] = 0.0  # frame + lookahead
     extra: ClassVar[str | None] = None  # pip extra that provides its dependencies
     options: ClassVar[dict[str, Callable[[str], Any]]] = {}  # spec option name -> parser
+    stochastic: ClassVar[bool] = False  # decoding draws random numbers (seeded through `reseed`)
+    num_seeds: int = 1  # decodes the runner scores per utterance: option `seeds=K` of stochastic codecs
 
     def __init__(self, kbps: float | None = None) -> None:
         if kbps is None:
@@ -93,20 +95,25 @@ class Codec(ABC):
     def from_spec(cls, spec: CodecSpec) -> "Codec":
         """Build the codec a spec names; the `@` part is kbps."""
         kwargs = cls.parse_options(spec)
+        seeds = kwargs.pop("seeds", 1)
         kbps = None if spec.point is None else _parse_kbps(cls.name, spec.point)
-        return cls(kbps, **kwargs)
+        codec = cls(kbps, **kwargs)
+        codec.num_seeds = seeds
+        return codec
 
     @classmethod
     def parse_options(cls, spec: CodecSpec) -> dict[str, Any]:
-        """Convert a spec's string options with the parsers in `cls.options`."""
-        unknown = sorted(set(spec.options) - set(cls.options))
+        """Convert a spec's string options with the parsers in `cls.options` (plus `seeds` for
+        stochastic codecs)."""
+        parsers = {**cls.options, **({"seeds": _parse_seeds} if cls.stochastic else {})}
+        unknown = sorted(set(spec.options) - set(parsers))
         if unknown:
-            known = sorted(cls.options) or "none"
+            known = sorted(parsers) or "none"
             raise ValueError(f"{cls.name} has no option {unknown}; options: {known}")
         parsed = {}
         for key, text in spec.options.items():
             try:
-                parsed[key] = cls.options[key](text)
+                parsed[key] = parsers[key](text)
             except ValueError as exc:
                 raise ValueError(f"{cls.name} option {key}={text!r}: {exc}") from exc
         return parsed
@@ -135,6 +142,13 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, encoded: Encoded) -> np.ndarray:
         """Decode packets into a mono float32 signal [T'] at `sample_rate` (delay included)."""
+
+
+def _parse_seeds(text: str) -> int:
+    seeds = int(text)
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, not {seeds}")
+    return seeds
 
 
 def _parse_kbps(name: str, point: str) -> float:

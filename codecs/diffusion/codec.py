@@ -1,0 +1,156 @@
+"""`DiffusionCodec`: representation -> quantizer -> (backbone + sampler) -> vocoder, built from parts.
+
+It holds the only denoising loop of the package. A codec without a backbone (the GAN baseline) hands
+the dequantized mel straight to its vocoder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codecbench.codecs.diffusion.bitpack import pack_fields, unpack_fields
+from codecbench.codecs.diffusion.gain import GainCoder
+from codecbench.codecs.diffusion.representation import LOG_FLOOR, LogMel
+from codecbench.codecs.diffusion.samplers import Sampler
+from codecbench.stages import stage
+
+
+@dataclass
+class Codes:
+    """What is transmitted for one signal.
+
+    Args:
+        indices: codebook indices [A, L] (A codes per time step, L time steps), int64.
+        gain_index: the quantised utterance gain, or None for codecs without level normalisation.
+    """
+
+    indices: torch.Tensor
+    gain_index: int | None = None
+
+
+class DiffusionCodec(nn.Module):
+    """A mel-domain codec assembled from parts.
+
+    Args:
+        representation: waveform -> log-mel.
+        quantizer: `encode(mel) -> indices [B, A, L]`, `dequantize(indices) -> Dequantized`,
+            `grid_shape(frames)`, `bits`, `frame_multiple` (a MelGridQuantizer or MelFramesQuantizer).
+        vocoder: log-mel [B, M, N] -> waveform [B, N * hop] (Griffin-Lim or a neural vocoder).
+        backbone: denoiser `(x, t, cond) -> noise`; None decodes the dequantized mel directly.
+        sampler: the reverse process (DDPM, DDIM); required with a backbone.
+        gain: per-utterance level normalisation sent as side information, or None.
+    """
+
+    def __init__(self, representation: LogMel, quantizer: nn.Module, vocoder: nn.Module,
+                 backbone: nn.Module | None = None, sampler: Sampler | None = None,
+                 gain: GainCoder | None = None) -> None:
+        super().__init__()
+        if (backbone is None) != (sampler is None):
+            raise ValueError("a backbone needs a sampler and a sampler needs a backbone")
+        self.representation, self.quantizer, self.vocoder = representation, quantizer, vocoder
+        self.backbone, self.sampler, self.gain = backbone, sampler, gain
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def padded_frames(self, num_samples: int) -> int:
+        """Mel frames of a signal, rounded up to what the quantizer needs."""
+        frames = self.representation.config.num_frames(num_samples)
+        return -(-frames // self.quantizer.frame_multiple) * self.quantizer.frame_multiple
+
+    @torch.inference_mode()
+    def encode(self, wav: torch.Tensor) -> Codes:
+        """Codes of a waveform [T] at 16 kHz."""
+        wav = wav.to(self.device)
+        gain_index = None
+        if self.gain is not None:
+            gain_index = self.gain.encode(wav)
+            wav = self.gain.normalize(wav, gain_index)
+        with stage("features"):
+            mel = self.representation.normalize(self.representation(wav[None]))
+            silence = self.representation.normalize(torch.tensor(math.log(LOG_FLOOR)))
+            mel = F.pad(mel, (0, self.padded_frames(wav.shape[-1]) - mel.shape[-1]), value=float(silence))
+        with stage("encoder+quantizer"):
+            indices = self.quantizer.encode(mel)[0]
+        return Codes(indices, gain_index)
+
+    @torch.inference_mode()
+    def decode(self, codes: Codes, num_samples: int, num_steps: int = 0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Waveform [num_samples] from codes; `num_steps` sampler steps when there is a backbone."""
+        with stage("dequantizer"):
+            dequantized = self.quantizer.dequantize(codes.indices[None].to(self.device))
+        mel = dequantized.mel
+        if self.backbone is not None:
+            with stage("sampler"):
+                mel = self.denoise(dequantized.cond, mel.shape, num_steps, generator)
+        with stage("vocoder"):
+            wav = self.vocoder(self.representation.denormalize(mel), generator=generator)[0, :num_samples]
+        if codes.gain_index is not None:
+            wav = self.gain.restore(wav, codes.gain_index)
+        return wav
+
+    def denoise(self, cond: torch.Tensor, mel_shape: torch.Size, num_steps: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Normalised log-mel [B, M, N] sampled by the reverse diffusion given `cond`."""
+        return reverse_diffusion(self.backbone, self.sampler, cond, mel_shape, num_steps, generator)
+
+    def to_bytes(self, codes: Codes) -> bytes:
+        """The gain index (if any), then the indices time step by time step, bit-exactly packed."""
+        fields = [] if codes.gain_index is None else [(np.array([codes.gain_index]), self.gain.bits)]
+        fields.append((codes.indices.T.reshape(-1).cpu().numpy(), self.quantizer.bits))
+        return pack_fields(fields)
+
+    def from_bytes(self, data: bytes, num_samples: int) -> Codes:
+        """Inverse of `to_bytes` for a signal of `num_samples` samples.
+
+        Raises:
+            ValueError: a truncated bitstream.
+        """
+        rows, steps = self.quantizer.grid_shape(self.padded_frames(num_samples))
+        layout = [] if self.gain is None else [(1, self.gain.bits)]
+        fields = unpack_fields(data, layout + [(rows * steps, self.quantizer.bits)])
+        gain_index = None if self.gain is None else int(fields[0][0])
+        indices = torch.from_numpy(fields[-1].reshape(steps, rows).T.copy())
+        return Codes(indices, gain_index)
+
+
+def reverse_diffusion(backbone: nn.Module, sampler: Sampler, cond: torch.Tensor, mel_shape: torch.Size,
+                      num_steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The denoising loop (used by `DiffusionCodec.decode` and by validation during training).
+
+    Fixed shapes and no data-dependent control flow, so it can be captured in a CUDA graph. The frames are
+    padded (conditioning replicated) to the backbone's `frame_multiple` and cropped back; image backbones
+    (4-D conditioning) see the mel as a one-channel image.
+
+    Args:
+        backbone: `(x, t, cond) -> predicted noise`.
+        sampler: the reverse process.
+        cond: conditioning [B, C, N] or [B, C, M, N].
+        mel_shape: [B, M, N] of the mel to sample.
+        num_steps: sampler steps.
+        generator: the only source of randomness.
+    """
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be at least 1, not {num_steps}")
+    frames = mel_shape[-1]
+    pad = -frames % backbone.frame_multiple
+    cond = F.pad(cond, (0, pad) + (0, 0) * (cond.dim() - 3), mode="replicate") if pad else cond
+    shape = (mel_shape[0], *mel_shape[1:-1], frames + pad)
+    if cond.dim() == 4:
+        shape = (shape[0], 1, *shape[1:])
+    sampler.set_timesteps(num_steps, cond.device)
+    x = torch.randn(shape, generator=generator, device=cond.device, dtype=cond.dtype)
+    for i, t in enumerate(sampler.timestep_list):
+        with stage("sampler_step"):
+            noise = backbone(x, sampler.timesteps[i].expand(shape[0]), cond)
+            x, _ = sampler.step(noise, t, x, generator)
+    x = x[:, 0] if cond.dim() == 4 else x
+    return x[..., :frames]

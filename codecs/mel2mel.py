@@ -1,0 +1,55 @@
+"""`mel2mel`: the best design point of Foti & Brendel, "On the design of diffusion-based neural speech
+codecs", as a configuration of the parts in `codecbench.codecs.diffusion`.
+
+The transmitted mel is a residual VQ of log-mel frames (`mel-rvq` checkpoint); a conditional diffusion
+model (`mel2mel` checkpoint: a 1-D WaveNet-style denoiser,
+v-prediction) maps the quantized mel to a clean mel, and a
+HiFi-GAN-style vocoder trained on clean mels (`hifigan` checkpoint) makes the waveform.
+
+Bit rate: Q codebooks of 4096 codes (12 bits) per 16 ms frame: 12 x 62.5 = 750 bit/s per codebook;
+Q = 2 -> 1500 bit/s (`mel2mel@1.5`), Q = 4 -> 3000 bit/s (`mel2mel@3`), plus under one byte of padding.
+"""
+
+from __future__ import annotations
+
+from codecbench.codecs.diffusion.adapter import MelCodecAdapter, weights_dir
+
+CODEBOOKS = {1.5: 2, 3.0: 4}
+
+
+class Mel2MelCodec(MelCodecAdapter):
+    """Args:
+        kbps: 1.5 or 3.
+        steps: sampler steps (default 20).
+        sampler: `ddpm` (default) or `ddim`.
+        weights: directory with `mel-rvq`, `mel2mel` and `hifigan` safetensors (default: shipped).
+    """
+
+    name = "mel2mel"
+    operating_points = tuple(CODEBOOKS)
+    default_point = 1.5
+    checkpoints = ("mel-rvq", "mel2mel", "hifigan")
+    options = {"steps": int, "sampler": str, "weights": weights_dir}
+
+    def __init__(self, kbps: float | None = None, steps: int = 20, sampler: str = "ddpm",
+                 weights: str | None = None) -> None:
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, not {steps}")
+        self.steps, self.sampler_name = steps, sampler
+        super().__init__(kbps, weights)
+
+    @property
+    def num_steps(self) -> int:
+        return self.steps
+
+    def build(self):
+        from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata
+        from codecbench.codecs.diffusion.codec import DiffusionCodec
+        from codecbench.codecs.diffusion.representation import LogMel
+        from codecbench.codecs.diffusion.samplers import make_sampler
+
+        quantizer = load_modules(self.paths["mel-rvq"])["quantizer"].use_quantizers(CODEBOOKS[self.kbps])
+        backbone = load_modules(self.paths["mel2mel"])["backbone"]
+        sampler = make_sampler(self.sampler_name, **read_metadata(self.paths["mel2mel"])["training"]["diffusion"])
+        vocoder = load_modules(self.paths["hifigan"])["generator"]
+        return DiffusionCodec(LogMel(), quantizer, vocoder, backbone=backbone, sampler=sampler).eval()

@@ -1,0 +1,110 @@
+"""Training recipes on tiny configurations: losses go down, runs resume exactly, exports load."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from codecbench.cli import main  # noqa: E402
+from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata  # noqa: E402
+from codecbench.codecs.diffusion.training import train  # noqa: E402
+from codecbench.codecs.diffusion.training.trainer import TrainOptions  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("waveforms"))
+
+
+def tiny(recipe, out, librispeech_root, cache, steps, **extra):
+    """A tiny run on the bundled test-other sample (one speaker held back for validation)."""
+    options = dict(recipe=recipe, out=str(out), root=str(librispeech_root), split="test-other", steps=steps,
+                   preset="tiny", batch_size=4, segment_frames=16, val_speakers=1, val_every=steps,
+                   checkpoint_every=steps, log_every=5, cache=cache, lr=3e-3)
+    options.update(extra)
+    return TrainOptions(**options)
+
+
+def first_and_last(log, key):
+    values = [entry[key] for entry in log["history"] if key in entry]
+    return values[0], values[-1]
+
+
+def test_mel2mel_quantizer_then_diffusion_losses_go_down(tmp_path, librispeech_root, cache):
+    log = train(tiny("mel2mel", tmp_path, librispeech_root, cache, 70, log_every=10, recipe_args={"quantizer_steps": 30}),
+                progress=False)
+    first, last = first_and_last(log, "quantizer_l1")
+    assert last < first
+    first, last = first_and_last(log, "diffusion_mse")
+    assert last < first
+    validation = log["validation"][-1]
+    assert {"quantized_l1@2", "quantized_l1@4", "diffusion_mse@2", "sampled_l1@4"} <= set(validation)
+    assert log["data"]["val_speakers"] and log["data"]["train_utterances"] == 60
+    names = {p.name for p in tmp_path.glob("*.safetensors")}
+    assert names == {"mel-rvq.safetensors", "mel2mel.safetensors"}
+    assert "Command:" in (tmp_path / "mel2mel.md").read_text()
+    assert load_modules(tmp_path / "mel-rvq.safetensors")["quantizer"].bits == 4  # tiny: 16 codes
+
+
+def test_melvq_ddpm_joint_loss_goes_down(tmp_path, librispeech_root, cache):
+    log = train(tiny("melvq-ddpm", tmp_path, librispeech_root, cache, 30), progress=False)
+    first, last = first_and_last(log, "loss")
+    assert last < first
+    assert "sampled_l1" in log["validation"][-1]
+    meta = read_metadata(tmp_path / "melvq-ddpm.safetensors")
+    assert set(meta["modules"]) == {"quantizer", "backbone"} and meta["training"]["steps"] == 30
+
+
+def test_vocoder_reconstruction_then_adversarial(tmp_path, librispeech_root, cache):
+    log = train(tiny("vocoder", tmp_path, librispeech_root, cache, 30, recipe_args={"adversarial_start": 20}),
+                progress=False)
+    first, last = first_and_last(log, "mel_l1")
+    assert last < first
+    assert "d_loss" not in log["history"][0] and "d_loss" in log["history"][-1]
+    gan = train(tiny("gan-mel", tmp_path / "gan", librispeech_root, cache, 5, log_every=1,
+                     recipe_args={"quantizer": str(_tiny_quantizer(tmp_path, librispeech_root, cache)),
+                                  "init": str(tmp_path / "hifigan.safetensors")}), progress=False)
+    assert {"mel_l1@2", "mel_l1@4"} <= set(gan["validation"][-1])
+
+
+def _tiny_quantizer(tmp_path, librispeech_root, cache):
+    out = tmp_path / "quantizer"
+    train(tiny("mel2mel", out, librispeech_root, cache, 4, recipe_args={"quantizer_steps": 4}), progress=False)
+    return out / "mel-rvq.safetensors"
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, librispeech_root, cache):
+    straight = train(tiny("melvq-ddpm", tmp_path / "a", librispeech_root, cache, 8, checkpoint_every=4), progress=False)
+    interrupted = train(tiny("melvq-ddpm", tmp_path / "b", librispeech_root, cache, 8, checkpoint_every=4, until=4),
+                        progress=False)
+    assert interrupted["step"] == 4 and "final" not in interrupted
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny("melvq-ddpm", tmp_path / "b", librispeech_root, cache, 8), progress=False)
+    resumed = train(tiny("melvq-ddpm", tmp_path / "b", librispeech_root, cache, 8, checkpoint_every=4, resume=True),
+                    progress=False)
+    assert resumed["invocations"][-1]["start_step"] == 4 and resumed["step"] == 8
+    a = load_modules(tmp_path / "a" / "melvq-ddpm.safetensors")["backbone"].state_dict()
+    b = load_modules(tmp_path / "b" / "melvq-ddpm.safetensors")["backbone"].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert straight["history"][-1]["loss"] == pytest.approx(resumed["history"][-1]["loss"])
+
+
+def test_train_command(tmp_path, librispeech_root, capsys):
+    code = main(["train", "mel2mel", "--root", str(librispeech_root), "--split", "test-other", "--out", str(tmp_path),
+                 "--steps", "4", "--quantizer-steps", "2", "--preset", "tiny", "--batch-size", "2",
+                 "--segment-frames", "16", "--val-speakers", "1", "--cache", str(tmp_path / "cache"),
+                 "--threads", "1", "--no-progress"])
+    assert code == 0
+    assert "mel2mel.safetensors" in capsys.readouterr().out
+    log = json.loads((tmp_path / "train.json").read_text())
+    assert log["options"]["recipe_args"] == {"quantizer_steps": 2} and log["final"]["step"] == 4
+    assert log["versions"]["torch"] and log["hardware"]["torch_threads"] == 1
