@@ -138,7 +138,7 @@ def _timed(stage_name: str, function: Any, argument: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def _code(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds: list[int]) -> list[np.ndarray]:
+def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds: list[int]) -> list[np.ndarray]:
     """Encode once and decode once per seed (`codec.reseed` before each decode); fills the codec columns
     of `row` (decode_s: mean per decode) and returns the decoded signals at the working rate. Raises
     RuntimeError with the stage that failed."""
@@ -305,7 +305,7 @@ def run_benchmark(
                 seeds = decode_seeds(seed, utt.id, spec, codec.num_seeds if codec.stochastic else 1)
                 row["seed"] = seeds[0]
                 try:
-                    decodes = _code(codec, audio, row, seeds)
+                    decodes = code_utterance(codec, audio, row, seeds)
                 except RuntimeError as exc:
                     row.update({c: float("nan") for c in metric_columns}, error=str(exc))
                     store.append(row)

@@ -1,0 +1,140 @@
+"""`codecbench mushra build|serve|export|analyze`: MUSHRA listening tests (ITU-R BS.1534-3)."""
+
+from __future__ import annotations
+
+import argparse
+
+LISTENING_EXTRA = 'pip install "codecbench[listening]"'
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "mushra", help="MUSHRA listening tests: build a test, serve it, export and analyse the ratings",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    build = _action(actions, "build", "build a test folder from a run or a stimulus folder")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a finished `codecbench run` folder (its codecs are re-run)")
+    source.add_argument("--stimuli", help="a folder <item>/<condition>.wav with reference.wav in each item")
+    build.add_argument("--out", required=True, help="the test folder to write")
+    build.add_argument("--conditions", default=None,
+                       help="comma-separated conditions (default: all); reference and anchors are always added")
+    build.add_argument("--items", type=int, default=10, help="test items (at least 5)")
+    build.add_argument("--training-items", type=int, default=1, help="training items (distinct from the test)")
+    build.add_argument("--seed", type=int, default=0, help="item selection seed")
+    build.add_argument("--name", default=None, help="the test's name (default: the folder name)")
+    build.add_argument("--loudness", type=float, default=-26.0, help="common BS.1770 loudness, LUFS")
+    build.add_argument("--max-excerpt", type=float, default=12.0, help="longest excerpt, s (at most 12)")
+    build.add_argument("--min-duration", type=float, default=3.0, help="shortest usable utterance of a run, s")
+    build.add_argument("--device", default="cpu", help="device for neural codecs")
+    build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
+    build.set_defaults(handler=handle_build)
+
+    serve = _action(actions, "serve", "serve a test to listeners (Gradio) with an admin page")
+    serve.add_argument("test_dir", metavar="TESTDIR")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept listeners from other machines")
+    serve.add_argument("--admin-password", default=None,
+                       help="password of user 'admin' on /admin/ (default: $CODECBENCH_MUSHRA_ADMIN_PASSWORD, "
+                            "else a random one, printed)")
+    serve.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
+    serve.add_argument("--no-level-check", action="store_true", help="skip the level/headphone check screen")
+    serve.add_argument("--concurrency", type=int, default=8, help="events handled at once per event type")
+    serve.set_defaults(handler=handle_serve)
+
+    export = _action(actions, "export", "write ratings.csv (and events.csv) from a test's database")
+    export.add_argument("test_dir", metavar="TESTDIR")
+    export.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
+    export.add_argument("--out", default="ratings.csv", help="the ratings file")
+    export.add_argument("--events", default=None, help="also write the event log here")
+    export.set_defaults(handler=handle_export)
+
+    analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
+    analyze.add_argument("ratings", metavar="RATINGS_CSV")
+    analyze.add_argument("--out", required=True, help="output folder")
+    analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
+    analyze.add_argument("--mid-anchor", default="lowpass@7k", help="the mid anchor's condition name")
+    analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.set_defaults(handler=handle_analyze)
+
+
+def _action(actions: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
+    return actions.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def _require_listening() -> None:
+    try:
+        import pingouin  # noqa: F401
+        import pyloudnorm  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        raise ValueError(f"{exc.name} is missing: {LISTENING_EXTRA}") from None
+
+
+def handle_build(args: argparse.Namespace) -> int:
+    _require_listening()
+    from codecbench.listening_test.build import build_test
+
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] if args.conditions else None
+    result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
+                        training_items=args.training_items, seed=args.seed, name=args.name,
+                        target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,
+                        device=args.device, overwrite=args.overwrite)
+    spans = result.loudness.groupby(["phase", "item"], sort=False)["lufs_after"].agg(["min", "max"])
+    print(f"stimuli aligned to {result.aligned_lufs:.2f} LUFS (BS.1770); per item, loudness min / max:")
+    for (phase, item), row in spans.iterrows():
+        flag = "  FLAGGED: spans more than 1 LU" if row["max"] - row["min"] > 1.0 else ""
+        print(f"  {phase:8s} {item:24s} {row['min']:7.2f} / {row['max']:7.2f} LUFS{flag}")
+    print(f"test folder: {result.out} (test.yaml, stimuli/, loudness.csv, SHA256SUMS)")
+    if result.flagged:
+        print(f"warning: {len(result.flagged)} items span more than 1 LU: {result.flagged}")
+    return 0
+
+
+def handle_serve(args: argparse.Namespace) -> int:
+    _require_listening()
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise ValueError(f"gradio is missing: {LISTENING_EXTRA}") from None
+    from codecbench.listening_test.app import serve
+
+    serve(args.test_dir, port=args.port, host=args.host, db=args.db, admin_password=args.admin_password,
+          level_check=not args.no_level_check, concurrency=args.concurrency)
+    return 0
+
+
+def handle_export(args: argparse.Namespace) -> int:
+    _require_listening()
+    from codecbench.listening_test.store import MushraStore, default_db, export_ratings
+    from codecbench.listening_test.testdef import load_test
+
+    test = load_test(args.test_dir)
+    db = args.db or default_db(args.test_dir)
+    table = export_ratings(db, test, args.out)
+    print(f"{len(table)} ratings of {table['listener'].nunique()} listeners -> {args.out}")
+    if args.events:
+        events = MushraStore(db, test).events()
+        events.to_csv(args.events, index=False)
+        print(f"{len(events)} events -> {args.events}")
+    return 0
+
+
+def handle_analyze(args: argparse.Namespace) -> int:
+    _require_listening()
+    from codecbench.listening_test.analysis import analyze
+
+    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=args.mid_anchor, seed=args.seed,
+                     plots=not args.no_plots)
+    excluded = result.screening.excluded
+    print(f"listeners: {len(result.screening.listeners)}, excluded by post-screening: {len(excluded)}")
+    for row in excluded.itertuples():
+        print(f"  {row.listener}: {row.reason}")
+    shown = result.summary[["condition", "n", "mean", "ci95_low", "ci95_high", "median", "iqr"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"written to {result.out}")
+    return 0

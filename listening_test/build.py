@@ -1,0 +1,418 @@
+"""`codecbench mushra build`: pick items, make the stimuli, align their loudness, write a sealed test folder.
+
+Two sources:
+- a finished run (`codecbench run --out RUN`): the runner keeps no decoded audio, so the stimuli are
+  re-created by re-running the run's codecs on the utterances in its `manifest.csv` (checked against
+  their SHA-256), each reseeded with the run's derived seed, and time-aligned to the reference with the
+  runner's delay estimate. The re-measured bitrate is recorded next to the run's.
+- a folder of stimuli: `DIR/<item>/<condition>.wav`, with a `reference.wav` in every item folder.
+
+Every trial gets the hidden reference and both BS.1534-3 anchors; excerpts are cut to at most 12 s in
+pauses; every stimulus of the test is set to one BS.1770 loudness.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from tqdm import tqdm
+
+from codecbench.listening_test import stimuli as st
+from codecbench.listening_test.testdef import (ANCHORS, FORMAT, LOUDNESS_CSV, MAX_STIMULI, MID_ANCHOR, REFERENCE,
+                                               STIMULI_DIR, TEST_YAML, LOW_ANCHOR, write_checksums)
+
+DEFAULT_ITEMS = 10
+MIN_ITEMS = 5
+DEFAULT_TARGET_LUFS = -26.0
+MAX_LOUDNESS_SPAN_LU = 1.0
+ANCHOR_CUTOFFS = {LOW_ANCHOR: 3500.0, MID_ANCHOR: 7000.0}
+
+
+@dataclass
+class ItemSource:
+    """The stimuli of one item before excerpting and loudness alignment.
+
+    Args:
+        item: the item id.
+        speaker: the talker (items are balanced over talkers).
+        rate: sample rate of every signal.
+        signals: condition -> signal [T, C], all of one shape.
+        source: where the reference came from.
+        info: condition -> provenance (seed, delay, measured kbps).
+    """
+
+    item: str
+    speaker: str
+    rate: int
+    signals: dict[str, np.ndarray]
+    source: str
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class BuildResult:
+    """What `build_test` wrote."""
+
+    out: Path
+    loudness: pd.DataFrame  # one row per stimulus
+    flagged: list[str]  # items whose stimuli span more than MAX_LOUDNESS_SPAN_LU
+    aligned_lufs: float
+
+
+def pick_balanced(candidates: list[tuple[str, str]], count: int, seed: int) -> list[str]:
+    """`count` item ids spread evenly over speakers.
+
+    Speakers, in a seeded random order, take turns giving their next item (each speaker's items are
+    in seeded random order), so no speaker gives two items before every speaker gave one.
+
+    Args:
+        candidates: (item, speaker) pairs.
+        count: how many to pick.
+        seed: the selection seed.
+    """
+    if count > len(candidates):
+        raise ValueError(f"asked for {count} items but only {len(candidates)} are usable")
+    rng = np.random.default_rng(seed)
+    by_speaker: dict[str, list[str]] = {}
+    for item, speaker in sorted(candidates):
+        by_speaker.setdefault(speaker, []).append(item)
+    queues = [list(rng.permutation(items)) for _, items in sorted(by_speaker.items())]
+    queues = [queues[i] for i in rng.permutation(len(queues))]
+    picked: list[str] = []
+    while len(picked) < count:
+        for queue in queues:
+            if queue and len(picked) < count:
+                picked.append(str(queue.pop(0)))
+    return picked
+
+
+def with_anchors(reference: np.ndarray, rate: int, signals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Hidden reference first, then both anchors (made from the reference where not given), then the rest."""
+    from codecbench.codecs.lowpass import lowpass_anchor
+
+    ordered = {REFERENCE: reference}
+    for anchor, cutoff in ANCHOR_CUTOFFS.items():
+        ordered[anchor] = signals.get(anchor)
+        if ordered[anchor] is None:
+            ordered[anchor] = np.stack([lowpass_anchor(ch, cutoff, rate) for ch in reference.T], axis=1)
+    ordered.update({c: s for c, s in signals.items() if c not in ordered})
+    return ordered
+
+
+def check_trial(item: str, formats: dict[str, tuple[int, int, int]]) -> None:
+    """Raise ValueError unless a trial has at most 12 stimuli of one length, rate and channel count.
+
+    Args:
+        item: the item id (for the message).
+        formats: condition -> (frames, sample rate, channels).
+    """
+    if len(formats) > MAX_STIMULI:
+        raise ValueError(f"item {item}: {len(formats)} stimuli, but a MUSHRA trial holds at most {MAX_STIMULI} "
+                         "(hidden reference and both anchors included)")
+    if len(set(formats.values())) > 1:
+        shown = ", ".join(f"{c}: {n} frames, {r} Hz, {ch} ch" for c, (n, r, ch) in formats.items())
+        raise ValueError(f"item {item}: stimuli differ in length, rate or channels ({shown})")
+
+
+def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.ndarray:
+    """Undo a codec delay (see `codecbench.alignment.estimate_delay`) and fit `length` samples."""
+    from codecbench.audio import fit_length
+
+    if delay > 0:
+        degraded = degraded[delay:]
+    elif delay < 0:
+        degraded = np.concatenate([np.zeros(-delay, dtype=degraded.dtype), degraded])
+    return fit_length(degraded, length)
+
+
+def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, seed: int,
+              min_duration_s: float = 3.0, device: str = "cpu",
+              progress: bool = True) -> tuple[list[ItemSource], dict[str, Any]]:
+    """Re-create the stimuli of `count` utterances of a finished run.
+
+    Args:
+        run_dir: the run directory (`run.json`, `manifest.csv`, `utterances.parquet`).
+        conditions: codec specs of the run to test (default: every spec that ran).
+        count: items to pick (training items included).
+        seed: the selection seed.
+        min_duration_s: shorter utterances are not used.
+        device: where neural codecs run.
+        progress: show a tqdm bar.
+
+    Returns:
+        The items and a description of the source for `test.yaml`.
+    """
+    from codecbench.alignment import estimate_delay
+    from codecbench.audio import load_audio
+    from codecbench.codecs import CodecUnavailable, load_codec
+    from codecbench.datasets.download import file_digest
+    from codecbench.provenance import derive_seed
+    from codecbench.runner import code_utterance
+
+    run_dir = Path(run_dir)
+    for name in ("run.json", "manifest.csv", "utterances.parquet"):
+        if not (run_dir / name).exists():
+            raise FileNotFoundError(f"{run_dir / name} not found: pass the --out folder of a finished `codecbench run`")
+    run = json.loads((run_dir / "run.json").read_text())
+    config = run["config"]
+    rows = pd.read_parquet(run_dir / "utterances.parquet")
+    ran = [s for s in config["specs"] if s not in run.get("skipped", {})]
+    specs = [c for c in (conditions or ran) if c != REFERENCE and c not in ANCHORS]
+    missing = [c for c in specs if c not in ran]
+    if missing:
+        raise ValueError(f"{missing} did not run in {run_dir}; choose from {ran}")
+    if len(specs) + 1 + len(ANCHORS) > MAX_STIMULI:
+        raise ValueError(f"{len(specs)} conditions plus the hidden reference and two anchors exceed "
+                         f"{MAX_STIMULI} stimuli per trial; pass at most {MAX_STIMULI - 3} with --conditions")
+    ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["spec"].isin(specs)]
+    complete = ok.groupby("utterance")["spec"].nunique()
+    usable = set(complete[complete == len(specs)].index)
+    manifest = pd.read_csv(run_dir / "manifest.csv", dtype=str).set_index("utterance")
+    candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
+    if len(candidates) < count:
+        raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
+                         f"without error by {specs}; {count} are needed")
+    picked = pick_balanced(candidates, count, seed)
+    try:
+        codecs = {spec: load_codec(spec).to(device) for spec in specs}
+    except CodecUnavailable as exc:
+        raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
+    rate, max_lag = int(config["working_rate"]), int(round(config["max_delay_s"] * config["working_rate"]))
+    items = []
+    for utt in tqdm(picked, desc="re-coding stimuli", unit="item", disable=not progress):
+        path = Path(manifest.loc[utt, "path"])
+        if file_digest(path) != manifest.loc[utt, "sha256"]:
+            raise ValueError(f"{path} changed since the run (its SHA-256 differs from {run_dir}/manifest.csv)")
+        audio = load_audio(path, rate)
+        reference = audio.samples.astype(np.float64)
+        signals, info = {}, {}
+        for spec, codec in codecs.items():
+            codec_seed = derive_seed(int(config["seed"]), utt, spec)
+            row: dict[str, Any] = {}
+            try:
+                (decoded,) = code_utterance(codec, audio, row, [codec_seed])
+            except RuntimeError as exc:
+                raise ValueError(f"{spec} on {utt}: {exc}") from exc
+            delay = estimate_delay(audio.samples, decoded, max_lag)
+            signals[spec] = on_reference_timeline(decoded.astype(np.float64), delay, len(reference))[:, None]
+            stored = rows[(rows["utterance"] == utt) & (rows["spec"] == spec)]["measured_kbps"].iloc[-1]
+            info[spec] = {"seed": codec_seed, "delay_samples": delay, "measured_kbps": round(row["measured_kbps"], 4),
+                          "run_measured_kbps": round(float(stored), 4)}
+            if abs(row["measured_kbps"] - stored) > 1e-6:
+                print(f"warning: {spec} on {utt} measures {row['measured_kbps']:.3f} kbps now, {stored:.3f} in the run "
+                      "(the codec or its library changed since)", file=sys.stderr)
+        items.append(ItemSource(utt, str(manifest.loc[utt, "speaker"]), rate,
+                                with_anchors(reference[:, None], rate, signals), str(path), info))
+    source = {"kind": "run", "run": str(run_dir.resolve()), "run_seed": int(config["seed"]),
+              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in specs}}
+    return items, source
+
+
+def folder_items(folder: str | Path, conditions: list[str] | None, count: int,
+                 seed: int) -> tuple[list[ItemSource], dict[str, Any]]:
+    """Read `count` items of a stimulus folder `DIR/<item>/<condition>.wav` (condition = file stem).
+
+    Every item folder needs `reference.wav`; anchors missing from it are made from the reference.
+    Speakers come from `DIR/speakers.csv` (columns item, speaker) if present, else from the item id
+    up to its first `-` (the LibriSpeech convention).
+    """
+    folder = Path(folder)
+    item_dirs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not item_dirs:
+        raise FileNotFoundError(f"{folder} holds no item folders (<item>/<condition>.wav)")
+    speakers = {}
+    if (folder / "speakers.csv").exists():
+        table = pd.read_csv(folder / "speakers.csv", dtype=str)
+        speakers = dict(zip(table["item"], table["speaker"]))
+    usable = [d for d in item_dirs if (d / f"{REFERENCE}.wav").exists()]
+    if len(usable) < count:
+        raise ValueError(f"{folder} has {len(usable)} item folders with a {REFERENCE}.wav; {count} are needed")
+    speaker_of = {d.name: speakers.get(d.name, d.name.split("-")[0]) for d in usable}
+    items = []
+    for item in pick_balanced(list(speaker_of.items()), count, seed):
+        files = {p.stem: p for p in sorted((folder / item).glob("*.wav"))}
+        wanted = [c for c in (conditions or files) if c != REFERENCE]
+        absent = [c for c in wanted if c not in files]
+        if absent:
+            raise ValueError(f"{folder / item} has no {[c + '.wav' for c in absent]}")
+        chosen = {c: files[c] for c in [REFERENCE, *wanted]}
+        formats = {}
+        for condition, path in chosen.items():
+            info = sf.info(str(path))
+            formats[condition] = (info.frames, info.samplerate, info.channels)
+        check_trial(item, {**formats, **{a: formats[REFERENCE] for a in ANCHORS if a not in formats}})
+        rate = formats[REFERENCE][1]
+        signals = {c: sf.read(str(p), dtype="float64", always_2d=True)[0] for c, p in chosen.items()}
+        reference = signals.pop(REFERENCE)
+        items.append(ItemSource(item, speaker_of[item], rate,
+                                with_anchors(reference, rate, signals), str(chosen[REFERENCE])))
+    return items, {"kind": "folder", "folder": str(folder.resolve())}
+
+
+def _prepare_out(out: Path, overwrite: bool) -> Path:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty: pass --overwrite to replace a test built there")
+        if not (out / TEST_YAML).exists():
+            raise FileExistsError(f"{out} is not empty and holds no {TEST_YAML}: refusing to delete it")
+        if (out / "results").exists():
+            raise FileExistsError(f"{out / 'results'} holds listening results: move them before rebuilding the test")
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSource], source: dict[str, Any],
+               name: str | None = None, target_lufs: float = DEFAULT_TARGET_LUFS,
+               max_excerpt_s: float = st.MAX_EXCERPT_S, overwrite: bool = False) -> BuildResult:
+    """Cut excerpts, align loudness and write the test folder (replaced atomically when complete).
+
+    Args:
+        out: the test folder.
+        items: the test items.
+        training: the training items.
+        source: where the items came from (recorded in `test.yaml`).
+        name: the test's name (default: the folder name).
+        target_lufs: the BS.1770 loudness every stimulus is set to (lowered if a peak would pass -1 dBFS).
+        max_excerpt_s: the longest excerpt.
+        overwrite: replace a test already in `out`.
+    """
+    import yaml
+
+    from codecbench import __version__
+    from codecbench.provenance import package_versions
+
+    out = Path(out)
+    staging = _prepare_out(out, overwrite)
+    prepared = []  # (phase, source, excerpt, {condition: excerpt signal})
+    for phase, group in (("training", training), ("test", items)):
+        for src in group:
+            excerpt = st.excerpt_bounds(src.signals[REFERENCE], src.rate, max_excerpt_s)
+            cut = {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}
+            prepared.append((phase, src, excerpt, cut))
+    records = [{"item": src.item, "phase": phase, "condition": c, "lufs_before": st.integrated_loudness(x, src.rate),
+                "peak_before_dbfs": st.peak_dbfs(x)} for phase, src, _, cut in prepared for c, x in cut.items()]
+    aligned = st.alignment_target([r["lufs_before"] for r in records], [r["peak_before_dbfs"] for r in records],
+                                  target_lufs)
+    if aligned < target_lufs:
+        print(f"loudness target lowered from {target_lufs:g} to {aligned:.2f} LUFS to keep every peak at or below "
+              f"{st.PEAK_LIMIT_DBFS:g} dBFS", file=sys.stderr)
+    entries: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
+    by_key = {(r["item"], r["condition"]): r for r in records}
+    for phase, src, excerpt, cut in prepared:
+        stimuli, formats = {}, {}
+        for condition, x in cut.items():
+            record = by_key[(src.item, condition)]
+            pcm, gain_db, lufs_after = st.set_loudness(x, src.rate, aligned, record["lufs_before"])
+            relative = f"{STIMULI_DIR}/{src.item}/{_file_stem(condition)}.wav"
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(staging / relative), pcm, src.rate, subtype="PCM_16")
+            record.update(file=relative, gain_db=gain_db, lufs_after=lufs_after, peak_dbfs=st.peak_dbfs(pcm / 32767.0))
+            info = sf.info(str(staging / relative))
+            formats[condition] = (info.frames, info.samplerate, info.channels)
+            stimuli[condition] = {"file": relative, **_rounded(record, ("lufs_before", "gain_db", "lufs_after",
+                                                                         "peak_dbfs")), **src.info.get(condition, {})}
+        check_trial(src.item, formats)
+        after = [stimuli[c]["lufs_after"] for c in stimuli]
+        span = max(after) - min(after)
+        for condition in stimuli:
+            by_key[(src.item, condition)].update(span_lu=span, flagged=bool(span > MAX_LOUDNESS_SPAN_LU))
+        start_s, end_s = excerpt.seconds(src.rate)
+        entries[phase].append({"item": src.item, "speaker": src.speaker, "source": src.source,
+                               "excerpt_s": [round(start_s, 3), round(end_s, 3)], "cut": excerpt.cut,
+                               "sample_rate": src.rate, "frames": formats[REFERENCE][0],
+                               "channels": formats[REFERENCE][2], "loudness_span_lu": round(span, 3),
+                               "stimuli": stimuli})
+    loudness = pd.DataFrame(records)[["item", "phase", "condition", "file", "lufs_before", "peak_before_dbfs",
+                                      "gain_db", "lufs_after", "peak_dbfs", "span_lu", "flagged"]]
+    loudness.to_csv(staging / LOUDNESS_CSV, index=False)
+    flagged = sorted(set(loudness.loc[loudness["flagged"], "item"]))
+    conditions = list(prepared[0][3]) if prepared else []
+    spec = {
+        "format": FORMAT,
+        "name": name or out.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "codecbench": __version__,
+        "conditions": conditions,
+        "reference": REFERENCE,
+        "anchors": {"low": LOW_ANCHOR, "mid": MID_ANCHOR},
+        "max_excerpt_s": max_excerpt_s,
+        "loudness": {"meter": f"ITU-R BS.1770 integrated loudness (pyloudnorm {version('pyloudnorm')})",
+                     "target_lufs": target_lufs, "aligned_lufs": round(aligned, 3),
+                     "peak_limit_dbfs": st.PEAK_LIMIT_DBFS, "max_span_lu": MAX_LOUDNESS_SPAN_LU,
+                     "flagged_items": flagged},
+        "source": source,
+        "versions": {**package_versions(), "pyloudnorm": version("pyloudnorm"), "pyyaml": version("pyyaml")},
+        "training": entries["training"],
+        "items": entries["test"],
+    }
+    plain = json.loads(json.dumps(spec, default=lambda value: value.item()))  # numpy scalars -> Python
+    (staging / TEST_YAML).write_text(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
+    write_checksums(staging)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return BuildResult(out, loudness, flagged, aligned)
+
+
+def _file_stem(condition: str) -> str:
+    """A file name for a condition spec (`opus@16:vbr=true` -> `opus@16_vbr=true`)."""
+    return "".join(ch if ch.isalnum() or ch in "@.=-+" else "_" for ch in condition)
+
+
+def _rounded(record: dict[str, Any], keys: tuple[str, ...]) -> dict[str, float]:
+    return {k: round(float(record[k]), 3) for k in keys}
+
+
+def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Path | None = None,
+               conditions: list[str] | None = None, items: int = DEFAULT_ITEMS, training_items: int = 1,
+               seed: int = 0, name: str | None = None, target_lufs: float = DEFAULT_TARGET_LUFS,
+               max_excerpt_s: float = st.MAX_EXCERPT_S, min_duration_s: float = 3.0, device: str = "cpu",
+               overwrite: bool = False, progress: bool = True) -> BuildResult:
+    """Build a MUSHRA test folder from a finished run or a folder of stimuli (exactly one of them).
+
+    Args:
+        out: the test folder to write.
+        run: a `codecbench run` output folder.
+        stimuli: a folder `<item>/<condition>.wav`.
+        conditions: the conditions to test (default: all); reference and anchors are always added.
+        items: test items (at least 5).
+        training_items: training items, distinct from the test items.
+        seed: the item selection seed.
+        name: the test's name.
+        target_lufs: the common BS.1770 loudness.
+        max_excerpt_s: the longest excerpt (at most 12 s).
+        min_duration_s: shorter utterances of a run are not used.
+        device: where neural codecs run.
+        overwrite: replace a test already in `out`.
+        progress: show progress bars.
+
+    Raises:
+        ValueError: bad counts, unknown conditions, too few usable items, mismatched stimuli.
+    """
+    if (run is None) == (stimuli is None):
+        raise ValueError("pass exactly one source: a run folder (--run) or a stimulus folder (--stimuli)")
+    if items < MIN_ITEMS:
+        raise ValueError(f"a MUSHRA test needs at least {MIN_ITEMS} items, not {items}")
+    if training_items < 0:
+        raise ValueError(f"--training-items must be >= 0, not {training_items}")
+    if not 0 < max_excerpt_s <= st.MAX_EXCERPT_S:
+        raise ValueError(f"excerpts must be at most {st.MAX_EXCERPT_S:g} s long (BS.1534-3), not {max_excerpt_s}")
+    count = items + training_items
+    if run is not None:
+        sources, source = run_items(run, conditions, count, seed, min_duration_s, device, progress)
+    else:
+        sources, source = folder_items(stimuli, conditions, count, seed)
+    source["seed"] = seed
+    return write_test(out, sources[:items], sources[items:], source, name, target_lufs, max_excerpt_s, overwrite)

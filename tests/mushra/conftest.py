@@ -1,0 +1,29 @@
+"""Fixtures of the MUSHRA tests: a real run and a test folder built from it."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mushra_run(tmp_path_factory, librispeech_root):
+    """A real run: Opus and Codec 2 on two utterances of each of the 7 test-other speakers."""
+    from codecbench.datasets import Selection, select
+    from codecbench.runner import run_benchmark
+
+    everything = select("librispeech", librispeech_root, "test-other")
+    picked = [u for u in everything.utterances if u.id.endswith(("-0002", "-0005"))]
+    out = tmp_path_factory.mktemp("mushra_run")
+    run_benchmark(Selection(everything.dataset, everything.root, everything.split, picked),
+                  ["opus@12", "codec2@2.4"], [], out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mushra_test_dir(tmp_path_factory, mushra_run):
+    """A test folder built from the run: 5 test items and 1 training item, 5 stimuli per trial."""
+    from codecbench.listening_test.build import build_test
+
+    out = tmp_path_factory.mktemp("mushra_test") / "test"
+    build_test(out, run=mushra_run, items=5, training_items=1, progress=False)
+    return out

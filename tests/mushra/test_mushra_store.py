@@ -1,0 +1,120 @@
+"""The SQLite store: plans, opaque screens, idempotent and validated submissions, resume."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from codecbench.listening_test.plan import plan_trials
+from codecbench.listening_test.store import MushraStore, SubmissionError
+from codecbench.listening_test.testdef import load_test
+
+
+@pytest.fixture
+def store(mushra_test_dir, tmp_path):
+    return MushraStore(tmp_path / "results.sqlite", load_test(mushra_test_dir))
+
+
+def to_trial(store, name="x"):
+    screen = store.register(name)
+    assert screen["screen"] == "level"
+    return store.submit(screen["token"], 1, {"level": "skipped", "events": [{"t": 1, "kind": "play"}]})
+
+
+def ratings_for(screen, value=50):
+    return {s["key"]: value + i for i, s in enumerate(screen["stimuli"])}
+
+
+def test_plan_order_is_seeded_and_labels_are_shuffled(mushra_test_dir):
+    test = load_test(mushra_test_dir)
+    plan = plan_trials(test, 7)
+    assert plan == plan_trials(test, 7)
+    assert [t.phase for t in plan] == ["training"] + ["test"] * 5
+    assert sorted(t.item for t in plan[1:]) == sorted(e.item for e in test.items)
+    for trial in plan:
+        assert [s[0] for s in trial.stimuli] == list("ABCDE")
+        assert sorted(s[1] for s in trial.stimuli) == sorted(test.conditions)
+    orders = {tuple(t.item for t in plan_trials(test, seed)) for seed in range(6)}
+    layouts = {tuple(s[1] for s in plan_trials(test, seed)[1].stimuli) for seed in range(6)}
+    assert len(orders) > 1 and len(layouts) > 1
+
+
+def test_screens_are_opaque(store):
+    screen = to_trial(store)
+    text = json.dumps(screen)
+    for secret in [*store.test.conditions[1:], *(e.item for e in store.test.items + store.test.training), ".wav"]:
+        assert secret not in text
+    keys = [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
+    assert len(set(keys)) == 6  # the open reference's key differs from the hidden reference's
+    assert all(store.audio_file(k).exists() for k in keys) and store.audio_file("nope") is None
+
+
+def test_submission_is_stored_once(store):
+    screen = to_trial(store)
+    submission = {"trial": screen["trial"], "ratings": ratings_for(screen), "client_id": "c1",
+                  "events": [{"t": 10.5, "kind": "play", "key": screen["reference"]},
+                             {"t": 20.0, "kind": "rate", "key": screen["stimuli"][0]["key"], "value": 50}]}
+    following = store.submit(screen["token"], 1, submission)
+    assert following["trial"] == screen["trial"] + 1 and following["phase"] == "test"
+    assert store.submit(screen["token"], 1, submission) == following  # a retried submit changes nothing
+    table = store.ratings()
+    assert len(table) == 5 and not table.duplicated(["listener", "trial", "condition"]).any()
+    assert set(table["phase"]) == {"training"} and sorted(table["rating"]) == [50, 51, 52, 53, 54]
+    events = store.events()
+    assert events[events["trial"] == 1]["kind"].tolist() == ["play", "rate"]
+    assert events[events["trial"] == 1]["role"].tolist() == ["open-reference", "rated"]
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        key = screen["stimuli"][0]["key"]
+        with pytest.raises(sqlite3.IntegrityError):  # the database itself refuses a duplicate rating
+            db.execute("INSERT INTO ratings VALUES ('L001', 1, 1, ?, 'i', 'c', 5, 'training', 't')", (key,))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s, r: {"trial": s["trial"], "ratings": dict(list(r.items())[:-1])}, "exactly one rating"),
+    (lambda s, r: {"trial": s["trial"], "ratings": {**r, "bogus": 3}}, "exactly one rating"),
+    (lambda s, r: {"trial": s["trial"], "ratings": {**r, next(iter(r)): 101}}, "0 to 100"),
+    (lambda s, r: {"trial": s["trial"], "ratings": {**r, next(iter(r)): 50.5}}, "0 to 100"),
+    (lambda s, r: {"trial": s["trial"], "ratings": {**r, next(iter(r)): True}}, "0 to 100"),
+    (lambda s, r: {"trial": s["trial"] + 1, "ratings": r}, "not the current trial"),
+    (lambda s, r: {"ratings": r}, "names no trial"),
+])
+def test_bad_submissions_store_nothing(store, change, message):
+    screen = to_trial(store)
+    with pytest.raises(SubmissionError, match=message):
+        store.submit(screen["token"], 1, change(screen, ratings_for(screen)))
+    assert store.ratings().empty
+
+
+def test_unknown_token_and_session_are_refused(store):
+    screen = to_trial(store)
+    submission = {"trial": screen["trial"], "ratings": ratings_for(screen)}
+    with pytest.raises(SubmissionError, match="unknown listener"):
+        store.submit("not-a-token", 1, submission)
+    with pytest.raises(SubmissionError, match="session"):
+        store.submit(screen["token"], 9, submission)
+    with pytest.raises(SubmissionError, match="unknown listener"):
+        store.resume("not-a-token")
+
+
+def test_resume_continues_where_the_listener_stopped(store):
+    first = to_trial(store)
+    second = store.submit(first["token"], 1, {"trial": first["trial"], "ratings": ratings_for(first)})
+    again = store.resume(first["token"], "agent")
+    assert again["session"] == 2 and again["trial"] == second["trial"]
+    assert again["stimuli"] == second["stimuli"] and again["reference"] == second["reference"]
+    store.submit(first["token"], 2, {"trial": again["trial"], "ratings": ratings_for(again, 10)})
+    table = store.ratings()
+    assert table.groupby("trial")["session"].first().to_dict() == {1: 1, 2: 2}
+    progress = store.progress().iloc[0]
+    assert (progress["sessions"], progress["training_done"], progress["test_done"]) == (2, 1, 1)
+    assert progress["headphone_check"] == "skipped"
+
+
+def test_database_of_another_test_is_refused(store, mushra_test_dir):
+    other = load_test(mushra_test_dir)
+    other = type(other)(other.root, other.name, other.conditions, other.training, other.items, "f" * 64, other.spec)
+    with pytest.raises(ValueError, match="another test"):
+        MushraStore(store.path, other)
