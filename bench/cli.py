@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "codecbench.commands.metrics",
     "codecbench.commands.run",
     "codecbench.commands.report",
+    "codecbench.commands.latency",
     "codecbench.commands.train",
     "codecbench.commands.mushra",
 )
