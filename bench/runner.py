@@ -117,7 +117,7 @@ def _load_codecs(specs: list[CodecSpec], device: str) -> tuple[dict[str, Codec],
         try:
             codecs[str(spec)] = load_codec(spec).to(device)
         except CodecUnavailable as exc:
-            skipped[str(spec)] = str(exc).split(": ", 1)[-1]
+            skipped[str(spec)] = str(exc).removeprefix(f"{spec}: unavailable: ")
     return codecs, skipped
 
 
@@ -146,6 +146,10 @@ def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds:
                                                                       codec.sample_rate))
     row["payload_bytes"] = encoded.payload_bytes
     row["measured_kbps"] = 8 * encoded.payload_bytes / audio.duration_s / 1000
+    clash = sorted(set(encoded.columns) & set(row))
+    if clash:
+        raise RuntimeError(f"encode failed: the codec's extra columns {clash} clash with the row's columns")
+    row.update(encoded.columns)
     outputs, elapsed = [], 0.0
     for seed in seeds:
         codec.reseed(seed)
