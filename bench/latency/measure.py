@@ -4,6 +4,7 @@ check their delay, and write `latency.csv` + `latency.json`."""
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -32,6 +33,7 @@ from codecbench.runner import MAX_DELAY_S, score_pair
 SETTINGS = ("clip", "stream", "batch")
 EAGER = {key: choices[0] for key, choices in FAST_PATH_OPTIONS.items()}  # compile=eager, dtype=fp32
 QUALITY_METRIC = "pesq_wb"
+PESQ_TOLERANCE = 0.02  # a fast path may lose at most this much PESQ-WB against eager fp32
 
 
 @dataclass
@@ -119,10 +121,10 @@ class _Session:
             except Exception as exc:  # noqa: BLE001 - one failing codec must not lose the others
                 self.skipped[f"{spec} {setting}"] = f"failed: {type(exc).__name__}: {exc}"
         declared = float(codec.algorithmic_delay_ms)
+        delta = quality - reference.quality if eager_spec(spec) != spec else NAN
         common = {"params": reference.params, "algorithmic_delay_ms": declared, "measured_delay_ms": streamed_ms,
                   "alignment_delay_ms": alignment_ms, "delay_check": delay_check(declared, streamed_ms, alignment_ms),
-                  "pesq_wb": quality,
-                  "pesq_wb_delta": quality - reference.quality if eager_spec(spec) != spec else NAN,
+                  "pesq_wb": quality, "pesq_wb_delta": delta, "quality_check": quality_check(delta),
                   "device": self.device, **_fast_path(spec)}
         return [replace(row, **common) for row in rows]
 
@@ -224,6 +226,13 @@ class _Skip(Exception):
         self.runs = runs
 
 
+def quality_check(delta: float) -> str:
+    """Whether a fast path keeps the eager decode's PESQ-WB (the issue's tolerance: 0.02)."""
+    if math.isnan(delta):
+        return ""
+    return f"within {PESQ_TOLERANCE:g}" if delta >= -PESQ_TOLERANCE else f"DROPS by {-delta:.3f}"
+
+
 def _fast_path(spec: CodecSpec) -> dict[str, str]:
     options = get_codec_class(spec.name).options
     return {key: spec.options.get(key, EAGER[key]) if key in options else "n/a" for key in EAGER}
@@ -306,6 +315,7 @@ def measure_latency(
 
         torch.set_num_threads(threads)
     clips = load_clips(root, split, utterance, seconds, batch if "batch" in settings else 1)
+    machine = {**environment(), **resources.device_info(device)}  # load average before the timing
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     batch_runs = batch_runs or runs
@@ -334,7 +344,7 @@ def measure_latency(
     info = {
         "command": shlex.join(command if command is not None else sys.argv),
         "finished": datetime.now(timezone.utc).isoformat(),
-        "environment": {**environment(), **resources.device_info(device)},
+        "environment": {**machine, "load_average_1m_end": resources.device_info(device)["load_average_1m"]},
         "versions": package_versions(),
         "protocol": {"runs": runs, "warmup": warmup, "batch": batch, "batch_runs": batch_runs,
                      "settings": list(settings), "compile_modes": compile_modes, "dtypes": dtypes,

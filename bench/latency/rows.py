@@ -32,6 +32,7 @@ class LatencyRow:
         delay_check: declared vs measured (see `delay.delay_check`).
         pesq_wb: of the batch-1 clip decode (seed 0), aligned as the runner does.
         pesq_wb_delta: pesq_wb minus that of the eager fp32 decode of the same spec (fast paths only).
+        quality_check: for fast paths, `within 0.02` when pesq_wb_delta >= -0.02, else `DROPS`.
         device, dtype, compile: where and how it ran (`n/a` for codecs without those options).
         batched: the codec codes a batch as one call (else sequentially).
         note: anything a reader must know about the row.
@@ -66,6 +67,7 @@ class LatencyRow:
     delay_check: str = ""
     pesq_wb: float = NAN
     pesq_wb_delta: float = NAN
+    quality_check: str = ""
     device: str = "cpu"
     dtype: str = "n/a"
     compile: str = "n/a"

@@ -24,6 +24,16 @@ class Timings:
         self.runs.setdefault(key, []).append(ms)
         self.calls[key] = calls
 
+    def add_run(self, encode_ms: float, decode_ms: float, encode_stages: dict[str, tuple[float, int]],
+                decode_stages: dict[str, tuple[float, int]]) -> None:
+        """One timed encode + decode and the stages marked inside each."""
+        self.add(("", "total"), encode_ms + decode_ms)
+        self.add(("", "encode"), encode_ms)
+        self.add(("", "decode"), decode_ms)
+        for within, stages in (("encode", encode_stages), ("decode", decode_stages)):
+            for name, (ms, calls) in stages.items():
+                self.add((within, name), ms, calls)
+
 
 def time_round_trips(clock: Clock, encode: Callable[[Any], Any], decode: Callable[[Any], Any], signal: Any,
                      runs: int, warmup: int, tick: Callable[[], None]) -> tuple[Timings, Any]:
@@ -38,14 +48,8 @@ def time_round_trips(clock: Clock, encode: Callable[[Any], Any], decode: Callabl
         encoded, encode_ms, encode_stages = clock.time(encode, signal)
         decoded, decode_ms, decode_stages = clock.time(decode, encoded)
         tick()
-        if i < warmup:
-            continue
-        timings.add(("", "total"), encode_ms + decode_ms)
-        timings.add(("", "encode"), encode_ms)
-        timings.add(("", "decode"), decode_ms)
-        for within, stages in (("encode", encode_stages), ("decode", decode_stages)):
-            for name, (ms, calls) in stages.items():
-                timings.add((within, name), ms, calls)
+        if i >= warmup:
+            timings.add_run(encode_ms, decode_ms, encode_stages, decode_stages)
     return timings, decoded
 
 
@@ -59,7 +63,8 @@ def stream_frames(signal: np.ndarray, frame_samples: int, count: int) -> list[np
 
 def time_stream(clock: Clock, stream: FrameStream, frames: list[np.ndarray], warmup: int,
                 tick: Callable[[], None]) -> tuple[Timings, list[np.ndarray]]:
-    """Send `frames` through a stream one at a time, timing `encode_frame` and `decode_frame` of each.
+    """Send `frames` through a stream one at a time, timing `encode_frame` and `decode_frame` of each (and
+    the stages they mark).
 
     Returns:
         (timings of the frames after the first `warmup`, what the decoder released per frame).
@@ -67,15 +72,12 @@ def time_stream(clock: Clock, stream: FrameStream, frames: list[np.ndarray], war
     timings = Timings()
     outputs = []
     for i, frame in enumerate(frames):
-        packet, encode_ms, _ = clock.time(stream.encode_frame, frame)
-        released, decode_ms, _ = clock.time(stream.decode_frame, packet)
+        packet, encode_ms, encode_stages = clock.time(stream.encode_frame, frame)
+        released, decode_ms, decode_stages = clock.time(stream.decode_frame, packet)
         outputs.append(np.asarray(released, dtype=np.float32).reshape(-1))
         tick()
-        if i < warmup:
-            continue
-        timings.add(("", "total"), encode_ms + decode_ms)
-        timings.add(("", "encode"), encode_ms)
-        timings.add(("", "decode"), decode_ms)
+        if i >= warmup:
+            timings.add_run(encode_ms, decode_ms, encode_stages, decode_stages)
     return timings, outputs
 
 
