@@ -1,7 +1,7 @@
 """Fast decoding of a `DiffusionCodec`: reduced-precision autocast, torch.compile, one CUDA graph per sampler.
 
-A diffusion decoder at batch 1 is launch-bound: the work per step is small and Python + kernel launches
-dominate. Three switches, chosen per codec with the spec options `compile` and `dtype`:
+On a GPU a diffusion decoder at batch 1 is launch-bound: the work per step is small and Python and kernel
+launches dominate. Three switches, chosen per codec with the spec options `compile` and `dtype`:
 
 - `compile=compile`: `torch.compile(mode="reduce-overhead")` of the backbone and of a neural vocoder
   (inductor kernels; on CUDA, reduce-overhead also replays each call as a CUDA graph).
@@ -55,8 +55,9 @@ class Autocast(nn.Module):
 
 
 class Compiled(nn.Module):
-    """`torch.compile(module, mode="reduce-overhead")`; calls `forward(*tensors)` without the vocoder's
-    `generator` (only deterministic modules are compiled). On CUDA each call starts a new cudagraph-tree
+    """`torch.compile(module, mode="reduce-overhead")`, specialised to each input shape (decoding has fixed
+    shapes; a new one, e.g. the throughput batch, compiles anew during the warm-up); calls
+    `forward(*tensors)` without the vocoder's `generator` (only deterministic modules are compiled). On CUDA each call starts a new cudagraph-tree
     step and its output is cloned, so the loop may keep it while the next call replays.
 
     Args:
@@ -66,7 +67,7 @@ class Compiled(nn.Module):
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
         self.module = module
-        self.compiled = torch.compile(module, mode="reduce-overhead")
+        self.compiled = torch.compile(module, mode="reduce-overhead", dynamic=False)  # specialise per shape
         if hasattr(module, "frame_multiple"):
             self.frame_multiple = module.frame_multiple
 
