@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "codecbench.commands.codecs",
     "codecbench.commands.metrics",
     "codecbench.commands.run",
+    "codecbench.commands.score",
 )
 
 
