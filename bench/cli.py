@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "codecbench.commands.report",
     "codecbench.commands.train",
     "codecbench.commands.mushra",
+    "codecbench.commands.score",
 )
 
 
