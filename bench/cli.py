@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "codecbench.commands.latency",
     "codecbench.commands.train",
     "codecbench.commands.mushra",
+    "codecbench.commands.score",
 )
 
 
