@@ -2,9 +2,9 @@
 codecs", as a configuration of the parts in `codecbench.codecs.diffusion`.
 
 The transmitted mel is a residual VQ of log-mel frames (`mel-rvq` checkpoint); a conditional diffusion
-model (`mel2mel` checkpoint: a 1-D WaveNet-style denoiser,
-v-prediction) maps the quantized mel to a clean mel, and a
-HiFi-GAN-style vocoder trained on clean mels (`hifigan` checkpoint) makes the waveform.
+model (`mel2mel` checkpoint: a 1-D WaveNet-style denoiser with v-prediction, sampling the residual
+between the clean and the quantized mel) maps the quantized mel to a clean mel, and a HiFi-GAN-style
+vocoder trained on clean mels (`hifigan` checkpoint) makes the waveform.
 
 Bit rate: Q codebooks of 4096 codes (12 bits) per 16 ms frame: 12 x 62.5 = 750 bit/s per codebook;
 Q = 2 -> 1500 bit/s (`mel2mel@1.5`), Q = 4 -> 3000 bit/s (`mel2mel@3`), plus under one byte of padding.
@@ -51,6 +51,8 @@ class Mel2MelCodec(MelCodecAdapter):
 
         quantizer = load_modules(self.paths["mel-rvq"])["quantizer"].use_quantizers(CODEBOOKS[self.kbps])
         backbone = load_modules(self.paths["mel2mel"])["backbone"]
-        sampler = make_sampler(self.sampler_name, **read_metadata(self.paths["mel2mel"])["training"]["diffusion"])
+        training = read_metadata(self.paths["mel2mel"])["training"]
+        sampler = make_sampler(self.sampler_name, **training["diffusion"])
         vocoder = load_modules(self.paths["hifigan"])["generator"]
-        return DiffusionCodec(LogMel(), quantizer, vocoder, backbone=backbone, sampler=sampler).eval()
+        return DiffusionCodec(LogMel(), quantizer, vocoder, backbone=backbone, sampler=sampler,
+                              residual_scale=training.get("residual_scale")).eval()

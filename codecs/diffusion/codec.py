@@ -45,16 +45,20 @@ class DiffusionCodec(nn.Module):
         backbone: denoiser `(x, t, cond) -> noise`; None decodes the dequantized mel directly.
         sampler: the reverse process (DDPM, DDIM); required with a backbone.
         gain: per-utterance level normalisation sent as side information, or None.
+        residual_scale: None: the diffusion samples the clean mel; a number s: it samples the residual
+            (clean - dequantized) / s, added back to the dequantized mel (residual diffusion, as ResGrad,
+            Chen et al. 2022).
     """
 
     def __init__(self, representation: LogMel, quantizer: nn.Module, vocoder: nn.Module,
                  backbone: nn.Module | None = None, sampler: Sampler | None = None,
-                 gain: GainCoder | None = None) -> None:
+                 gain: GainCoder | None = None, residual_scale: float | None = None) -> None:
         super().__init__()
         if (backbone is None) != (sampler is None):
             raise ValueError("a backbone needs a sampler and a sampler needs a backbone")
         self.representation, self.quantizer, self.vocoder = representation, quantizer, vocoder
         self.backbone, self.sampler, self.gain = backbone, sampler, gain
+        self.residual_scale = residual_scale
 
     @property
     def device(self) -> torch.device:
@@ -102,7 +106,8 @@ class DiffusionCodec(nn.Module):
         mel = dequantized.mel
         if self.backbone is not None:
             with stage("sampler"):
-                mel = self.denoise(dequantized.cond, mel.shape, num_steps, generator)
+                sample = self.denoise(dequantized.cond, mel.shape, num_steps, generator)
+            mel = sample if self.residual_scale is None else mel + self.residual_scale * sample
         with stage("vocoder"):
             wav = self.vocoder(self.representation.denormalize(mel), generator=generator)[:, :num_samples]
         if self.gain is not None:
