@@ -156,3 +156,25 @@ def test_flops_and_parameters_of_a_diffusion_codec(tmp_path, speech):
     with torch.inference_mode():
         _, per_step = count_flops([model], model.backbone, x, torch.zeros(1, dtype=torch.long), x)
     assert per_step > 0 and flops[4] - flops[2] == pytest.approx(2 * per_step)  # two more backbone calls
+
+
+def test_a_diffusion_codec_beside_opus_per_stage(tmp_path, librispeech_root):
+    pytest.importorskip("torch")
+    from tiny_mel import write_tiny_checkpoints
+
+    weights = write_tiny_checkpoints(tmp_path / "weights")
+    spec = f"mel2mel@1.5:sampler=ddim,steps=4,weights={weights}"
+    out = tmp_path / "latency"
+    args = ["latency", "--device", "cpu", "--out", str(out), "--root", str(librispeech_root), "--runs", "3",
+            "--warmup", "1", "--batch", "2", "--settings", "clip", "--no-progress", "--codec", spec,
+            "--codec", "opus@6"]
+    assert main(args) == 0
+    table = pd.read_csv(out / "latency.csv", keep_default_na=False, na_values=["", "NaN", "nan"])
+    assert set(table["spec"]) == {spec, "opus@6"}
+    mel = table[table["spec"] == spec]
+    print(mel[["setting", "stage", "p50_ms", "params", "flops"]].to_string())
+    stages = set(mel["stage"])
+    assert {"encode", "decode"} <= stages and len(stages) > 3  # per-stage rows: features, sampler, vocoder, ...
+    assert (mel["p50_ms"] > 0).all()
+    decode = mel[mel["stage"] == "decode"].iloc[0]
+    assert decode["params"] > 0 and decode["flops"] > 0

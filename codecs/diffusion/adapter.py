@@ -66,12 +66,22 @@ class MelCodecAdapter(Codec):
 
     @classmethod
     def availability(cls) -> Availability:
+        return cls._availability_in(None)
+
+    @classmethod
+    def availability_for(cls, spec) -> Availability:
+        """Like `availability()`, but looks for the checkpoints in the spec's `weights=DIR` when given."""
+        return cls._availability_in(spec.options.get("weights"))
+
+    @classmethod
+    def _availability_in(cls, weights: str | None) -> Availability:
         missing = dependencies_missing()
         if missing:
             return Availability(False, missing)
         from codecbench.codecs.diffusion.checkpoints import checkpoint_path
 
-        absent = [str(checkpoint_path(n)) for n in cls.checkpoints if not checkpoint_path(n).is_file()]
+        paths = [checkpoint_path(n, weights) for n in cls.checkpoints]
+        absent = [str(path) for path in paths if not path.is_file()]
         if absent:
             return Availability(False, f"checkpoint missing: {', '.join(absent)}")
         return Availability(True)
