@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-from codecbench.codecs.diffusion.bitpack import pack_fields, unpack_fields  # noqa: E402
+from codecbench.codecs.bitpack import pack_fields, unpack_fields  # noqa: E402
 from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata, save_modules  # noqa: E402
 from codecbench.codecs.diffusion.codec import DiffusionCodec, reverse_diffusion  # noqa: E402
 from codecbench.codecs.diffusion.gain import GainCoder  # noqa: E402
@@ -31,7 +31,7 @@ def test_bit_packing_is_exact_and_refuses_truncation():
     assert got_gain.tolist() == [201] and np.array_equal(got_codes, codes)
     with pytest.raises(ValueError, match="truncated"):
         unpack_fields(data[:-2], [(1, 8), (codes.size, 13)])
-    with pytest.raises(ValueError, match="fit|lie"):
+    with pytest.raises(ValueError, match="needs values in"):
         pack_fields([(np.array([4096]), 12)])
 
 

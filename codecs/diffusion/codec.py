@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codecbench.codecs.diffusion.bitpack import pack_fields, unpack_fields
+from codecbench.codecs.bitpack import pack_fields, unpack_fields
 from codecbench.codecs.diffusion.gain import GainCoder
 from codecbench.codecs.diffusion.representation import LOG_FLOOR, LogMel
 from codecbench.codecs.diffusion.samplers import Sampler
