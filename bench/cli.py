@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "codecbench.commands.run",
     "codecbench.commands.report",
     "codecbench.commands.train",
+    "codecbench.commands.sweep",
     "codecbench.commands.mushra",
 )
 

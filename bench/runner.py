@@ -140,22 +140,25 @@ def _timed(stage_name: str, function: Any, argument: Any) -> tuple[Any, float]:
 
 def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds: list[int]) -> list[np.ndarray]:
     """Encode once and decode once per seed (`codec.reseed` before each decode); fills the codec columns
-    of `row` (decode_s: mean per decode) and returns the decoded signals at the working rate. Raises
-    RuntimeError with the stage that failed."""
+    of `row` (decode_s and the codec's `decode_info()` columns: means per decode) and returns the decoded
+    signals at the working rate. Raises RuntimeError with the stage that failed."""
     encoded, row["encode_s"] = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate,
                                                                       codec.sample_rate))
     row["payload_bytes"] = encoded.payload_bytes
     row["measured_kbps"] = 8 * encoded.payload_bytes / audio.duration_s / 1000
-    outputs, elapsed = [], 0.0
+    outputs, elapsed, info = [], 0.0, {}
     for seed in seeds:
         codec.reseed(seed)
         decoded, seconds = _timed("decode", codec.decode, encoded)
         elapsed += seconds
+        for key, value in codec.decode_info().items():
+            info[key] = info.get(key, 0.0) + value / len(seeds)
         decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
         if decoded.size == 0 or not np.all(np.isfinite(decoded)):
             raise RuntimeError("decode failed: empty or non-finite output")
         outputs.append(resample(decoded, codec.sample_rate, audio.sample_rate))
     row["decode_s"] = elapsed / len(seeds)
+    row.update(info)
     return outputs
 
 

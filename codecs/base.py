@@ -135,6 +135,11 @@ class Codec(ABC):
         """Library versions, weights paths and checksums that determine this codec's output."""
         return {}
 
+    def decode_info(self) -> dict[str, float]:
+        """Facts about the last `decode` that the runner stores as row columns (e.g. `denoiser_calls` of a
+        diffusion decoder; averaged over seeds). Most codecs have none."""
+        return {}
+
     @abstractmethod
     def encode(self, waveform: np.ndarray) -> Encoded:
         """Encode a mono float32 signal [T] at `sample_rate` into transmitted packets."""

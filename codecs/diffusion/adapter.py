@@ -47,6 +47,7 @@ class MelCodecAdapter(Codec):
                 raise FileNotFoundError(f"{self.name}: checkpoint not found: {path}")
         self.device = "cpu"
         self.seed = 0
+        self.last_denoiser_calls: int | None = None
         self.model = self.build()
 
     def build(self):
@@ -102,8 +103,16 @@ class MelCodecAdapter(Codec):
 
         codes = self.model.from_bytes(b"".join(encoded.packets), encoded.num_samples)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        calls = self.model.denoiser_calls
         wav = self.model.decode(codes, encoded.num_samples, self.num_steps, generator)
+        self.last_denoiser_calls = self.model.denoiser_calls - calls
         return wav.float().cpu().numpy()
+
+    def decode_info(self) -> dict[str, float]:
+        """`denoiser_calls`: backbone evaluations of the last decode (counted, not configured)."""
+        if self.model.backbone is None or self.last_denoiser_calls is None:
+            return {}
+        return {"denoiser_calls": float(self.last_denoiser_calls)}
 
 
 def weights_dir(path: str) -> str:
