@@ -117,7 +117,7 @@ def _load_codecs(specs: list[CodecSpec], device: str) -> tuple[dict[str, Codec],
         try:
             codecs[str(spec)] = load_codec(spec).to(device)
         except CodecUnavailable as exc:
-            skipped[str(spec)] = str(exc).split(": ", 1)[-1]
+            skipped[str(spec)] = str(exc).removeprefix(f"{spec}: unavailable: ")
     return codecs, skipped
 
 
@@ -140,12 +140,17 @@ def _timed(stage_name: str, function: Any, argument: Any) -> tuple[Any, float]:
 
 def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds: list[int]) -> list[np.ndarray]:
     """Encode once and decode once per seed (`codec.reseed` before each decode); fills the codec columns
-    of `row` (decode_s and the codec's `decode_info()` columns: means per decode) and returns the decoded
-    signals at the working rate. Raises RuntimeError with the stage that failed."""
+    of `row` (with the codec's extra `Encoded.columns`, and its `decode_info()` columns as means per
+    decode, like decode_s) and returns the decoded signals at the working rate. Raises RuntimeError with
+    the stage that failed."""
     encoded, row["encode_s"] = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate,
                                                                       codec.sample_rate))
     row["payload_bytes"] = encoded.payload_bytes
     row["measured_kbps"] = 8 * encoded.payload_bytes / audio.duration_s / 1000
+    clash = sorted(set(encoded.columns) & set(row))
+    if clash:
+        raise RuntimeError(f"encode failed: the codec's extra columns {clash} clash with the row's columns")
+    row.update(encoded.columns)
     outputs, elapsed, info = [], 0.0, {}
     for seed in seeds:
         codec.reseed(seed)
@@ -158,6 +163,9 @@ def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds:
             raise RuntimeError("decode failed: empty or non-finite output")
         outputs.append(resample(decoded, codec.sample_rate, audio.sample_rate))
     row["decode_s"] = elapsed / len(seeds)
+    clash = sorted(set(info) & set(row))
+    if clash:
+        raise RuntimeError(f"decode failed: the codec's decode_info columns {clash} clash with the row's columns")
     row.update(info)
     return outputs
 

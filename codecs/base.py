@@ -20,11 +20,15 @@ class Encoded:
             towards the measured bitrate.
         num_samples: length of the input signal at the codec rate (a container's side information,
             not counted).
+        header: decoder configuration sent out of band (like an SDP), not counted.
+        columns: extra per-row values the codec measured while encoding (e.g. `index_entropy_kbps`);
+            the runner adds them to the row after the contract columns. Not transmitted.
     """
 
     packets: list[bytes]
     num_samples: int
-    header: bytes = b""  # decoder configuration sent out of band (like an SDP), not counted
+    header: bytes = b""
+    columns: dict[str, float] = field(default_factory=dict)
 
     @property
     def payload_bytes(self) -> int:
@@ -90,6 +94,11 @@ class Codec(ABC):
     def availability(cls) -> Availability:
         """Whether the codec's libraries and weights are present. Override to check them."""
         return Availability(True)
+
+    @classmethod
+    def availability_for(cls, spec: CodecSpec) -> Availability:
+        """Availability of the codec a spec names: its options may point at weights. Default: `availability()`."""
+        return cls.availability()
 
     @classmethod
     def from_spec(cls, spec: CodecSpec) -> "Codec":

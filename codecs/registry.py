@@ -37,7 +37,7 @@ def load_codec(spec: str | CodecSpec) -> Codec:
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     cls = get_codec_class(spec.name)
-    status = cls.availability()
+    status = cls.availability_for(spec)
     if not status.available:
         raise CodecUnavailable(f"{spec}: unavailable: {status.reason}")
     return cls.from_spec(spec)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from codecbench.codecs.base import Availability, Codec, Encoded
+from codecbench.codecs.spec import CodecSpec
 
 
 def dependencies_missing() -> str:
@@ -61,12 +62,22 @@ class MelCodecAdapter(Codec):
 
     @classmethod
     def availability(cls) -> Availability:
+        return cls.availability_of_weights(None)
+
+    @classmethod
+    def availability_for(cls, spec: CodecSpec) -> Availability:
+        """Availability with the checkpoints of the spec's `weights=DIR` option (default: the shipped ones)."""
+        return cls.availability_of_weights(spec.options.get("weights"))
+
+    @classmethod
+    def availability_of_weights(cls, weights: str | None) -> Availability:
         missing = dependencies_missing()
         if missing:
             return Availability(False, missing)
         from codecbench.codecs.diffusion.checkpoints import checkpoint_path
 
-        absent = [str(checkpoint_path(n)) for n in cls.checkpoints if not checkpoint_path(n).is_file()]
+        paths = [checkpoint_path(n, weights) for n in cls.checkpoints]
+        absent = [str(p) for p in paths if not p.is_file()]
         if absent:
             return Availability(False, f"checkpoint missing: {', '.join(absent)}")
         return Availability(True)
