@@ -23,7 +23,9 @@ class Latent2MelCodec(TokenDiffusionAdapter):
     diffusion_checkpoint = "latent2mel"
 
     def output_parts(self):
-        from codecbench.codecs.diffusion.checkpoints import load_modules
-        from codecbench.codecs.diffusion.representation import LogMel
+        """The log-mel analysis and normalisation the model was trained in, and the vocoder."""
+        from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata
+        from codecbench.codecs.diffusion.representation import LogMel, MelConfig
 
-        return LogMel(), load_modules(self.paths["hifigan"])["generator"]
+        mel = read_metadata(self.paths["latent2mel"])["training"]["mel"]
+        return LogMel(MelConfig(**mel)), load_modules(self.paths["hifigan"])["generator"]

@@ -35,3 +35,13 @@ def short_selection(librispeech_root: Path):
     everything = select("librispeech", librispeech_root, "test-other")
     picked = [u for u in everything.utterances if u.id.endswith("-0002")][:3]
     return Selection(everything.dataset, everything.root, everything.split, picked)
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Torch on one thread: the test machines have two shared cores, where more threads only contend."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -20,13 +20,7 @@ from codecbench.codecs.diffusion.waveform import Waveform  # noqa: E402
 SMALL_TOKENIZER = EncodecTokenizerConfig(num_filters=4, hidden_size=8, num_lstm_layers=0, num_codes=16)
 SMALL_AUTOENCODER = LatentAutoencoderConfig(num_filters=4, latent_dim=4)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 class CountingBackbone(torch.nn.Module):

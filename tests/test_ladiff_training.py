@@ -11,13 +11,7 @@ from codecbench.codecs.diffusion.training import RECIPES, train  # noqa: E402
 from codecbench.codecs.diffusion.training.trainer import TrainOptions  # noqa: E402
 from codecbench.commands.train import RECIPE_NAMES  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from abc import abstractmethod
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +125,15 @@ class TokenDiffusionRecipe(Recipe):
                            for k, v in self.estimate_losses(sampled, target, batch).items()})
         return scores
 
+    def export_metadata(self) -> dict[str, Any]:
+        """What decoding needs besides the modules: the diffusion schedule (and the output normalisation)."""
+        return {"diffusion": DIFFUSION}
+
     def export(self, out: Path, training: dict[str, Any]) -> list[Path]:
         frozen_parts = {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in self.frozen_paths.items()}
         return [save_modules(out / f"{self.export_name}.safetensors",
                              {"conditioner": self.upsampler, "backbone": self.backbone},
-                             {**training, "diffusion": DIFFUSION, "frozen": frozen_parts})]
+                             {**training, **self.export_metadata(), "frozen": frozen_parts})]
 
 
 class LaDiffCodecRecipe(TokenDiffusionRecipe):
@@ -185,6 +190,10 @@ class Latent2MelRecipe(TokenDiffusionRecipe):
 
     def target(self, batch: Batch) -> torch.Tensor:
         return self.representation.normalize(batch.mel)
+
+    def export_metadata(self) -> dict[str, Any]:
+        """Also the mel analysis and normalisation the model was trained in (decoding uses the same)."""
+        return {**super().export_metadata(), "mel": asdict(self.representation.config)}
 
     def estimate_losses(self, estimate: torch.Tensor, target: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         return {"mel_l1": F.l1_loss(estimate, target)}
