@@ -55,11 +55,14 @@ def check_signal(x: np.ndarray, what: str = "signal") -> None:
         raise AudioError(f"{what} is silent (peak {20 * np.log10(max(peak, 1e-12)):.1f} dBFS)")
 
 
-def load_audio(path: str | Path, sample_rate: int) -> LoadedAudio:
+def load_audio(path: str | Path, sample_rate: int, check: bool = True) -> LoadedAudio:
     """Read a file as mono float32 at `sample_rate`, recording any downmix or resampling.
 
+    Args:
+        check: refuse silent or non-finite audio too (unreadable or empty files always raise).
+
     Raises:
-        AudioError: the file cannot be decoded, or is empty, silent or not finite.
+        AudioError: the file cannot be decoded or is empty, or (with `check`) is silent or not finite.
     """
     try:
         data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -73,7 +76,10 @@ def load_audio(path: str | Path, sample_rate: int) -> LoadedAudio:
     if source_rate != sample_rate:
         conversions.append(f"resampled {source_rate}->{sample_rate} Hz")
         samples = resample(samples, source_rate, sample_rate)
-    check_signal(samples, "input audio")
+    if check:
+        check_signal(samples, "input audio")
+    elif samples.size == 0:
+        raise AudioError("input audio is empty")
     return LoadedAudio(samples, sample_rate, source_rate, conversions)
 
 

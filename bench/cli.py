@@ -11,9 +11,11 @@ COMMAND_MODULES = (
     "codecbench.commands.metrics",
     "codecbench.commands.run",
     "codecbench.commands.report",
+    "codecbench.commands.latency",
     "codecbench.commands.train",
     "codecbench.commands.sweep",
     "codecbench.commands.mushra",
+    "codecbench.commands.score",
 )
 
 

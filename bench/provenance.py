@@ -14,7 +14,7 @@ from codecbench.datasets.download import file_digest
 
 PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
             "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
-            "onnxruntime")
+            "onnxruntime", "librosa", "auraloss", "jiwer")
 
 
 def package_versions() -> dict[str, str]:

@@ -8,6 +8,7 @@ rows in flight and `resume=True` finishes only the missing (utterance, spec) pai
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shlex
 import signal
 import sys
@@ -26,7 +27,7 @@ from codecbench.alignment import align, estimate_delay
 from codecbench.audio import AudioError, LoadedAudio, load_audio, resample
 from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, load_codec, parse_spec
 from codecbench.datasets import Selection, Utterance
-from codecbench.metrics import evaluate, get_metric_class
+from codecbench.metrics import evaluate, get_metric_class, metric_availability
 from codecbench.provenance import derive_seed, environment, manifest, package_versions, table_digest
 from codecbench.store import ResultStore
 from codecbench.summary import format_summary, summarize
@@ -63,11 +64,12 @@ class PendingRow:
 
 def score_pair(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, metric_names: list[str],
                max_lag: int) -> dict[str, Any]:
-    """Align a decoded signal to its reference and score it (runs in a worker process)."""
+    """Align a decoded signal to its reference and score it (runs in a worker process); non-intrusive
+    metrics score the signals as they are."""
     start = time.perf_counter()
     delay = estimate_delay(reference, degraded, max_lag)
     ref, deg = align(reference, degraded, delay)
-    scores = evaluate(metric_names, ref, deg, sample_rate)
+    scores = evaluate(metric_names, ref, deg, sample_rate, unaligned=(reference, degraded))
     return {"delay_samples": delay, "values": scores.values, "errors": scores.errors,
             "metrics_s": time.perf_counter() - start}
 
@@ -94,6 +96,13 @@ def score_seeds(reference: np.ndarray, decodes: list[np.ndarray], sample_rate: i
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
+
+
+def metric_pool(workers: int) -> ProcessPoolExecutor:
+    """Metric worker processes started by a fork server, not forked from this process: a child forked
+    after torch (a neural codec here, or a metric) ran an OpenMP parallel region hangs in its next one."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_ignore_sigint)
 
 
 class _InlineExecutor:
@@ -214,7 +223,8 @@ def run_benchmark(
         specs: codec specs, e.g. `["opus@6", "codec2@2.4"]`.
         metrics: metric names, e.g. `["pesq_wb", "stoi"]`.
         out: run directory (`utterances.parquet/.csv`, `summary.csv`, `run.json`, `manifest.csv`).
-        workers: metric processes (1: inline).
+        workers: metric processes (1: inline). They come from a fork server, so a script calling this
+            with workers > 1 must guard its top level with `if __name__ == "__main__":`.
         resume: finish a previous run in `out`, skipping stored (utterance, spec) pairs.
         overwrite: discard a previous run in `out`.
         seed: run seed; stochastic codecs get a seed derived from it, the utterance id and the spec (and
@@ -236,6 +246,7 @@ def run_benchmark(
               "split": selection.split, "seed": seed}
     previous = _prepare_out(out, resume, overwrite, config)
     codecs, skipped = _load_codecs(parsed, device)
+    unavailable_metrics = {m: metric_availability(m).reason for m in metrics if not metric_availability(m).available}
     out.mkdir(parents=True, exist_ok=True)
 
     files = manifest(selection)
@@ -258,14 +269,18 @@ def run_benchmark(
                        "algorithmic_delay_ms": c.algorithmic_delay_ms, "provenance": c.provenance()}
                    for s, c in codecs.items()},
         "skipped": skipped,
+        "unavailable_metrics": unavailable_metrics,
         "invocations": previous.get("invocations", []) + [{"started": started, "resumed": bool(previous),
                                                            "todo": len(todo)}],
     }
     _write_json(out / "run.json", run_info)
     for spec, reason in skipped.items():
         print(f"skipping {spec}: unavailable: {reason}", file=sys.stderr)
+    for name, reason in unavailable_metrics.items():
+        print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
+              file=sys.stderr)
 
-    executor = _InlineExecutor() if workers <= 1 else ProcessPoolExecutor(workers, initializer=_ignore_sigint)
+    executor = _InlineExecutor() if workers <= 1 else metric_pool(workers)
     pending: dict[Future, PendingRow] = {}
     bar = tqdm(total=len(todo), desc="coding + scoring", unit="row", disable=not progress)
     max_lag = int(round(max_delay_s * WORKING_RATE))

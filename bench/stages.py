@@ -55,6 +55,13 @@ class StageRecorder:
             totals[name] = totals.get(name, 0.0) + elapsed
         return totals
 
+    def counts(self) -> dict[str, int]:
+        """How many times each stage ran since the last `clear`."""
+        counted: dict[str, int] = {}
+        for name, _, _ in self._marks:
+            counted[name] = counted.get(name, 0) + 1
+        return counted
+
     def clear(self) -> None:
         self._marks.clear()
 
@@ -71,3 +78,13 @@ def stage(name: str) -> Iterator[None]:
         yield
     finally:
         recorder._marks.append((name, start, recorder._now()))
+
+
+@contextmanager
+def stages_suspended() -> Iterator[None]:
+    """Record no stage inside (e.g. while a CUDA graph is captured, where no event may be recorded)."""
+    token = _active.set(None)
+    try:
+        yield
+    finally:
+        _active.reset(token)

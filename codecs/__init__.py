@@ -1,6 +1,6 @@
 """Codec adapters and the plugin API (`Codec`, `load_codec`, `codec_names`)."""
 
-from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded
+from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, FrameStream
 from codecbench.codecs.registry import codec_availability, codec_names, get_codec_class, load_codec
 from codecbench.codecs.spec import CodecSpec, parse_spec, parse_spec_list
 
@@ -10,6 +10,7 @@ __all__ = [
     "CodecSpec",
     "CodecUnavailable",
     "Encoded",
+    "FrameStream",
     "codec_availability",
     "codec_names",
     "get_codec_class",

@@ -43,6 +43,35 @@ class Availability:
     reason: str = ""
 
 
+FAST_PATH_OPTIONS: dict[str, tuple[str, ...]] = {
+    "compile": ("eager", "compile", "graph"),
+    "dtype": ("fp32", "bf16", "fp16"),
+}
+"""Spec options a torch codec may accept for fast decoding (first choice: the default). `codecbench latency
+--compile/--dtype` expands the specs of codecs that list them in `options`."""
+
+
+class FrameStream(ABC):
+    """Frame-by-frame coding with the coder state kept between frames (`Codec.open_stream`): what a
+    real-time sender and receiver run, and what the streaming latency setting times.
+
+    Attributes:
+        frame_samples: input samples per frame at the codec's `sample_rate`.
+        output_rate: sample rate of what `decode_frame` returns (the decoder's native rate).
+    """
+
+    frame_samples: int
+    output_rate: int
+
+    @abstractmethod
+    def encode_frame(self, frame: np.ndarray) -> bytes:
+        """One frame [frame_samples] float32 -> the packet sent for it."""
+
+    @abstractmethod
+    def decode_frame(self, packet: bytes) -> np.ndarray:
+        """One packet -> the float32 samples the decoder releases for it, at `output_rate`."""
+
+
 class CodecUnavailable(RuntimeError):
     """A codec whose library or weights are missing."""
 
@@ -148,6 +177,26 @@ class Codec(ABC):
         """Facts about the last `decode` that the runner stores as row columns (e.g. `denoiser_calls` of a
         diffusion decoder; averaged over seeds). Most codecs have none."""
         return {}
+
+    def modules(self) -> list[Any]:
+        """The torch `nn.Module`s that do the coding (for parameter and FLOP counts); none by default."""
+        return []
+
+    def encode_batch(self, waveforms: list[np.ndarray]) -> list[Encoded]:
+        """Encode several signals; this default runs them one after another (override to batch)."""
+        return [self.encode(w) for w in waveforms]
+
+    def decode_batch(self, encoded: list[Encoded]) -> list[np.ndarray]:
+        """Decode several signals; this default runs them one after another (override to batch)."""
+        return [self.decode(e) for e in encoded]
+
+    def open_stream(self) -> FrameStream:
+        """A frame-by-frame coder for streaming (causal codecs may provide one).
+
+        Raises:
+            NotImplementedError: the codec has no frame-by-frame interface.
+        """
+        raise NotImplementedError(f"{self.name} has no frame-by-frame interface")
 
     @abstractmethod
     def encode(self, waveform: np.ndarray) -> Encoded:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from codecbench.audio import from_pcm16, to_pcm16
-from codecbench.codecs.base import Availability, Codec, Encoded
+from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream
 
 MODES = {3.2: 3200, 2.4: 2400, 1.6: 1600, 1.4: 1400, 1.3: 1300, 1.2: 1200, 0.7: 700}  # 700 = mode 700C
 
@@ -86,6 +86,36 @@ class Codec2Codec(Codec):
         with multiprocessing.get_context("fork").Pool(1) as pool:
             pcm = pool.apply(_decode_frames, (MODES[self.kbps], payload))
         return from_pcm16(pcm)
+
+    def open_stream(self) -> "Codec2Stream":
+        return Codec2Stream(MODES[self.kbps])
+
+
+class Codec2Stream(FrameStream):
+    """One libcodec2 state per direction, a frame at a time (whole-byte frames, as a packet carries them).
+
+    In-process: the decoder's global phase generator is not reset per stream, which changes the
+    unvoiced phases but not the work done per frame.
+
+    Args:
+        mode: libcodec2 mode (bit/s, 700 for 700C).
+    """
+
+    output_rate = Codec2Codec.sample_rate
+
+    def __init__(self, mode: int) -> None:
+        import pycodec2
+
+        self.encoder, self.decoder = pycodec2.Codec2(mode), pycodec2.Codec2(mode)
+        self.frame_samples = self.encoder.samples_per_frame()
+
+    def encode_frame(self, frame: np.ndarray) -> bytes:
+        if len(frame) != self.frame_samples:
+            raise ValueError(f"a codec2 frame has {self.frame_samples} samples, not {len(frame)}")
+        return bytes(self.encoder.encode(to_pcm16(frame)))
+
+    def decode_frame(self, packet: bytes) -> np.ndarray:
+        return from_pcm16(self.decoder.decode(packet))
 
 
 def _decode_frames(mode: int, payload: bytes) -> np.ndarray:

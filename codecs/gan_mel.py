@@ -7,13 +7,14 @@ Bit rate: as `mel2mel`: 2 (1.5 kbps) or 4 (3 kbps) 12-bit codes per 16 ms frame.
 
 from __future__ import annotations
 
-from codecbench.codecs.diffusion.adapter import MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
 from codecbench.codecs.mel2mel import CODEBOOKS
 
 
 class GanMelCodec(MelCodecAdapter):
     """Args:
         kbps: 1.5 or 3.
+        compile, dtype: decoder fast path (see `MelCodecAdapter`).
         weights: directory with `mel-rvq` and `gan-mel` safetensors (default: shipped).
     """
 
@@ -22,7 +23,7 @@ class GanMelCodec(MelCodecAdapter):
     default_point = 1.5
     stochastic = False  # the decoder draws no random numbers
     checkpoints = ("mel-rvq", "gan-mel")
-    options = {"weights": weights_dir}
+    options = {"weights": weights_dir, **ACCELERATION_OPTIONS}
 
     def build(self):
         from codecbench.codecs.diffusion.checkpoints import load_modules

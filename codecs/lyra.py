@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded
+from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, FrameStream
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import (WeightsOption, missing_files, require_files, shared_model_dirs,
                                        unreachable_reason)
@@ -160,21 +160,10 @@ class LyraCodec(WeightsOption, Codec):
 
     def encode(self, waveform: np.ndarray) -> Encoded:
         n_frames = -(-len(waveform) // FRAME_SAMPLES)
-        x = np.clip(np.asarray(waveform, np.float32), -1.0, 1.0)
-        x = np.pad(x, (0, n_frames * FRAME_SAMPLES - len(x)))
-        encoder = self.signature_runner("soundstream_encoder.tflite")
-        quantizer = self.signature_runner("quantizer.tflite", "encode")
-        num_quantizers = np.array(self.num_quantizers, np.int32)
-        indices = np.empty((n_frames, self.num_quantizers), np.int64)
-        for t in range(n_frames):
-            with stage("encoder"):
-                features = encoder(input_audio=x[None, t * FRAME_SAMPLES:(t + 1) * FRAME_SAMPLES])["output_0"]
-            with stage("quantizer"):
-                out = quantizer(input_frames=features, num_quantizers=num_quantizers)
-            assert int(out["output_1"]) == BITS_PER_INDEX
-            frame = out["output_0"].reshape(-1)
-            assert (frame[self.num_quantizers:] == -1).all(), "Lyra marks unused quantizers with -1"
-            indices[t] = frame[: self.num_quantizers]
+        x = np.pad(np.asarray(waveform, np.float32), (0, n_frames * FRAME_SAMPLES - len(waveform)))
+        stream = self.open_stream()
+        indices = np.stack([stream.encode_indices(x[t * FRAME_SAMPLES:(t + 1) * FRAME_SAMPLES])
+                            for t in range(n_frames)]).astype(np.int64)
         packets = [pack_indices(frame[None], BITS_PER_INDEX) for frame in indices]
         entropy = index_entropy_kbps(indices, len(waveform) / self.sample_rate)
         return Encoded(packets, len(waveform), columns={"index_entropy_kbps": entropy})
@@ -194,13 +183,51 @@ class LyraCodec(WeightsOption, Codec):
         n_frames = -(-encoded.num_samples // FRAME_SAMPLES)
         if len(encoded.packets) != n_frames:
             raise ValueError(f"corrupt Lyra bitstream: {len(encoded.packets)} packets for {n_frames} frames")
-        dequantizer = self.signature_runner("quantizer.tflite", "decode")
-        decoder = self.signature_runner("lyragan.tflite")
-        frames = []
-        for packet in encoded.packets:
-            with stage("quantizer"):
-                features = dequantizer(encoding_indices=self.dequantizer_input(packet))["output_0"]
-            with stage("decoder"):
-                frames.append(decoder(input_audio=features)["output_0"].reshape(-1))
-        return np.clip(np.concatenate(frames)[: encoded.num_samples], -1.0, 1.0).astype(np.float32)
+        stream = self.open_stream()
+        return np.concatenate([stream.decode_frame(p) for p in encoded.packets])[: encoded.num_samples]
 
+    def open_stream(self) -> "LyraStream":
+        return LyraStream(self)
+
+
+class LyraStream(FrameStream):
+    """Lyra's encoder, quantizer and decoder interpreters kept for a whole stream (they carry its state):
+    a 20 ms frame in, one packet out, and back.
+
+    Args:
+        codec: the weights, bitrate and thread count.
+    """
+
+    frame_samples = FRAME_SAMPLES
+    output_rate = 16000
+
+    def __init__(self, codec: LyraCodec) -> None:
+        self.codec = codec
+        self.encoder = codec.signature_runner("soundstream_encoder.tflite")
+        self.quantizer = codec.signature_runner("quantizer.tflite", "encode")
+        self.dequantizer = codec.signature_runner("quantizer.tflite", "decode")
+        self.decoder = codec.signature_runner("lyragan.tflite")
+
+    def encode_indices(self, frame: np.ndarray) -> np.ndarray:
+        """The codec's `num_quantizers` indices of one frame [320]."""
+        x = np.clip(np.asarray(frame, np.float32), -1.0, 1.0)[None]
+        with stage("encoder"):
+            features = self.encoder(input_audio=x)["output_0"]
+        with stage("quantizer"):
+            out = self.quantizer(input_frames=features, num_quantizers=np.array(self.codec.num_quantizers, np.int32))
+        assert int(out["output_1"]) == BITS_PER_INDEX
+        indices = out["output_0"].reshape(-1)
+        assert (indices[self.codec.num_quantizers:] == -1).all(), "Lyra marks unused quantizers with -1"
+        return indices[: self.codec.num_quantizers]
+
+    def encode_frame(self, frame: np.ndarray) -> bytes:
+        if len(frame) != FRAME_SAMPLES:
+            raise ValueError(f"a Lyra frame has {FRAME_SAMPLES} samples, not {len(frame)}")
+        return pack_indices(self.encode_indices(frame)[None].astype(np.int64), BITS_PER_INDEX)
+
+    def decode_frame(self, packet: bytes) -> np.ndarray:
+        with stage("quantizer"):
+            features = self.dequantizer(encoding_indices=self.codec.dequantizer_input(packet))["output_0"]
+        with stage("decoder"):
+            audio = self.decoder(input_audio=features)["output_0"].reshape(-1)
+        return np.clip(audio, -1.0, 1.0).astype(np.float32)

@@ -2,9 +2,9 @@
 codecs", as a configuration of the parts in `codecbench.codecs.diffusion`.
 
 The transmitted mel is a residual VQ of log-mel frames (`mel-rvq` checkpoint); a conditional diffusion
-model (`mel2mel` checkpoint: a 1-D WaveNet-style denoiser,
-v-prediction) maps the quantized mel to a clean mel, and a
-HiFi-GAN-style vocoder trained on clean mels (`hifigan` checkpoint) makes the waveform.
+model (`mel2mel` checkpoint: a 1-D WaveNet-style denoiser with v-prediction, sampling the residual
+between the clean and the quantized mel) maps the quantized mel to a clean mel, and a HiFi-GAN-style
+vocoder trained on clean mels (`hifigan` checkpoint) makes the waveform.
 
 Bit rate: Q codebooks of 4096 codes (12 bits) per 16 ms frame: 12 x 62.5 = 750 bit/s per codebook;
 Q = 2 -> 1500 bit/s (`mel2mel@1.5`), Q = 4 -> 3000 bit/s (`mel2mel@3`), plus under one byte of padding.
@@ -12,7 +12,7 @@ Q = 2 -> 1500 bit/s (`mel2mel@1.5`), Q = 4 -> 3000 bit/s (`mel2mel@3`), plus und
 
 from __future__ import annotations
 
-from codecbench.codecs.diffusion.adapter import MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
 
 CODEBOOKS = {1.5: 2, 3.0: 4}
 
@@ -22,6 +22,7 @@ class Mel2MelCodec(MelCodecAdapter):
         kbps: 1.5 or 3.
         steps: sampler steps (default 20).
         sampler: `ddpm` (default) or `ddim`.
+        compile, dtype: decoder fast path (see `MelCodecAdapter`).
         weights: directory with `mel-rvq`, `mel2mel` and `hifigan` safetensors (default: shipped).
     """
 
@@ -29,14 +30,14 @@ class Mel2MelCodec(MelCodecAdapter):
     operating_points = tuple(CODEBOOKS)
     default_point = 1.5
     checkpoints = ("mel-rvq", "mel2mel", "hifigan")
-    options = {"steps": int, "sampler": str, "weights": weights_dir}
+    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS}
 
     def __init__(self, kbps: float | None = None, steps: int = 20, sampler: str = "ddpm",
-                 weights: str | None = None) -> None:
+                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32") -> None:
         if steps < 1:
             raise ValueError(f"steps must be at least 1, not {steps}")
         self.steps, self.sampler_name = steps, sampler
-        super().__init__(kbps, weights)
+        super().__init__(kbps, weights, compile, dtype)
 
     @property
     def num_steps(self) -> int:
@@ -50,6 +51,8 @@ class Mel2MelCodec(MelCodecAdapter):
 
         quantizer = load_modules(self.paths["mel-rvq"])["quantizer"].use_quantizers(CODEBOOKS[self.kbps])
         backbone = load_modules(self.paths["mel2mel"])["backbone"]
-        sampler = make_sampler(self.sampler_name, **read_metadata(self.paths["mel2mel"])["training"]["diffusion"])
+        training = read_metadata(self.paths["mel2mel"])["training"]
+        sampler = make_sampler(self.sampler_name, **training["diffusion"])
         vocoder = load_modules(self.paths["hifigan"])["generator"]
-        return DiffusionCodec(LogMel(), quantizer, vocoder, backbone=backbone, sampler=sampler).eval()
+        return DiffusionCodec(LogMel(), quantizer, vocoder, backbone=backbone, sampler=sampler,
+                              residual_scale=training.get("residual_scale")).eval()

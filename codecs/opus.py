@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from codecbench.audio import from_pcm16, resample, to_pcm16
-from codecbench.codecs.base import Availability, Codec, Encoded, option_bool
+from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream, option_bool
 
 DECODER_RATE = 48000  # FFmpeg's libopus decoder returns 48 kHz whatever it is asked for
 FRAME_MS = (10.0, 20.0, 40.0, 60.0)
@@ -70,7 +70,12 @@ class OpusCodec(Codec):
 
         return {"pyav": av.__version__, "libavcodec": ".".join(map(str, av.library_versions["libavcodec"]))}
 
-    def encode(self, waveform: np.ndarray) -> Encoded:
+    @property
+    def frame_samples(self) -> int:
+        return int(self.sample_rate * self.frame_ms / 1000)
+
+    def open_encoder(self):
+        """A libopus encoder context with this codec's settings."""
         import av
 
         encoder = av.CodecContext.create("libopus", "w")
@@ -85,26 +90,24 @@ class OpusCodec(Codec):
             "compression_level": str(self.complexity),
         }
         encoder.open()
-        frame_len = int(self.sample_rate * self.frame_ms / 1000)
+        return encoder
+
+    def encode(self, waveform: np.ndarray) -> Encoded:
+        encoder = self.open_encoder()
+        frame_len = self.frame_samples
         pcm = to_pcm16(waveform)
         pcm = np.pad(pcm, (0, -len(pcm) % frame_len))
         packets: list[bytes] = []
         for start in range(0, len(pcm), frame_len):
-            frame = av.AudioFrame.from_ndarray(pcm[None, start : start + frame_len], format="s16", layout="mono")
-            frame.sample_rate = self.sample_rate
-            frame.pts = start
-            packets += [bytes(p) for p in encoder.encode(frame)]
+            packets += [bytes(p) for p in encoder.encode(_pcm_frame(pcm[start : start + frame_len], start,
+                                                                   self.sample_rate))]
         packets += [bytes(p) for p in encoder.encode(None)]
         return Encoded(packets=packets, num_samples=len(waveform), header=bytes(encoder.extradata or b""))
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         import av
 
-        decoder = av.CodecContext.create("libopus", "r")
-        decoder.sample_rate = DECODER_RATE
-        decoder.layout = "mono"
-        if encoded.header:
-            decoder.extradata = encoded.header  # OpusHead: pre-skip removes the encoder lookahead
+        decoder = _open_decoder(encoded.header)
         chunks = []
         for packet in encoded.packets:
             for frame in decoder.decode(av.Packet(packet)):
@@ -114,3 +117,60 @@ class OpusCodec(Codec):
             raise ValueError("opus decoder produced no audio (empty or corrupt bitstream)")
         decoded = from_pcm16(np.concatenate(chunks))
         return resample(decoded, DECODER_RATE, self.sample_rate)
+
+    def open_stream(self) -> "OpusStream":
+        return OpusStream(self)
+
+
+class OpusStream(FrameStream):
+    """One libopus encoder and decoder kept open: a packet per `frame_ms` frame, decoded at 48 kHz.
+
+    Args:
+        codec: the settings (bitrate, frame, application, ...).
+    """
+
+    output_rate = DECODER_RATE
+
+    def __init__(self, codec: OpusCodec) -> None:
+        self.sample_rate, self.frame_samples = codec.sample_rate, codec.frame_samples
+        self.encoder = codec.open_encoder()
+        self.decoder = _open_decoder(bytes(self.encoder.extradata or b""))
+        self.position = 0
+
+    def encode_frame(self, frame: np.ndarray) -> bytes:
+        if len(frame) != self.frame_samples:
+            raise ValueError(f"an opus frame has {self.frame_samples} samples, not {len(frame)}")
+        packets = self.encoder.encode(_pcm_frame(to_pcm16(frame), self.position, self.sample_rate))
+        self.position += self.frame_samples
+        if len(packets) != 1:
+            raise RuntimeError(f"libopus returned {len(packets)} packets for one frame")
+        return bytes(packets[0])
+
+    def decode_frame(self, packet: bytes) -> np.ndarray:
+        import av
+
+        chunks = [frame.to_ndarray().reshape(-1) for frame in self.decoder.decode(av.Packet(packet))]
+        return from_pcm16(np.concatenate(chunks)) if chunks else np.zeros(0, np.float32)
+
+
+def _pcm_frame(pcm: np.ndarray, pts: int, sample_rate: int):
+    """An int16 mono PyAV frame starting at sample `pts`."""
+    import av
+
+    frame = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
+    frame.sample_rate = sample_rate
+    frame.pts = pts
+    return frame
+
+
+def _open_decoder(header: bytes):
+    """A libopus decoder context (48 kHz mono); `header` is the encoder's OpusHead (its pre-skip removes
+    the encoder lookahead)."""
+    import av
+
+    decoder = av.CodecContext.create("libopus", "r")
+    decoder.sample_rate = DECODER_RATE
+    decoder.layout = "mono"
+    if header:
+        decoder.extradata = header
+    return decoder

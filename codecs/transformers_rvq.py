@@ -153,6 +153,9 @@ class TransformersRVQCodec(WeightsOption, Codec):
                 "num_codebooks": self.num_codebooks, "bits_per_index": self.bits_per_index,
                 "hop_length": self.hop_length, "device": self.device}
 
+    def modules(self) -> list:
+        return [self.model]
+
     def to(self, device: str) -> "TransformersRVQCodec":
         self.model.to(device)
         self.device = device

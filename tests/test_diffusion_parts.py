@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-from codecbench.codecs.diffusion.bitpack import pack_fields, unpack_fields  # noqa: E402
+from codecbench.codecs.bitpack import pack_fields, unpack_fields  # noqa: E402
 from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata, save_modules  # noqa: E402
 from codecbench.codecs.diffusion.codec import DiffusionCodec, reverse_diffusion  # noqa: E402
 from codecbench.codecs.diffusion.gain import GainCoder  # noqa: E402
@@ -19,14 +20,6 @@ from codecbench.codecs.diffusion.backbones.unet2d import UNet2d, UNet2dConfig  #
 from codecbench.codecs.diffusion.backbones.wavenet1d import WaveNet1d, WaveNet1dConfig  # noqa: E402
 from codecbench.codecs.diffusion.vocoders.griffin_lim import GriffinLim  # noqa: E402
 from codecbench.codecs.diffusion.vocoders.hifigan import HiFiGANConfig, HiFiGANGenerator  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machines have 2 shared cores: more threads only contend
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_bit_packing_is_exact_and_refuses_truncation():

@@ -5,19 +5,12 @@ import json
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from codecbench.cli import main  # noqa: E402
 from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata  # noqa: E402
 from codecbench.codecs.diffusion.training import train  # noqa: E402
 from codecbench.codecs.diffusion.training.trainer import TrainOptions  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +46,17 @@ def test_mel2mel_quantizer_then_diffusion_losses_go_down(tmp_path, librispeech_r
     assert names == {"mel-rvq.safetensors", "mel2mel.safetensors"}
     assert "Command:" in (tmp_path / "mel2mel.md").read_text()
     assert load_modules(tmp_path / "mel-rvq.safetensors")["quantizer"].bits == 4  # tiny: 16 codes
+
+
+def test_mel2mel_diffusion_can_start_from_a_trained_quantizer(tmp_path, librispeech_root, cache):
+    quantizer = _tiny_quantizer(tmp_path, librispeech_root, cache)
+    train(tiny("mel2mel", tmp_path / "d", librispeech_root, cache, 3,
+               recipe_args={"quantizer_steps": 0, "quantizer": str(quantizer)}), progress=False)
+    before = load_modules(quantizer)["quantizer"].state_dict()
+    after = load_modules(tmp_path / "d" / "mel-rvq.safetensors")["quantizer"].state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    meta = read_metadata(tmp_path / "d" / "mel2mel.safetensors")["training"]
+    assert meta["residual_scale"] > 0 and meta["diffusion"]["prediction_type"] == "v_prediction"
 
 
 def test_melvq_ddpm_joint_loss_goes_down(tmp_path, librispeech_root, cache):

@@ -34,7 +34,7 @@ def first_and_last(log, key):
 
 
 @pytest.fixture(scope="module")
-def frozen_parts(tmp_path_factory, librispeech_root, cache):
+def frozen_parts(torch_one_thread, tmp_path_factory, librispeech_root, cache):
     """The tiny tokenizer and autoencoder the diffusion recipes build on (trained here: losses go down)."""
     out = tmp_path_factory.mktemp("frozen")
     logs = {name: train(tiny(name, out / name, librispeech_root, cache, 30), progress=False)

@@ -1,4 +1,4 @@
-"""`codecbench metrics`: every registered metric, its columns, rate, direction, range and availability."""
+"""`codecbench metrics`: every registered metric, its columns, rate, direction, range, availability and notes."""
 
 from __future__ import annotations
 
@@ -14,23 +14,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def metric_table():
     import pandas as pd
 
-    from codecbench.metrics import get_metric_class, metric_names
+    from codecbench.metrics import get_metric_class, metric_availability, metric_names
 
     rows = []
     for name in metric_names():
         cls = get_metric_class(name)
-        status = cls.availability()
+        status = metric_availability(name)
         rows.append({
-            "metric": name, "columns": ",".join(cls.output_columns()), "rate_hz": cls.sample_rate,
+            "metric": name, "columns": ",".join(cls.computed_columns()) + (" (+ref_*)" if cls.scores_reference else ""), "rate_hz": cls.sample_rate,
             "intrusive": "yes" if cls.intrusive else "no",
             "better": "higher" if cls.higher_is_better else "lower",
             "range": f"{cls.value_range[0]:g}..{cls.value_range[1]:g}",
             "default": "yes" if cls.default else "no",
-            "available": "yes" if status.available else "no", "reason": status.reason,
+            "available": "yes" if status.available else "no", "reason": status.reason, "notes": cls.notes,
         })
     return pd.DataFrame(rows)
 
 
 def handle(args: argparse.Namespace) -> int:
-    print(metric_table().to_string(index=False))
+    table = metric_table()
+    print(table.drop(columns=["reason", "notes"]).to_string(index=False))
+    print()
+    for row in table.itertuples():
+        if row.reason or row.notes:
+            print(f"{row.metric}: " + "; ".join(t for t in (row.notes, row.reason and f"unavailable: {row.reason}") if t))
     return 0

@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="vocoder, gan-mel: step at which the GAN losses switch on (default 0)")
     parser.add_argument("--quantizer-steps", type=int, default=None,
                         help="mel2mel: steps spent on the quantizer before the diffusion model (default steps/3)")
-    parser.add_argument("--quantizer", default=None, help="gan-mel: the mel-rvq.safetensors to decode")
+    parser.add_argument("--quantizer", default=None,
+                        help="gan-mel: the mel-rvq.safetensors to decode; mel2mel: the quantizer to start from")
     parser.add_argument("--init", default=None, help="vocoder, gan-mel: generator safetensors to start from")
     parser.add_argument("--tokenizer", default=None,
                         help="ladiffcodec, latent2mel: the frozen encodec16.safetensors (default: the shipped one)")

@@ -2,7 +2,13 @@
 
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.evaluate import Scores, evaluate
-from codecbench.metrics.registry import default_metric_names, get_metric_class, metric_names, parse_metric_list
+from codecbench.metrics.registry import (
+    default_metric_names,
+    get_metric_class,
+    metric_availability,
+    metric_names,
+    parse_metric_list,
+)
 
 __all__ = [
     "Metric",
@@ -11,6 +17,7 @@ __all__ = [
     "default_metric_names",
     "evaluate",
     "get_metric_class",
+    "metric_availability",
     "metric_names",
     "parse_metric_list",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 from codecbench.codecs.base import Availability
 
 MIN_STD = 1e-6  # below this a signal is constant (DC): nothing to score
+REFERENCE_PREFIX = "ref_"  # columns of a non-intrusive metric's score of the reference itself
 
 
 class MetricError(ValueError):
@@ -33,7 +34,8 @@ class Metric(ABC):
 
     `compute` receives signals already checked (`check_input`), resampled to `sample_rate` (and, for
     intrusive metrics, delay-aligned and of equal length) and returns one float per column. It raises MetricError when it
-    cannot score; it never returns a placeholder value.
+    cannot score; it never returns a placeholder value. A non-intrusive metric with `scores_reference` is also
+    computed on the reference (once per distinct reference and process) into `ref_<column>`.
     """
 
     name: ClassVar[str]
@@ -45,10 +47,21 @@ class Metric(ABC):
     min_duration_s: ClassVar[float] = 0.0
     default: ClassVar[bool] = True  # part of the default metric set
     extra: ClassVar[str | None] = None
+    scores_reference: ClassVar[bool] = False  # non-intrusive only: also report the reference's own score
+    notes: ClassVar[str] = ""  # a caveat shown by `codecbench metrics` (e.g. meaningless for generative decoders)
+
+    @classmethod
+    def computed_columns(cls) -> tuple[str, ...]:
+        """The columns `compute` returns."""
+        return cls.columns or (cls.name,)
 
     @classmethod
     def output_columns(cls) -> tuple[str, ...]:
-        return cls.columns or (cls.name,)
+        """The columns a row gets: the computed ones, then `ref_<column>` if the reference is scored too."""
+        columns = cls.computed_columns()
+        if cls.scores_reference:
+            columns += tuple(REFERENCE_PREFIX + c for c in columns)
+        return columns
 
     @classmethod
     def availability(cls) -> Availability:

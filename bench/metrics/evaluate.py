@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from codecbench.audio import resample
-from codecbench.metrics.base import Metric, MetricError, check_input
-from codecbench.metrics.registry import get_metric_class
+from codecbench.metrics.base import REFERENCE_PREFIX, Metric, MetricError, check_input
+from codecbench.metrics.cache import SignalCache
+from codecbench.metrics.registry import get_metric_class, metric_availability
 
 _instances: dict[str, Metric] = {}  # per process: metrics may hold models (ONNX sessions) worth reusing
+_reference_scores: SignalCache[dict[str, float] | str] = SignalCache()  # per process: values or the reason
 
 
 def metric_instance(name: str) -> Metric:
@@ -31,48 +34,96 @@ class Scores:
         return "; ".join(f"{name}: {reason}" for name, reason in self.errors.items())
 
 
-def _input_problems(reference: np.ndarray, degraded: np.ndarray) -> dict[str, str]:
-    """Reasons why the reference or the degraded signal cannot be scored at all (checked once)."""
-    problems = {}
-    for what, signal in (("degraded", degraded), ("reference", reference)):
-        try:
-            check_input(signal, f"{what} signal")
-        except MetricError as exc:
-            problems[what] = str(exc)
-    return problems
+class _Pair:
+    """A (reference, degraded) pair, checked once and resampled once per rate."""
+
+    def __init__(self, reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.signals = {"reference": {sample_rate: reference}, "degraded": {sample_rate: degraded}}
+        self.problems: dict[str, str] = {}
+        for what, signal in (("degraded", degraded), ("reference", reference)):
+            try:
+                check_input(signal, f"{what} signal")
+            except MetricError as exc:
+                self.problems[what] = str(exc)
+
+    def at(self, what: str, rate: int) -> np.ndarray:
+        by_rate = self.signals[what]
+        if rate not in by_rate:
+            by_rate[rate] = resample(by_rate[self.sample_rate], self.sample_rate, rate)
+        return by_rate[rate]
+
+
+def _attempt(scores: Scores, key: str, columns: tuple[str, ...], score: Callable[[], dict[str, float]]) -> None:
+    """Run `score` into `scores`; a failure becomes NaN in `columns` and a reason under `key`."""
+    try:
+        values = score()
+        bad = [c for c, v in values.items() if not np.isfinite(v)]
+        if bad:
+            raise MetricError(f"returned a non-finite value for {bad}")
+        scores.values.update(values)
+    except MetricError as exc:
+        scores.errors[key] = str(exc)
+    except Exception as exc:  # a library failure is a failed score, reported, never a crash
+        scores.errors[key] = f"{type(exc).__name__}: {exc}"
+    if key in scores.errors:
+        scores.values.update({column: float("nan") for column in columns})
+
+
+def _score(name: str, pair: _Pair, what: str) -> dict[str, float]:
+    """One metric on the `what` signal of `pair` (and, if intrusive, against its reference)."""
+    metric = metric_instance(name)
+    reason = pair.problems.get(what) or (pair.problems.get("reference") if metric.intrusive else None)
+    if reason:
+        raise MetricError(reason)
+    signal = pair.at(what, metric.sample_rate)
+    metric.check_duration(signal)
+    return metric.compute(pair.at("reference", metric.sample_rate) if metric.intrusive else None, signal)
+
+
+def _score_reference(name: str, pair: _Pair) -> dict[str, float]:
+    """A non-intrusive metric's score of the reference itself, computed once per distinct reference."""
+    def compute() -> dict[str, float] | str:
+        attempt = Scores()
+        _attempt(attempt, name, (), lambda: _score(name, pair, "reference"))
+        return attempt.errors.get(name) or attempt.values
+
+    cached = _reference_scores.get(pair.at("reference", pair.sample_rate), pair.sample_rate, compute, tag=name)
+    if isinstance(cached, str):
+        raise MetricError(cached)
+    return {REFERENCE_PREFIX + column: value for column, value in cached.items()}
 
 
 def evaluate(
-    metric_names: list[str], reference: np.ndarray, degraded: np.ndarray, sample_rate: int
+    metric_names: list[str], reference: np.ndarray, degraded: np.ndarray, sample_rate: int,
+    unaligned: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Scores:
     """Compute every metric on an aligned pair of equal-length mono signals at `sample_rate`.
 
-    Each signal is resampled once per rate a metric needs. A metric that cannot score yields NaN in
-    each of its columns and its reason in `errors`.
+    Each signal is resampled once per rate a metric needs. A metric that cannot score, or is unavailable,
+    yields NaN in each of its columns and its reason in `errors` (`ref_<metric>` for the reference side).
+
+    Args:
+        metric_names: registered metric names.
+        reference: [T] the aligned reference.
+        degraded: [T] the aligned degraded signal.
+        sample_rate: their rate in Hz.
+        unaligned: the (reference, degraded) pair before alignment, each [T'] at `sample_rate`, which
+            non-intrusive metrics score (they need no alignment); default: the aligned pair.
     """
     scores = Scores()
-    problems = _input_problems(reference, degraded)
-    by_rate: dict[int, tuple[np.ndarray, np.ndarray]] = {sample_rate: (reference, degraded)}
+    aligned = _Pair(reference, degraded, sample_rate)
+    whole = _Pair(*unaligned, sample_rate) if unaligned is not None else aligned
     for name in metric_names:
-        metric = metric_instance(name)
-        try:
-            reason = problems.get("degraded") or (problems.get("reference") if metric.intrusive else None)
-            if reason:
-                raise MetricError(reason)
-            if metric.sample_rate not in by_rate:
-                by_rate[metric.sample_rate] = (resample(reference, sample_rate, metric.sample_rate),
-                                               resample(degraded, sample_rate, metric.sample_rate))
-            ref, deg = by_rate[metric.sample_rate]
-            metric.check_duration(deg)
-            values = metric.compute(ref if metric.intrusive else None, deg)
-            bad = [c for c, v in values.items() if not np.isfinite(v)]
-            if bad:
-                raise MetricError(f"returned a non-finite value for {bad}")
-            scores.values.update(values)
-        except MetricError as exc:
-            scores.errors[name] = str(exc)
-        except Exception as exc:  # a library failure is a failed score, reported, never a crash
-            scores.errors[name] = f"{type(exc).__name__}: {exc}"
-        if name in scores.errors:
-            scores.values.update({column: float("nan") for column in metric.output_columns()})
+        cls = get_metric_class(name)
+        status = metric_availability(name)
+        if not status.available:
+            scores.errors[name] = f"unavailable: {status.reason}"
+            scores.values.update({column: float("nan") for column in cls.output_columns()})
+            continue
+        pair = aligned if cls.intrusive else whole
+        _attempt(scores, name, cls.computed_columns(), lambda: _score(name, pair, "degraded"))
+        if cls.scores_reference:
+            ref_columns = tuple(REFERENCE_PREFIX + c for c in cls.computed_columns())
+            _attempt(scores, REFERENCE_PREFIX + name, ref_columns, lambda: _score_reference(name, pair))
     return scores

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import Availability, Codec, Encoded
-from codecbench.codecs.spec import CodecSpec
+from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Encoded
 
 
 def dependencies_missing() -> str:
@@ -29,6 +28,8 @@ class MelCodecAdapter(Codec):
     Args:
         kbps: operating point.
         weights: directory holding the checkpoint files (default: the ones shipped in the package).
+        compile: decoder fast path, `eager`, `compile` or `graph` (see `codecbench.codecs.diffusion.fast`).
+        dtype: `fp32`, or `bf16`/`fp16` autocast of the backbone and neural vocoder.
     """
 
     sample_rate = 16000
@@ -38,9 +39,11 @@ class MelCodecAdapter(Codec):
     stochastic = True
     checkpoints: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, kbps: float | None = None, weights: str | None = None) -> None:
+    def __init__(self, kbps: float | None = None, weights: str | None = None, compile: str = "eager",
+                 dtype: str = "fp32") -> None:
         super().__init__(kbps)
         from codecbench.codecs.diffusion.checkpoints import checkpoint_path
+        from codecbench.codecs.diffusion.fast import accelerate
 
         self.paths = {name: checkpoint_path(name, weights) for name in self.checkpoints}
         for path in self.paths.values():
@@ -50,6 +53,8 @@ class MelCodecAdapter(Codec):
         self.seed = 0
         self.last_denoiser_calls: int | None = None
         self.model = self.build()
+        self.compile, self.dtype = compile, dtype
+        accelerate(self.model, compile, dtype)
 
     def build(self):
         """The `DiffusionCodec` of this configuration, built from the checkpoint files in `self.paths`."""
@@ -62,22 +67,22 @@ class MelCodecAdapter(Codec):
 
     @classmethod
     def availability(cls) -> Availability:
-        return cls.availability_of_weights(None)
+        return cls._availability_in(None)
 
     @classmethod
-    def availability_for(cls, spec: CodecSpec) -> Availability:
-        """Availability with the checkpoints of the spec's `weights=DIR` option (default: the shipped ones)."""
-        return cls.availability_of_weights(spec.options.get("weights"))
+    def availability_for(cls, spec) -> Availability:
+        """Like `availability()`, but looks for the checkpoints in the spec's `weights=DIR` when given."""
+        return cls._availability_in(spec.options.get("weights"))
 
     @classmethod
-    def availability_of_weights(cls, weights: str | None) -> Availability:
+    def _availability_in(cls, weights: str | None) -> Availability:
         missing = dependencies_missing()
         if missing:
             return Availability(False, missing)
         from codecbench.codecs.diffusion.checkpoints import checkpoint_path
 
         paths = [checkpoint_path(n, weights) for n in cls.checkpoints]
-        absent = [str(p) for p in paths if not p.is_file()]
+        absent = [str(path) for path in paths if not path.is_file()]
         if absent:
             return Availability(False, f"checkpoint missing: {', '.join(absent)}")
         return Availability(True)
@@ -101,29 +106,63 @@ class MelCodecAdapter(Codec):
             files[name] = {"path": str(path), "sha256": file_sha256(path), "recipe": training.get("recipe"),
                            "steps": training.get("steps")}
         return {"torch": torch.__version__, "checkpoints": files, "num_steps": self.num_steps,
-                "sampler": getattr(self.model.sampler, "name", None)}
+                "sampler": getattr(self.model.sampler, "name", None), "compile": self.compile, "dtype": self.dtype}
+
+    def modules(self) -> list:
+        return [self.model]
 
     def encode(self, waveform: np.ndarray) -> Encoded:
+        return self.encode_batch([waveform])[0]
+
+    def encode_batch(self, waveforms: list[np.ndarray]) -> list[Encoded]:
+        """Signals of equal length are analysed and quantized as one batch; others one by one."""
         import torch
 
-        codes = self.model.encode(torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)))
-        return Encoded(packets=[self.model.to_bytes(codes)], num_samples=len(waveform))
+        if len({len(w) for w in waveforms}) > 1:
+            return super().encode_batch(waveforms)
+        wavs = torch.from_numpy(np.stack([np.asarray(w, dtype=np.float32) for w in waveforms]))
+        return [Encoded(packets=[self.model.to_bytes(codes)], num_samples=wavs.shape[-1])
+                for codes in self.model.encode_batch(wavs)]
 
     def decode(self, encoded: Encoded) -> np.ndarray:
+        return self.decode_batch([encoded])[0]
+
+    def decode_batch(self, encoded: list[Encoded]) -> list[np.ndarray]:
+        """Signals of equal length are decoded as one batch, one generator seeded with the codec's seed
+        drawing the noise of all (so a signal decoded in a batch differs from its decode alone)."""
         import torch
 
-        codes = self.model.from_bytes(b"".join(encoded.packets), encoded.num_samples)
+        lengths = {e.num_samples for e in encoded}
+        if len(lengths) > 1:
+            return super().decode_batch(encoded)
+        num_samples = lengths.pop()
+        codes = [self.model.from_bytes(b"".join(e.packets), num_samples) for e in encoded]
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         calls = self.model.denoiser_calls
-        wav = self.model.decode(codes, encoded.num_samples, self.num_steps, generator)
+        wavs = self.model.decode_batch(codes, num_samples, self.num_steps, generator)
         self.last_denoiser_calls = self.model.denoiser_calls - calls
-        return wav.float().cpu().numpy()
+        return list(wavs.float().cpu().numpy())
 
     def decode_info(self) -> dict[str, float]:
-        """`denoiser_calls`: backbone evaluations of the last decode (counted, not configured)."""
+        """`denoiser_calls`: backbone evaluations of the last decode (counted, not configured; a batch
+        decoded together counts once)."""
         if self.model.backbone is None or self.last_denoiser_calls is None:
             return {}
         return {"denoiser_calls": float(self.last_denoiser_calls)}
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    """Spec option parser accepting one of `choices`."""
+
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"select one of {list(choices)}")
+        return text
+
+    return parse
+
+
+ACCELERATION_OPTIONS = {key: one_of(*choices) for key, choices in FAST_PATH_OPTIONS.items()}
 
 
 def weights_dir(path: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from codecbench.codecs.diffusion.quantizers.vq import TRAINING_ONLY_BUFFERS
+from codecbench.codecs.diffusion.quantizers.vq import TRAINING_ONLY_BUFFERS, VectorQuantizer
 from codecbench.datasets.download import file_digest
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -105,9 +105,12 @@ def load_modules(path: str | Path, device: str | torch.device = "cpu") -> dict[s
         state = {k[len(prefix) + 1:]: v.float() if v.is_floating_point() else v
                  for k, v in tensors.items() if k.startswith(prefix + ".")}
         missing, unexpected = module.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not _is_training_only(k)]
-        if missing or unexpected:
+        if [k for k in missing if not _is_training_only(k)] or unexpected:
             raise ValueError(f"{path} [{prefix}]: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        if missing:
+            for layer in module.modules():
+                if isinstance(layer, VectorQuantizer):
+                    layer.reset_statistics()
         modules[prefix] = module.to(device).eval()
     return modules
 

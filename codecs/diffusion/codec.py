@@ -1,5 +1,6 @@
 """`DiffusionCodec`: representation -> quantizer -> (backbone + sampler) -> vocoder, built from parts.
 
+
 It holds the only denoising loop of the package. A codec without a backbone (the GAN baseline) hands
 the dequantized mel straight to its vocoder. The quantizer may encode another representation than the
 one the diffusion model and vocoder work in (`source`): a waveform tokenizer feeding a latent or mel
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codecbench.codecs.diffusion.bitpack import pack_fields, unpack_fields
+from codecbench.codecs.bitpack import pack_fields, unpack_fields
 from codecbench.codecs.diffusion.gain import GainCoder
 from codecbench.codecs.diffusion.representation import LOG_FLOOR
 from codecbench.codecs.diffusion.samplers import Sampler
@@ -50,19 +51,24 @@ class DiffusionCodec(nn.Module):
         backbone: denoiser `(x, t, cond) -> prediction`; None decodes the dequantized estimate directly.
         sampler: the reverse process (DDPM, DDIM, midway-infilling); required with a backbone.
         gain: per-utterance level normalisation sent as side information, or None.
+        residual_scale: None: the diffusion samples the clean features; a number s: it samples the residual
+            (clean - dequantized) / s, added back to the dequantized features (residual diffusion, as
+            ResGrad, Chen et al. 2022).
         source: the representation the quantizer encodes (default: `representation`; a `Waveform` for
             tokenizers), with `config.num_frames(samples)` and optionally `silence` (its padding value).
     """
 
     def __init__(self, representation: nn.Module, quantizer: nn.Module, vocoder: nn.Module,
                  backbone: nn.Module | None = None, sampler: Sampler | None = None,
-                 gain: GainCoder | None = None, source: nn.Module | None = None) -> None:
+                 gain: GainCoder | None = None, residual_scale: float | None = None,
+                 source: nn.Module | None = None) -> None:
         super().__init__()
         if (backbone is None) != (sampler is None):
             raise ValueError("a backbone needs a sampler and a sampler needs a backbone")
         self.representation, self.quantizer, self.vocoder = representation, quantizer, vocoder
         self.source = representation if source is None else source
         self.backbone, self.sampler, self.gain = backbone, sampler, gain
+        self.residual_scale = residual_scale
         self.denoiser_calls = 0  # backbone evaluations since construction (counted by a forward hook)
         if backbone is not None:
             backbone.register_forward_pre_hook(self._count_call)
@@ -82,39 +88,55 @@ class DiffusionCodec(nn.Module):
     @torch.inference_mode()
     def encode(self, wav: torch.Tensor) -> Codes:
         """Codes of a waveform [T] at 16 kHz."""
-        wav = wav.to(self.device)
-        gain_index = None
+        return self.encode_batch(wav[None])[0]
+
+    @torch.inference_mode()
+    def encode_batch(self, wavs: torch.Tensor) -> list[Codes]:
+        """Codes of B waveforms of equal length [B, T] at 16 kHz, analysed and quantized together."""
+        wavs = wavs.to(self.device)
+        gain_indices = [None] * wavs.shape[0]
         if self.gain is not None:
-            gain_index = self.gain.encode(wav)
-            wav = self.gain.normalize(wav, gain_index)
+            gain_indices = [self.gain.encode(wav) for wav in wavs]
+            wavs = torch.stack([self.gain.normalize(wav, g) for wav, g in zip(wavs, gain_indices)])
         with stage("features"):
-            features = self.source.normalize(self.source(wav[None]))
-            features = F.pad(features, (0, self.padded_frames(wav.shape[-1]) - features.shape[-1]),
+            features = self.source.normalize(self.source(wavs))
+            features = F.pad(features, (0, self.padded_frames(wavs.shape[-1]) - features.shape[-1]),
                              value=self._silence())
         with stage("encoder+quantizer"):
-            indices = self.quantizer.encode(features)[0]
-        return Codes(indices, gain_index)
+            indices = self.quantizer.encode(features)
+        return [Codes(i, g) for i, g in zip(indices, gain_indices)]
 
     @torch.inference_mode()
     def decode(self, codes: Codes, num_samples: int, num_steps: int = 0,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Waveform [num_samples] from codes; `num_steps` sampler steps when there is a backbone."""
+        return self.decode_batch([codes], num_samples, num_steps, generator)[0]
+
+    @torch.inference_mode()
+    def decode_batch(self, codes: list[Codes], num_samples: int, num_steps: int = 0,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """Waveforms [B, num_samples] of B signals of equal length, decoded together (one generator draws
+        the noise of the whole batch, so item i differs from its decode alone)."""
         with stage("dequantizer"):
-            dequantized = self.quantizer.dequantize(codes.indices[None].to(self.device))
+            dequantized = self.quantizer.dequantize(torch.stack([c.indices for c in codes]).to(self.device))
         mel = dequantized.mel
         if self.backbone is not None:
             with stage("sampler"):
-                mel = self.denoise(dequantized.cond, mel.shape, num_steps, generator, estimate=mel)
+                # the coarse estimate of what is sampled (midway-infilling starts from it): of a residual, zero
+                estimate = mel if self.residual_scale is None else torch.zeros_like(mel)
+                sample = self.denoise(dequantized.cond, mel.shape, num_steps, generator, estimate=estimate)
+            mel = sample if self.residual_scale is None else mel + self.residual_scale * sample
         with stage("vocoder"):
-            wav = self.vocoder(self.representation.denormalize(mel), generator=generator)[0, :num_samples]
-        if codes.gain_index is not None:
-            wav = self.gain.restore(wav, codes.gain_index)
+            wav = self.vocoder(self.representation.denormalize(mel), generator=generator)[:, :num_samples]
+        if self.gain is not None:
+            wav = torch.stack([self.gain.restore(w, c.gain_index) for w, c in zip(wav, codes)])
         return wav
 
     def denoise(self, cond: torch.Tensor, mel_shape: torch.Size, num_steps: int,
                 generator: torch.Generator | None = None, estimate: torch.Tensor | None = None) -> torch.Tensor:
-        """Normalised features [B, M, N] sampled by the reverse diffusion given `cond` (and the coarse
-        `estimate` for samplers that start from it)."""
+        """Normalised features [B, M, N] sampled by the reverse diffusion given `cond` and the coarse
+        `estimate` (for samplers that start from it); replaced per instance by a CUDA-graph replay of the
+        same loop under `fast.accelerate(..., "graph")`."""
         return reverse_diffusion(self.backbone, self.sampler, cond, mel_shape, num_steps, generator, estimate)
 
     def _silence(self) -> float:
@@ -148,9 +170,8 @@ def reverse_diffusion(backbone: nn.Module, sampler: Sampler, cond: torch.Tensor,
                       estimate: torch.Tensor | None = None) -> torch.Tensor:
     """The denoising loop (used by `DiffusionCodec.decode` and by validation during training).
 
-    Fixed shapes and no data-dependent control flow, so it can be captured in a CUDA graph. The frames are
-    padded (conditioning replicated) to the backbone's `frame_multiple` and cropped back; image backbones
-    (4-D conditioning) see the mel as a one-channel image.
+    The frames are padded (conditioning replicated) to the backbone's `frame_multiple` and cropped back;
+    image backbones (4-D conditioning) see the mel as a one-channel image.
 
     Args:
         backbone: `(x, t, cond) -> predicted noise`.
@@ -163,20 +184,40 @@ def reverse_diffusion(backbone: nn.Module, sampler: Sampler, cond: torch.Tensor,
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be at least 1, not {num_steps}")
+    cond, shape = pad_for_backbone(backbone, cond, mel_shape)
+    if estimate is not None:
+        pad = shape[-1] - mel_shape[-1]
+        estimate = F.pad(estimate, (0, pad), mode="replicate") if pad else estimate
+        estimate = estimate[:, None] if len(shape) == 4 else estimate
+    sampler.set_timesteps(num_steps, cond.device)
+    x = sampler.initial_sample(shape, generator, cond.device, cond.dtype, estimate)
+    return crop_to_mel(sampling_loop(backbone, sampler, x, cond, generator), mel_shape)
+
+
+def pad_for_backbone(backbone: nn.Module, cond: torch.Tensor,
+                     mel_shape: torch.Size) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """The conditioning padded to the backbone's `frame_multiple`, and the shape of the sample x."""
     frames = mel_shape[-1]
     pad = -frames % backbone.frame_multiple
     cond = F.pad(cond, (0, pad) + (0, 0) * (cond.dim() - 3), mode="replicate") if pad else cond
     shape = (mel_shape[0], *mel_shape[1:-1], frames + pad)
-    if estimate is not None:
-        estimate = F.pad(estimate, (0, pad), mode="replicate") if pad else estimate
     if cond.dim() == 4:
         shape = (shape[0], 1, *shape[1:])
-        estimate = None if estimate is None else estimate[:, None]
-    sampler.set_timesteps(num_steps, cond.device)
-    x = sampler.initial_sample(shape, generator, cond.device, cond.dtype, estimate)
+    return cond, shape
+
+
+def sampling_loop(backbone: nn.Module, sampler: Sampler, x: torch.Tensor, cond: torch.Tensor,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """x_T -> x_0 over the sampler's timesteps (`set_timesteps` first). Fixed shapes, no host syncs and no
+    data-dependent control flow, so it can be captured in one CUDA graph."""
     for i, t in enumerate(sampler.timestep_list):
         with stage("sampler_step"):
-            noise = backbone(x, sampler.timesteps[i].expand(shape[0]), cond)
+            noise = backbone(x, sampler.timesteps[i].expand(x.shape[0]), cond)
             x, _ = sampler.step(noise, t, x, generator)
-    x = x[:, 0] if cond.dim() == 4 else x
-    return x[..., :frames]
+    return x
+
+
+def crop_to_mel(x: torch.Tensor, mel_shape: torch.Size) -> torch.Tensor:
+    """The sample x back to [B, M, N]: the image channel dropped, the padding frames cut."""
+    x = x[:, 0] if x.dim() == 4 else x
+    return x[..., : mel_shape[-1]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codecbench.codecs.diffusion.adapter import MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
 
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # midway-infilling: tau (one step per training timestep below tau)
 
@@ -34,13 +34,16 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
         steps: denoiser calls per decode (default: tau for midway, 1000 for DDPM, 50 for DDIM).
         tau, gamma: midway-infilling's start step (default 100) and interpolation ratio (default 0.3).
         weights: directory with the checkpoint files (default: the shipped ones).
+        compile, dtype: decoder fast path (see `MelCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
     """
 
     diffusion_checkpoint = ""
-    options = {"sampler": str, "steps": int, "tau": int, "gamma": float, "weights": weights_dir}
+    options = {"sampler": str, "steps": int, "tau": int, "gamma": float, "weights": weights_dir,
+               **ACCELERATION_OPTIONS}
 
     def __init__(self, kbps: float | None = None, sampler: str = "midway", steps: int | None = None,
-                 tau: int | None = None, gamma: float | None = None, weights: str | None = None) -> None:
+                 tau: int | None = None, gamma: float | None = None, weights: str | None = None,
+                 compile: str = "eager", dtype: str = "fp32") -> None:
         from codecbench.codecs.diffusion.samplers import SAMPLERS
 
         if sampler not in SAMPLERS:
@@ -52,7 +55,7 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
         self.steps = steps or (self.midway["tau"] if sampler == "midway" else DEFAULT_STEPS[sampler])
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, not {self.steps}")
-        super().__init__(kbps, weights)
+        super().__init__(kbps, weights, compile, dtype)
 
     @property
     def num_steps(self) -> int:

@@ -1,0 +1,1 @@
+"""Denoising backbones: `forward(x, t, cond) -> prediction`; they never import a sampler."""

@@ -1,0 +1,1 @@
+"""Quantizers: what a mel-domain codec transmits (EMA VQ / RVQ and the mel encoders around them)."""

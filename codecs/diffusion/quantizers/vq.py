@@ -62,11 +62,10 @@ class VectorQuantizer(nn.Module):
         return z.movedim(1, -1).reshape(-1, self.dim)
 
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest code of each row of `flat` [N, D]."""
+        """Index of the nearest code of each row of `flat` [N, D]: argmin of ||c||^2 - 2 z.c (||z||^2 is
+        the same for every code)."""
         codebook = self.codebook.to(flat.dtype)
-        distances = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.T
-                     + codebook.pow(2).sum(1)[None, :])
-        return distances.argmin(dim=1)
+        return torch.addmm(codebook.pow(2).sum(1), flat, codebook.T, alpha=-2.0).argmin(dim=1)
 
     def encode(self, z: torch.Tensor) -> torch.Tensor:
         """Indices [B, ...] of vectors z [B, D, ...]."""
@@ -79,26 +78,40 @@ class VectorQuantizer(nn.Module):
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         flat = self._flatten(z.float())
+        if self.training and not bool(self.initialized):
+            self._initialize(flat)
+        indices = self.nearest(flat)
         if self.training:
-            self._update(flat)
-        indices = self.nearest(flat).reshape(z.shape[0], *z.shape[2:])
+            self._update(flat, indices)
+        indices = indices.reshape(z.shape[0], *z.shape[2:])
         quantized = self.decode(indices).to(z.dtype)
         commitment = F.mse_loss(z, quantized.detach())
         quantized = z + (quantized - z).detach()  # straight-through estimator
         return QuantizerOutput(quantized, indices, commitment)
 
     @torch.no_grad()
-    def _update(self, flat: torch.Tensor) -> None:
-        if not bool(self.initialized):
-            picks = flat[torch.randint(0, flat.shape[0], (self.num_codes,), device=flat.device)]
-            self.codebook.copy_(picks)
-            self.embed_sum.copy_(picks)
-            self.cluster_size.fill_(1.0)
-            self.initialized.fill_(True)
-        indices = self.nearest(flat)
-        onehot = F.one_hot(indices, self.num_codes).type(flat.dtype)
-        self.cluster_size.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
-        self.embed_sum.mul_(self.decay).add_(onehot.T @ flat, alpha=1 - self.decay)
+    def reset_statistics(self) -> None:
+        """Restart the EMA statistics from the current codebook (after loading an inference checkpoint,
+        which carries no statistics, so that further training continues from the loaded codes)."""
+        self.embed_sum.copy_(self.codebook)
+        self.cluster_size.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _initialize(self, flat: torch.Tensor) -> None:
+        picks = flat[torch.randint(0, flat.shape[0], (self.num_codes,), device=flat.device)]
+        self.codebook.copy_(picks)
+        self.embed_sum.copy_(picks)
+        self.cluster_size.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
+        """EMA of the cluster sizes and sums of the vectors assigned to each code, then dead-code re-seeding."""
+        counts = torch.bincount(indices, minlength=self.num_codes).to(flat.dtype)
+        sums = torch.zeros_like(self.embed_sum).index_add_(0, indices, flat)
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (total + self.num_codes * self.eps) * total
         self.codebook.copy_(self.embed_sum / smoothed[:, None])

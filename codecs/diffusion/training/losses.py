@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from codecbench.codecs.diffusion.representation import LogMel
 
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop), Parallel WaveGAN's set
+STFT_LOSS_FLOOR = 1e-3  # |STFT| floor of the log-magnitude loss (about the representation's mel floor):
+# below it, the empty bands of LibriSpeech recordings would dominate the loss
 
 
 def mel_loss(representation: LogMel, generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -22,7 +24,7 @@ def multi_resolution_stft_loss(generated: torch.Tensor, target: torch.Tensor) ->
     total = generated.new_zeros((), dtype=torch.float32)
     for n_fft, hop in STFT_RESOLUTIONS:
         window = torch.hann_window(n_fft, device=generated.device)
-        spectra = [torch.stft(x.float(), n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-7)
+        spectra = [torch.stft(x.float(), n_fft, hop, window=window, return_complex=True).abs().clamp(min=STFT_LOSS_FLOOR)
                    for x in (generated, target)]
         convergence = torch.linalg.norm(spectra[1] - spectra[0]) / torch.linalg.norm(spectra[1])
         total = total + convergence + F.l1_loss(spectra[0].log(), spectra[1].log())
@@ -37,7 +39,7 @@ def multiscale_mel_loss(predicted: torch.Tensor, target: torch.Tensor, scales: t
         p = F.avg_pool2d(predicted.float().exp()[:, None], scale)
         t = F.avg_pool2d(target.float().exp()[:, None], scale)
         total = total + torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
-        total = total + F.l1_loss(p.clamp(min=1e-7).log(), t.clamp(min=1e-7).log())
+        total = total + F.l1_loss(p.log(), t.log())
     return total / len(scales)
 
 

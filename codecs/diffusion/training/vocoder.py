@@ -72,7 +72,9 @@ class VocoderRecipe(Recipe):
         recon = self._reconstruction(fake, real)
         g_loss = MEL_WEIGHT * recon["mel_l1"] + STFT_WEIGHT * recon["stft"]
         if adversarial:
-            real_out, fake_out = self.discriminators(real), self.discriminators(fake)
+            with torch.no_grad():
+                real_out = self.discriminators(real)
+            fake_out = self.discriminators(fake)
             adv = losses.generator_adversarial_loss(fake_out)
             fm = losses.feature_matching_loss(real_out, fake_out)
             g_loss = g_loss + adv + FM_WEIGHT * fm

@@ -1,7 +1,7 @@
 """HiFi-GAN's discriminators (Kong et al. 2020, Sec. 2.2-2.3): multi-period (MPD) and multi-scale (MSD).
 
-Channel widths are a parameter: the defaults are scaled down from the paper's (32 ... 1024) so that
-adversarial training fits a CPU budget.
+Channel widths are a parameter: the defaults are scaled down from the paper's (MPD 32 ... 1024, MSD
+16 ... 1024) so that adversarial training fits a CPU budget (MPD 16 ... 128, MSD 8 ... 64).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class DiscriminatorConfig:
     periods: tuple[int, ...] = (2, 3, 5, 7, 11)
     period_channels: tuple[int, ...] = (16, 32, 64, 128)
     scales: int = 3
-    scale_channels: tuple[int, ...] = (16, 32, 64, 128, 128)
+    scale_channels: tuple[int, ...] = (8, 16, 32, 64, 64)
 
     def to_dict(self) -> dict:
         return asdict(self)

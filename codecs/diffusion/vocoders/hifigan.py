@@ -1,9 +1,12 @@
 """A HiFi-GAN generator (Kong et al. 2020) with the inverse-STFT output of iSTFTNet (Kaneko et al. 2022).
 
-Transposed-convolution upsampling stages, each followed by a multi-receptive-field fusion (MRF) of
-residual blocks (HiFi-GAN's ResBlock1), then a convolution predicting the magnitude and phase of a
-small STFT that `torch.istft` turns into the waveform (iSTFTNet "C8C8I": two x8 stages, n_fft 16, hop 4),
-which removes the most expensive last upsampling stages.
+An input convolution, transposed-convolution upsampling stages each followed by a multi-receptive-field
+fusion (MRF) of residual blocks (HiFi-GAN's ResBlock1), then a convolution predicting the log-magnitude
+and phase of an STFT that `torch.istft` turns into the waveform. iSTFTNet's "C8C8I" is
+`upsample_rates=(8, 8), istft_n_fft=16, istft_hop=4`. The shipped configuration uses no upsampling
+stage: the MRF runs at the mel frame rate and the iSTFT (n_fft 1024, hop 256) does all the upsampling, as
+in Vocos (Siuzdak 2023): on the CPU it reached the clean-mel STOI/PESQ of a C8C8I generator trained
+for 1179 s in under 150 s (same data and losses).
 """
 
 from __future__ import annotations
@@ -24,20 +27,20 @@ class HiFiGANConfig:
     """Args:
         n_mels: input mel bins.
         upsample_rates: the transposed-convolution strides; their product times `istft_hop` is the
-            mel hop (8 * 8 * 4 = 256).
-        upsample_channels: channels after the input convolution, halved by every stage.
+            mel hop (none: 1 * 256; iSTFTNet C8C8I: 8 * 8 * 4).
+        upsample_channels: channels after the input convolution, halved by every upsampling stage.
         resblock_kernels: kernel sizes of the MRF's residual blocks.
         resblock_dilations: dilations inside each residual block.
         istft_n_fft, istft_hop: the output STFT.
     """
 
     n_mels: int = 80
-    upsample_rates: tuple[int, ...] = (8, 8)
+    upsample_rates: tuple[int, ...] = ()
     upsample_channels: int = 128
     resblock_kernels: tuple[int, ...] = (3, 7, 11)
     resblock_dilations: tuple[int, ...] = (1, 3, 5)
-    istft_n_fft: int = 16
-    istft_hop: int = 4
+    istft_n_fft: int = 1024
+    istft_hop: int = 256
 
     @property
     def hop_length(self) -> int:
@@ -66,7 +69,7 @@ class ResBlock(nn.Module):
 
 
 class HiFiGANGenerator(nn.Module):
-    """Log-mel [B, M, N] -> waveform [B, N * hop].
+    """Log-mel [B, M, N] -> waveform [B, N * hop] (hop = prod(upsample_rates) * istft_hop).
 
     Args:
         config: sizes.
@@ -79,6 +82,9 @@ class HiFiGANGenerator(nn.Module):
         self.pre = weight_norm(nn.Conv1d(config.n_mels, channels, 7, padding=3))
         self.ups = nn.ModuleList()
         self.mrfs = nn.ModuleList()
+        if not config.upsample_rates:  # the MRF works at the frame rate
+            self.mrfs.append(nn.ModuleList(ResBlock(channels, k, config.resblock_dilations)
+                                           for k in config.resblock_kernels))
         for rate in config.upsample_rates:
             self.ups.append(weight_norm(nn.ConvTranspose1d(channels, channels // 2, 2 * rate, stride=rate,
                                                            padding=rate // 2)))
@@ -92,7 +98,8 @@ class HiFiGANGenerator(nn.Module):
     def forward(self, log_mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """`generator` is accepted for the vocoder interface; this vocoder is deterministic."""
         x = self.pre(log_mel)
-        for up, mrf in zip(self.ups, self.mrfs):
+        ups = list(self.ups) or [nn.Identity()]
+        for up, mrf in zip(ups, self.mrfs):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             x = sum(block(x) for block in mrf) / len(mrf)
         x = self.post(F.leaky_relu(x))

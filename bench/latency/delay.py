@@ -1,0 +1,66 @@
+"""Delays: the one a stream adds (measured from when each decoded sample becomes available) and the
+check against the codec's declared algorithmic delay."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from codecbench.alignment import estimate_delay
+from codecbench.audio import resample
+
+TOLERANCE_MS = 1.0  # declared and measured delays closer than this agree
+
+
+def streaming_delay_ms(reference: np.ndarray, outputs: list[np.ndarray], frame_samples: int, rate: int,
+                       output_rate: int, max_lag: int) -> float:
+    """Algorithmic delay of a frame-by-frame stream, measured.
+
+    Frame i (input samples [iF, (i+1)F)) is complete at input time (i+1)F; the decoder then releases the
+    samples `outputs[i]`. Output sample m reproduces input sample m - L, with L the lag found by
+    cross-correlation (`estimate_delay`) of the decoded stream against the input. The delay of frame i is
+    that of its first released sample, (i+1)F - (O_{i-1} - L), O the cumulative output count: the frame
+    wait plus the lookahead the decoder holds back plus any lag left in the signal. The steady-state
+    value is the median over frames after the first.
+
+    Args:
+        reference: the input [T] at `rate`, from sample 0 of the stream.
+        outputs: what the decoder released per frame, at `output_rate`, in frame order.
+        frame_samples: F, input samples per frame.
+        rate: the codec's input sample rate.
+        output_rate: the decoder's output rate.
+        max_lag: largest lag searched, in samples at `rate`.
+
+    Returns:
+        milliseconds (NaN when the stream released no audio).
+    """
+    decoded = resample(np.concatenate(outputs), output_rate, rate) if outputs else np.zeros(0, np.float32)
+    if decoded.size == 0 or len(outputs) < 2:
+        return float("nan")
+    lag = estimate_delay(reference[: len(decoded)], decoded, max_lag)
+    released = np.cumsum([len(o) for o in outputs]) * (rate / output_rate)
+    frame_ends = frame_samples * np.arange(1, len(outputs) + 1)
+    first_sample = np.concatenate([[0.0], released[:-1]])
+    delays = frame_ends - (first_sample - lag)
+    return float(1000 * np.median(delays[1:]) / rate)
+
+
+def delay_check(declared_ms: float, streamed_ms: float, alignment_ms: float) -> str:
+    """Compare the declared algorithmic delay with what was measured.
+
+    With a stream: `agrees` when the measured streaming delay is within 1 ms of the declared one. Without
+    one, the offline round trip can only show the part of the delay left in the decoded signal (frame
+    waits never appear offline, and decoders such as Opus trim their lookahead), so the check is that the
+    alignment delay lies within [-1 ms, declared + 1 ms].
+    """
+    if math.isnan(declared_ms):
+        return "n/a: no declared delay (offline codec)"
+    if not math.isnan(streamed_ms):
+        diff = streamed_ms - declared_ms
+        return "agrees" if abs(diff) <= TOLERANCE_MS else f"DISAGREES: stream measured {diff:+.2f} ms off"
+    if math.isnan(alignment_ms):
+        return "not measured"
+    if -TOLERANCE_MS <= alignment_ms <= declared_ms + TOLERANCE_MS:
+        return "consistent (offline alignment within declared)"
+    return f"DISAGREES: offline alignment {alignment_ms:.2f} ms outside [0, {declared_ms:.2f}] ms"

@@ -1,0 +1,34 @@
+"""Scale-invariant signal-to-distortion ratio (Le Roux et al. 2019), via `auraloss`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codecbench.codecs.base import Availability
+from codecbench.metrics.base import Metric
+from codecbench.metrics.torch_input import as_batch, one_thread, torch_availability
+
+
+def si_sdr(reference: np.ndarray, degraded: np.ndarray) -> float:
+    """SI-SDR in dB of `degraded` [T] against `reference` [T] (zero-mean, auraloss' eps 1e-8)."""
+    from auraloss.time import SISDRLoss
+
+    with one_thread():
+        return -float(SISDRLoss()(as_batch(degraded), as_batch(reference)))
+
+
+class SiSdr(Metric):
+    """SI-SDR (dB), higher is better. A waveform-matching metric: meaningless for generative decoders."""
+
+    name = "si_sdr"
+    sample_rate = 16000
+    min_duration_s = 0.25
+    extra = "metrics"
+    notes = "waveform match: meaningless for generative decoders (reports flag it)"
+
+    @classmethod
+    def availability(cls) -> Availability:
+        return torch_availability()
+
+    def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
+        return {self.name: si_sdr(reference, degraded)}

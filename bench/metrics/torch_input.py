@@ -1,0 +1,44 @@
+"""Helpers shared by the metrics built on torch and `auraloss`: availability, input tensors, threads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from codecbench.codecs.base import Availability
+
+
+def torch_availability(auraloss: bool = True) -> Availability:
+    """Available when torch (and, if asked, auraloss, which needs no torchaudio) import."""
+    try:
+        import torch  # noqa: F401
+
+        if auraloss:
+            import auraloss  # noqa: F401
+    except ImportError as exc:
+        return Availability(False, f"torch/auraloss not installed ({exc}); pip install 'codecbench[metrics]'")
+    return Availability(True)
+
+
+def as_batch(x: np.ndarray):
+    """[T] float array -> float32 tensor [1, 1, T] (batch, channel, time) as auraloss expects."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(1, 1, -1)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread without gradients: metric processes are the unit of parallelism, and
+    torch's thread pool on small spectra is many times slower than one thread on a busy machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,83 @@
+"""ViSQOL v3 in speech mode (`visqol-python`, a port of Google's C++ with its bundled models).
+
+Two mappings from similarity to MOS-LQO: `visqol` uses the lattice model, Google's default for speech;
+`visqol_exp` the exponential mapping of earlier versions (C++ `--use_lattice_model=false`).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import ClassVar
+
+import numpy as np
+
+from codecbench.codecs.base import Availability
+from codecbench.metrics.base import Metric, MetricError
+
+
+@lru_cache(maxsize=None)
+def _api(lattice: bool):
+    """One speech-mode ViSQOL per mapping and process (the lattice model is a TFLite interpreter)."""
+    from visqol import VisqolApi
+
+    logging.getLogger("visqol").setLevel(logging.ERROR)  # it warns about every input rate above 16 kHz
+    api = VisqolApi()
+    api.create(mode="speech", use_lattice_model=lattice)
+    return api
+
+
+def visqol_moslqo(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, lattice: bool = True) -> float:
+    """Speech-mode ViSQOL MOS-LQO of `degraded` [T] against `reference` [T] at `sample_rate`.
+
+    Raises:
+        MetricError: ViSQOL finds no speech patch to compare (too short or no voice activity).
+    """
+    try:
+        result = _api(lattice).measure_from_arrays(
+            reference.astype(np.float64), degraded.astype(np.float64), sample_rate)
+    except IndexError as exc:  # the patch selector indexes an empty list
+        raise MetricError("ViSQOL found no speech patch (too short or too little voice activity)") from exc
+    return float(result.moslqo)
+
+
+def _availability(lattice: bool) -> Availability:
+    try:
+        import visqol  # noqa: F401
+    except ImportError as exc:
+        return Availability(False, f"visqol-python is not installed ({exc}); pip install 'codecbench[metrics]'")
+    if lattice:
+        try:
+            import ai_edge_litert  # noqa: F401
+        except ImportError as exc:
+            return Availability(False, f"the lattice model needs ai-edge-litert ({exc}); "
+                                       "pip install 'visqol-python[lattice]'")
+    return Availability(True)
+
+
+class Visqol(Metric):
+    """ViSQOL v3 speech mode, lattice mapping (Google's default), MOS-LQO 1-5, at 16 kHz."""
+
+    name = "visqol"
+    sample_rate = 16000
+    value_range = (1.0, 5.0)
+    min_duration_s = 0.5
+    default = False  # opt-in: ~0.03 s CPU per second of speech with numba here, ~1 s without it
+    extra = "metrics"
+    lattice: ClassVar[bool] = True
+    notes = "opt-in; conformance: lattice 3.3129 on Google's CA01 pair at 48 kHz"
+
+    @classmethod
+    def availability(cls) -> Availability:
+        return _availability(cls.lattice)
+
+    def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
+        return {self.name: visqol_moslqo(reference, degraded, self.sample_rate, self.lattice)}
+
+
+class VisqolExponential(Visqol):
+    """ViSQOL v3 speech mode with the exponential similarity-to-MOS mapping, MOS-LQO 1-5, at 16 kHz."""
+
+    name = "visqol_exp"
+    lattice = False
+    notes = "opt-in; exponential mapping (use_lattice_model=false)"
