@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import sys
+from typing import Any
 from importlib.metadata import PackageNotFoundError, version
 
 import pandas as pd
@@ -28,8 +29,13 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def environment() -> dict[str, str]:
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine()}
+def environment() -> dict[str, Any]:
+    """Python, platform and, when torch is already loaded, its intra-op thread count."""
+    described: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
+                                 "machine": platform.machine()}
+    if "torch" in sys.modules:
+        described["torch_threads"] = sys.modules["torch"].get_num_threads()
+    return described
 
 
 def manifest(selection: Selection) -> pd.DataFrame:

@@ -63,11 +63,12 @@ class PendingRow:
 
 
 def score_pair(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, metric_names: list[str],
-               max_lag: int) -> dict[str, Any]:
+               max_lag: int, known_delay: int | None = None) -> dict[str, Any]:
     """Align a decoded signal to its reference and score it (runs in a worker process); non-intrusive
-    metrics score the signals as they are."""
+    metrics score the signals as they are. The delay is `known_delay` when the codec declares one, else
+    found by cross-correlation within `max_lag`."""
     start = time.perf_counter()
-    delay = estimate_delay(reference, degraded, max_lag)
+    delay = estimate_delay(reference, degraded, max_lag) if known_delay is None else known_delay
     ref, deg = align(reference, degraded, delay)
     scores = evaluate(metric_names, ref, deg, sample_rate, unaligned=(reference, degraded))
     return {"delay_samples": delay, "values": scores.values, "errors": scores.errors,
@@ -75,10 +76,10 @@ def score_pair(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, me
 
 
 def score_seeds(reference: np.ndarray, decodes: list[np.ndarray], sample_rate: int, metric_names: list[str],
-                max_lag: int) -> dict[str, Any]:
+                max_lag: int, known_delay: int | None = None) -> dict[str, Any]:
     """Score every decode of a stochastic codec (one per seed). With K > 1 decodes each metric column holds
     the mean over seeds, `<column>_seed_std` the sample standard deviation, and `n_seeds` is K."""
-    results = [score_pair(reference, decoded, sample_rate, metric_names, max_lag) for decoded in decodes]
+    results = [score_pair(reference, decoded, sample_rate, metric_names, max_lag, known_delay) for decoded in decodes]
     if len(results) == 1:
         return results[0]
     values: dict[str, Any] = {"n_seeds": len(results)}
@@ -266,7 +267,8 @@ def run_benchmark(
                     "utterances": len(selection.utterances), "manifest_sha256": table_digest(files)},
         "codecs": {s: {"class": f"{type(c).__module__}.{type(c).__qualname__}", "sample_rate": c.sample_rate,
                        "target_kbps": c.target_kbps, "causal": c.causal,
-                       "algorithmic_delay_ms": c.algorithmic_delay_ms, "provenance": c.provenance()}
+                       "algorithmic_delay_ms": c.algorithmic_delay_ms,
+                       "known_delay_samples": c.known_delay_samples, "provenance": c.provenance()}
                    for s, c in codecs.items()},
         "skipped": skipped,
         "unavailable_metrics": unavailable_metrics,
@@ -337,7 +339,8 @@ def run_benchmark(
                     store.append(row)
                     bar.update(1)
                     continue
-                future = executor.submit(score_seeds, audio.samples, decodes, WORKING_RATE, metrics, max_lag)
+                future = executor.submit(score_seeds, audio.samples, decodes, WORKING_RATE, metrics, max_lag,
+                                         codec.known_delay_at(WORKING_RATE))
                 pending[future] = PendingRow(row, [])
                 drain(2 * max(workers, 1))
         drain(0)

@@ -101,10 +101,19 @@ class Codec(ABC):
     default_point: ClassVar[float | None] = None
     causal: ClassVar[bool] = True
     algorithmic_delay_ms: ClassVar[float] = 0.0  # frame + lookahead
+    # The decoded signal's delay behind the input (samples at `sample_rate`) when the decoder knows it exactly;
+    # None: the runner finds it by cross-correlation. Generative decoders must set it: their waveform phase
+    # does not follow the input, so cross-correlation peaks are spurious (off by up to the search range).
+    known_delay_samples: ClassVar[int | None] = None
     extra: ClassVar[str | None] = None  # pip extra that provides its dependencies
     options: ClassVar[dict[str, Callable[[str], Any]]] = {}  # spec option name -> parser
     stochastic: ClassVar[bool] = False  # decoding draws random numbers (seeded through `reseed`)
     num_seeds: int = 1  # decodes the runner scores per utterance: option `seeds=K` of stochastic codecs
+
+    @classmethod
+    def known_delay_at(cls, rate: int) -> int | None:
+        """`known_delay_samples` converted to `rate` (None when the codec does not declare it)."""
+        return None if cls.known_delay_samples is None else round(cls.known_delay_samples * rate / cls.sample_rate)
 
     def __init__(self, kbps: float | None = None) -> None:
         if kbps is None:

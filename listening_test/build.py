@@ -203,7 +203,9 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
                 (decoded,) = code_utterance(codec, audio, row, [codec_seed])
             except RuntimeError as exc:
                 raise ValueError(f"{spec} on {utt}: {exc}") from exc
-            delay = estimate_delay(audio.samples, decoded, max_lag)
+            delay = codec.known_delay_at(rate)
+            if delay is None:
+                delay = estimate_delay(audio.samples, decoded, max_lag)
             signals[spec] = on_reference_timeline(decoded.astype(np.float64), delay, len(reference))[:, None]
             stored = rows[(rows["utterance"] == utt) & (rows["spec"] == spec)]["measured_kbps"].iloc[-1]
             info[spec] = {"seed": codec_seed, "delay_samples": delay, "measured_kbps": round(row["measured_kbps"], 4),

@@ -34,13 +34,19 @@ def test_metrics_lists_direction(capsys):
 
 
 def test_run_real_invocation(tmp_path, librispeech_root, capsys):
-    code = main(["run", "--root", str(librispeech_root), "--split", "test-other", "--limit", "2",
-                 "--codec", "opus@12", "--metrics", "pesq_wb", "--out", str(tmp_path), "--workers", "1",
-                 "--no-progress"])
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    try:
+        code = main(["run", "--root", str(librispeech_root), "--split", "test-other", "--limit", "2",
+                     "--codec", "opus@12", "--metrics", "pesq_wb", "--out", str(tmp_path), "--workers", "1",
+                     "--threads", "1", "--no-progress"])
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
     out = capsys.readouterr().out
     assert "opus@12" in out and "pesq_wb" in out
-    assert json.loads((tmp_path / "run.json").read_text())["config"]["specs"] == ["opus@12"]
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["config"]["specs"] == ["opus@12"] and run["environment"]["torch_threads"] == 1
 
 
 def test_user_errors_exit_2(tmp_path, capsys):

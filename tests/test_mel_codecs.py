@@ -92,6 +92,7 @@ def test_runner_records_the_seed_spread_and_repeats_exactly(tmp_path, short_sele
     second = run_benchmark(selection, specs, ["stoi"], tmp_path / "b", progress=False)
     rows = first.rows
     assert (rows["n_seeds"] == 2).all() and rows["stoi_seed_std"].notna().all()
+    assert (rows["delay_samples"] == 0).all()  # the declared delay: cross-correlation is spurious here
     np.testing.assert_array_equal(rows["stoi"], second.rows["stoi"])
     summary = pd.read_csv(tmp_path / "a" / "summary.csv")
     assert summary.loc[0, "stoi_seed_std_mean"] == pytest.approx(rows["stoi_seed_std"].mean())

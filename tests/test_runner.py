@@ -124,3 +124,23 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, sig):
     fresh = tmp_path / "fresh"
     subprocess.run(_cli(fresh), check=True, capture_output=True)
     np.testing.assert_allclose(rows["pesq_wb"], pd.read_parquet(fresh / "utterances.parquet")["pesq_wb"])
+
+
+def test_a_declared_delay_replaces_the_cross_correlation_search(speech):
+    from codecbench.codecs.opus import OpusCodec
+    from codecbench.codecs.reference import ReferenceCodec
+    from codecbench.runner import score_pair
+
+    reference = speech[:32000]
+    delayed = np.concatenate([np.zeros(80, np.float32), reference])
+    assert score_pair(reference, delayed, 16000, ["stoi"], 4000)["delay_samples"] == 80
+    declared = score_pair(reference, delayed, 16000, ["stoi"], 4000, known_delay=80)
+    assert declared["delay_samples"] == 80 and declared["values"]["stoi"] > 0.99
+    wrong = score_pair(reference, delayed, 16000, ["stoi"], 4000, known_delay=0)["values"]["stoi"]
+    assert wrong < declared["values"]["stoi"]
+    assert OpusCodec.known_delay_at(16000) is None  # Opus is found by cross-correlation
+    ReferenceCodec.known_delay_samples = 8
+    try:
+        assert ReferenceCodec.known_delay_at(48000) == 24
+    finally:
+        ReferenceCodec.known_delay_samples = None

@@ -41,9 +41,23 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="metric processes")
     parser.add_argument("--device", default="cpu", help="device for neural codecs (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=0, help="run seed")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the neural codecs (default: torch's choice; 1 avoids oversubscribing "
+                             "a small machine while metric workers run)")
     parser.add_argument("--resume", action="store_true", help="finish a previous run in --out")
     parser.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def set_torch_threads(threads: int) -> None:
+    """Set torch's intra-op threads when torch is installed (codecs without torch ignore it)."""
+    if threads < 1:
+        raise SystemExit(f"--threads must be at least 1, not {threads}")
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -52,6 +66,8 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.metrics import parse_metric_list
     from codecbench.runner import run_benchmark
 
+    if args.threads is not None:
+        set_torch_threads(args.threads)
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
     specs = parse_spec_list(texts) if texts else parse_spec_list(DEMO_SPECS)
     metrics = parse_metric_list(args.metrics)

@@ -153,7 +153,8 @@ class _Session:
         codec.reseed(0)
         decoded = codec.decode(codec.encode(self.signal(codec)))
         degraded = resample(np.asarray(decoded, dtype=np.float32).reshape(-1), codec.sample_rate, WORKING_RATE)
-        scored = score_pair(self.clips.first, degraded, WORKING_RATE, [QUALITY_METRIC], self.max_lag)
+        scored = score_pair(self.clips.first, degraded, WORKING_RATE, [QUALITY_METRIC], self.max_lag,
+                            codec.known_delay_at(WORKING_RATE))
         return float(scored["values"][QUALITY_METRIC]), 1000 * scored["delay_samples"] / WORKING_RATE
 
     def signal(self, codec: Codec) -> np.ndarray:

@@ -35,6 +35,7 @@ class MelCodecAdapter(Codec):
     sample_rate = 16000
     causal = False
     algorithmic_delay_ms = float("nan")  # offline: the whole utterance is coded at once
+    known_delay_samples = 0  # mel frames are centred on their samples; the vocoders keep that timeline
     extra = "neural"
     stochastic = True
     checkpoints: ClassVar[tuple[str, ...]] = ()
