@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "codecbench.commands.report",
     "codecbench.commands.latency",
     "codecbench.commands.train",
+    "codecbench.commands.sweep",
     "codecbench.commands.mushra",
     "codecbench.commands.score",
 )

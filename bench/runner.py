@@ -150,8 +150,9 @@ def _timed(stage_name: str, function: Any, argument: Any) -> tuple[Any, float]:
 
 def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds: list[int]) -> list[np.ndarray]:
     """Encode once and decode once per seed (`codec.reseed` before each decode); fills the codec columns
-    of `row` (decode_s: mean per decode) and returns the decoded signals at the working rate. Raises
-    RuntimeError with the stage that failed."""
+    of `row` (with the codec's extra `Encoded.columns`, and its `decode_info()` columns as means per
+    decode, like decode_s) and returns the decoded signals at the working rate. Raises RuntimeError with
+    the stage that failed."""
     encoded, row["encode_s"] = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate,
                                                                       codec.sample_rate))
     row["payload_bytes"] = encoded.payload_bytes
@@ -160,16 +161,22 @@ def code_utterance(codec: Codec, audio: LoadedAudio, row: dict[str, Any], seeds:
     if clash:
         raise RuntimeError(f"encode failed: the codec's extra columns {clash} clash with the row's columns")
     row.update(encoded.columns)
-    outputs, elapsed = [], 0.0
+    outputs, elapsed, info = [], 0.0, {}
     for seed in seeds:
         codec.reseed(seed)
         decoded, seconds = _timed("decode", codec.decode, encoded)
         elapsed += seconds
+        for key, value in codec.decode_info().items():
+            info[key] = info.get(key, 0.0) + value / len(seeds)
         decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
         if decoded.size == 0 or not np.all(np.isfinite(decoded)):
             raise RuntimeError("decode failed: empty or non-finite output")
         outputs.append(resample(decoded, codec.sample_rate, audio.sample_rate))
     row["decode_s"] = elapsed / len(seeds)
+    clash = sorted(set(info) & set(row))
+    if clash:
+        raise RuntimeError(f"decode failed: the codec's decode_info columns {clash} clash with the row's columns")
+    row.update(info)
     return outputs
 
 

@@ -29,8 +29,9 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
 
     Columns: spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high` for
     measured_kbps and each metric column, then `skipped` (the reason a spec did not run). Specs decoded
-    with several seeds (rows with `<col>_seed_std`) also get `<col>_seed_std_mean`: the mean
-    within-utterance standard deviation over seeds (next to the between-utterance CI).
+    with several seeds (rows with `<col>_seed_std`) also get `<col>_seed_std_mean` right after
+    `<col>_ci95_high`: the mean within-utterance standard deviation over seeds, next to the
+    between-utterance CI.
     """
     records = []
     groups = dict(list(rows.groupby("spec", sort=False)))
@@ -42,7 +43,6 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
         for column in ["measured_kbps", *metric_columns]:
             mean, low, high = mean_ci(group[column].to_numpy() if column in group else np.array([]))
             record.update({f"{column}_mean": mean, f"{column}_ci95_low": low, f"{column}_ci95_high": high})
-        for column in metric_columns:
             spread = group[f"{column}_seed_std"] if f"{column}_seed_std" in group else None
             if spread is not None and spread.notna().any():
                 record[f"{column}_seed_std_mean"] = float(spread.mean())
@@ -55,7 +55,8 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
 
 
 def format_summary(summary: pd.DataFrame, metric_columns: list[str]) -> str:
-    """A compact text table: mean ± half-width of the 95 % CI per column."""
+    """A compact text table: mean ± half-width of the 95 % CI per column, and `(seed sd X)` where the
+    spec was decoded with several seeds (X: the mean within-utterance standard deviation)."""
     lines = []
     for _, record in summary.iterrows():
         line = {"spec": record["spec"], "n": int(record["n"]), "errors": int(record["n_errors"])}
@@ -67,5 +68,8 @@ def format_summary(summary: pd.DataFrame, metric_columns: list[str]) -> str:
                 half = (high - low) / 2 if np.isfinite(low) and np.isfinite(high) else float("nan")
                 line[column] = "nan" if not np.isfinite(mean) else (
                     f"{mean:.3f}" if not np.isfinite(half) else f"{mean:.3f} ±{half:.3f}")
+                spread = record.get(f"{column}_seed_std_mean")
+                if spread is not None and np.isfinite(spread):
+                    line[column] += f" (seed sd {spread:.3f})"
         lines.append(line)
     return pd.DataFrame(lines).fillna("").to_string(index=False)

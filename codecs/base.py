@@ -182,6 +182,11 @@ class Codec(ABC):
         """Library versions, weights paths and checksums that determine this codec's output."""
         return {}
 
+    def decode_info(self) -> dict[str, float]:
+        """Facts about the last `decode` that the runner stores as row columns (e.g. `denoiser_calls` of a
+        diffusion decoder; averaged over seeds). Most codecs have none."""
+        return {}
+
     def modules(self) -> list[Any]:
         """The torch `nn.Module`s that do the coding (for parameter and FLOP counts); none by default."""
         return []

@@ -37,9 +37,10 @@ def short_selection(librispeech_root: Path):
     return Selection(everything.dataset, everything.root, everything.split, picked)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def torch_one_thread():
-    """Torch on one thread: the test machines have two shared cores, where more threads only contend."""
+    """Torch on one thread (module scope, so module-scoped fixtures that train can request it too): the
+    test machines have two shared cores, where more threads only contend."""
     torch = pytest.importorskip("torch")
     previous = torch.get_num_threads()
     torch.set_num_threads(1)

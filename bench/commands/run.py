@@ -15,18 +15,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run", help="run codecs over a dataset and score them (no arguments: the demo)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"])
-    parser.add_argument("--root", default=None,
-                        help="data root; default: $CODECBENCH_DATA, ../shared/data/LibriSpeech, the cache")
-    parser.add_argument("--split", default=None, help="LibriSpeech split (default test-other)")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N utterances")
-    parser.add_argument("--download", action="store_true", help="download the split if it is missing")
+    add_dataset_arguments(parser)
     parser.add_argument("--codec", action="append", default=[], metavar="SPEC",
                         help="a codec spec, e.g. opus@6 or mel2mel@1.5:steps=8 (repeatable)")
     parser.add_argument("--codecs", default=None, help="comma-separated codec specs")
     parser.add_argument("--metrics", action="append", default=None,
                         help="comma-separated metric names (default: the default metric set)")
     parser.add_argument("--out", default="results/demo", help="run directory")
+    add_execution_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that select the utterances (shared by `run` and `sweep`)."""
+    parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"])
+    parser.add_argument("--root", default=None,
+                        help="data root; default: $CODECBENCH_DATA, ../shared/data/LibriSpeech, the cache")
+    parser.add_argument("--split", default=None, help="LibriSpeech split (default test-other)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N utterances")
+    parser.add_argument("--download", action="store_true", help="download the split if it is missing")
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of how a run executes (shared by `run` and `sweep`)."""
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="metric processes")
     parser.add_argument("--device", default="cpu", help="device for neural codecs (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=0, help="run seed")
@@ -36,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="finish a previous run in --out")
     parser.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(handler=handle)
 
 
 def set_torch_threads(threads: int) -> None:

@@ -1,15 +1,16 @@
-"""`codecbench train RECIPE`: train a mel-domain codec's models (vocoder, mel2mel, gan-mel, melvq-ddpm)."""
+"""`codecbench train RECIPE`: train a diffusion codec's models (vocoder, mel2mel, gan-mel, melvq-ddpm, and the
+LaDiffCodec / design-space recipes)."""
 
 from __future__ import annotations
 
 import argparse
 
-RECIPE_NAMES = ("vocoder", "mel2mel", "gan-mel", "melvq-ddpm")
+RECIPE_NAMES = ("vocoder", "mel2mel", "gan-mel", "melvq-ddpm", "encodec16", "latent-ae", "ladiffcodec", "latent2mel")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="train the models of a mel-domain codec (resumable; exports fp16 safetensors)",
+        "train", help="train the models of a diffusion codec (resumable; exports fp16 safetensors)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("recipe", choices=RECIPE_NAMES)
     parser.add_argument("--root", default=None, help="LibriSpeech root (default: the usual lookup)")
@@ -41,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quantizer", default=None,
                         help="gan-mel: the mel-rvq.safetensors to decode; mel2mel: the quantizer to start from")
     parser.add_argument("--init", default=None, help="vocoder, gan-mel: generator safetensors to start from")
+    parser.add_argument("--tokenizer", default=None,
+                        help="ladiffcodec, latent2mel: the frozen encodec16.safetensors (default: the shipped one)")
+    parser.add_argument("--autoencoder", default=None,
+                        help="ladiffcodec: the frozen latent-ae.safetensors (default: the shipped one)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=handle)
 
@@ -51,7 +56,8 @@ def handle(args: argparse.Namespace) -> int:
 
     recipe_args = {key: value for key, value in (("adversarial_start", args.adversarial_start),
                                                  ("quantizer_steps", args.quantizer_steps),
-                                                 ("quantizer", args.quantizer), ("init", args.init))
+                                                 ("quantizer", args.quantizer), ("init", args.init),
+                                                 ("tokenizer", args.tokenizer), ("autoencoder", args.autoencoder))
                    if value is not None}
     options = TrainOptions(recipe=args.recipe, out=args.out, root=args.root, split=args.split, steps=args.steps,
                            device=args.device, resume=args.resume, preset=args.preset, seed=args.seed,

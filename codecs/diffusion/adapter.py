@@ -52,6 +52,7 @@ class MelCodecAdapter(Codec):
                 raise FileNotFoundError(f"{self.name}: checkpoint not found: {path}")
         self.device = "cpu"
         self.seed = 0
+        self.last_denoiser_calls: int | None = None
         self.model = self.build()
         self.compile, self.dtype = compile, dtype
         accelerate(self.model, compile, dtype)
@@ -138,8 +139,17 @@ class MelCodecAdapter(Codec):
         num_samples = lengths.pop()
         codes = [self.model.from_bytes(b"".join(e.packets), num_samples) for e in encoded]
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        calls = self.model.denoiser_calls
         wavs = self.model.decode_batch(codes, num_samples, self.num_steps, generator)
+        self.last_denoiser_calls = self.model.denoiser_calls - calls
         return list(wavs.float().cpu().numpy())
+
+    def decode_info(self) -> dict[str, float]:
+        """`denoiser_calls`: backbone evaluations of the last decode (counted, not configured; a batch
+        decoded together counts once)."""
+        if self.model.backbone is None or self.last_denoiser_calls is None:
+            return {}
+        return {"denoiser_calls": float(self.last_denoiser_calls)}
 
 
 def one_of(*choices: str) -> Callable[[str], str]:

@@ -23,14 +23,20 @@ FORMAT = "codecbench-diffusion/1"
 
 
 def _module_classes() -> dict[str, tuple[type[nn.Module], type]]:
+    from codecbench.codecs.diffusion.backbones.unet1d import UNet1d, UNet1dConfig
     from codecbench.codecs.diffusion.backbones.unet2d import UNet2d, UNet2dConfig
     from codecbench.codecs.diffusion.backbones.wavenet1d import WaveNet1d, WaveNet1dConfig
+    from codecbench.codecs.diffusion.latent_autoencoder import LatentAutoencoder, LatentAutoencoderConfig
+    from codecbench.codecs.diffusion.quantizers.encodec_tokens import EncodecTokenizer, EncodecTokenizerConfig
     from codecbench.codecs.diffusion.quantizers.mel_frames import MelFramesConfig, MelFramesQuantizer
     from codecbench.codecs.diffusion.quantizers.mel_grid import MelGridConfig, MelGridQuantizer
+    from codecbench.codecs.diffusion.quantizers.token_conditioner import TokenUpsampler, TokenUpsamplerConfig
     from codecbench.codecs.diffusion.vocoders.hifigan import HiFiGANConfig, HiFiGANGenerator
 
     classes = [(UNet2d, UNet2dConfig), (WaveNet1d, WaveNet1dConfig), (MelFramesQuantizer, MelFramesConfig),
-               (MelGridQuantizer, MelGridConfig), (HiFiGANGenerator, HiFiGANConfig)]
+               (MelGridQuantizer, MelGridConfig), (HiFiGANGenerator, HiFiGANConfig),
+               (EncodecTokenizer, EncodecTokenizerConfig), (LatentAutoencoder, LatentAutoencoderConfig),
+               (TokenUpsampler, TokenUpsamplerConfig), (UNet1d, UNet1dConfig)]
     return {cls.__name__: (cls, config) for cls, config in classes}
 
 

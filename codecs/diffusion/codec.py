@@ -1,7 +1,10 @@
 """`DiffusionCodec`: representation -> quantizer -> (backbone + sampler) -> vocoder, built from parts.
 
+
 It holds the only denoising loop of the package. A codec without a backbone (the GAN baseline) hands
-the dequantized mel straight to its vocoder.
+the dequantized mel straight to its vocoder. The quantizer may encode another representation than the
+one the diffusion model and vocoder work in (`source`): a waveform tokenizer feeding a latent or mel
+diffusion model (the design points of Foti & Brendel: mel2mel, latent2latent, latent2mel).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from torch import nn
 
 from codecbench.codecs.bitpack import pack_fields, unpack_fields
 from codecbench.codecs.diffusion.gain import GainCoder
-from codecbench.codecs.diffusion.representation import LOG_FLOOR, LogMel
+from codecbench.codecs.diffusion.representation import LOG_FLOOR
 from codecbench.codecs.diffusion.samplers import Sampler
 from codecbench.stages import stage
 
@@ -35,38 +38,51 @@ class Codes:
 
 
 class DiffusionCodec(nn.Module):
-    """A mel-domain codec assembled from parts.
+    """A diffusion codec assembled from parts.
 
     Args:
-        representation: waveform -> log-mel.
-        quantizer: `encode(mel) -> indices [B, A, L]`, `dequantize(indices) -> Dequantized`,
-            `grid_shape(frames)`, `bits`, `frame_multiple` (a MelGridQuantizer or MelFramesQuantizer).
-        vocoder: log-mel [B, M, N] -> waveform [B, N * hop] (Griffin-Lim or a neural vocoder).
-        backbone: denoiser `(x, t, cond) -> noise`; None decodes the dequantized mel directly.
-        sampler: the reverse process (DDPM, DDIM); required with a backbone.
+        representation: the output domain: waveform -> features (log-mel, or a latent autoencoder), with
+            `normalize` / `denormalize` to and from the diffusion models' domain.
+        quantizer: `encode(features) -> indices [B, A, L]`, `dequantize(indices) -> Dequantized`,
+            `grid_shape(frames)`, `bits`, `frame_multiple` (a MelGridQuantizer, MelFramesQuantizer,
+            EncodecTokenizer or TokenQuantizer).
+        vocoder: denormalised features [B, C, N] -> waveform [B, T] (Griffin-Lim, a neural vocoder, or an
+            autoencoder's decoder).
+        backbone: denoiser `(x, t, cond) -> prediction`; None decodes the dequantized estimate directly.
+        sampler: the reverse process (DDPM, DDIM, midway-infilling); required with a backbone.
         gain: per-utterance level normalisation sent as side information, or None.
-        residual_scale: None: the diffusion samples the clean mel; a number s: it samples the residual
-            (clean - dequantized) / s, added back to the dequantized mel (residual diffusion, as ResGrad,
-            Chen et al. 2022).
+        residual_scale: None: the diffusion samples the clean features; a number s: it samples the residual
+            (clean - dequantized) / s, added back to the dequantized features (residual diffusion, as
+            ResGrad, Chen et al. 2022).
+        source: the representation the quantizer encodes (default: `representation`; a `Waveform` for
+            tokenizers), with `config.num_frames(samples)` and optionally `silence` (its padding value).
     """
 
-    def __init__(self, representation: LogMel, quantizer: nn.Module, vocoder: nn.Module,
+    def __init__(self, representation: nn.Module, quantizer: nn.Module, vocoder: nn.Module,
                  backbone: nn.Module | None = None, sampler: Sampler | None = None,
-                 gain: GainCoder | None = None, residual_scale: float | None = None) -> None:
+                 gain: GainCoder | None = None, residual_scale: float | None = None,
+                 source: nn.Module | None = None) -> None:
         super().__init__()
         if (backbone is None) != (sampler is None):
             raise ValueError("a backbone needs a sampler and a sampler needs a backbone")
         self.representation, self.quantizer, self.vocoder = representation, quantizer, vocoder
+        self.source = representation if source is None else source
         self.backbone, self.sampler, self.gain = backbone, sampler, gain
         self.residual_scale = residual_scale
+        self.denoiser_calls = 0  # backbone evaluations since construction (counted by a forward hook)
+        if backbone is not None:
+            backbone.register_forward_pre_hook(self._count_call)
+
+    def _count_call(self, module: nn.Module, inputs: tuple) -> None:
+        self.denoiser_calls += 1
 
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
     def padded_frames(self, num_samples: int) -> int:
-        """Mel frames of a signal, rounded up to what the quantizer needs."""
-        frames = self.representation.config.num_frames(num_samples)
+        """Source frames of a signal, rounded up to what the quantizer needs."""
+        frames = self.source.config.num_frames(num_samples)
         return -(-frames // self.quantizer.frame_multiple) * self.quantizer.frame_multiple
 
     @torch.inference_mode()
@@ -83,11 +99,11 @@ class DiffusionCodec(nn.Module):
             gain_indices = [self.gain.encode(wav) for wav in wavs]
             wavs = torch.stack([self.gain.normalize(wav, g) for wav, g in zip(wavs, gain_indices)])
         with stage("features"):
-            mel = self.representation.normalize(self.representation(wavs))
-            silence = self.representation.normalize(torch.tensor(math.log(LOG_FLOOR)))
-            mel = F.pad(mel, (0, self.padded_frames(wavs.shape[-1]) - mel.shape[-1]), value=float(silence))
+            features = self.source.normalize(self.source(wavs))
+            features = F.pad(features, (0, self.padded_frames(wavs.shape[-1]) - features.shape[-1]),
+                             value=self._silence())
         with stage("encoder+quantizer"):
-            indices = self.quantizer.encode(mel)
+            indices = self.quantizer.encode(features)
         return [Codes(i, g) for i, g in zip(indices, gain_indices)]
 
     @torch.inference_mode()
@@ -106,7 +122,9 @@ class DiffusionCodec(nn.Module):
         mel = dequantized.mel
         if self.backbone is not None:
             with stage("sampler"):
-                sample = self.denoise(dequantized.cond, mel.shape, num_steps, generator)
+                # the coarse estimate of what is sampled (midway-infilling starts from it): of a residual, zero
+                estimate = mel if self.residual_scale is None else torch.zeros_like(mel)
+                sample = self.denoise(dequantized.cond, mel.shape, num_steps, generator, estimate=estimate)
             mel = sample if self.residual_scale is None else mel + self.residual_scale * sample
         with stage("vocoder"):
             wav = self.vocoder(self.representation.denormalize(mel), generator=generator)[:, :num_samples]
@@ -115,10 +133,17 @@ class DiffusionCodec(nn.Module):
         return wav
 
     def denoise(self, cond: torch.Tensor, mel_shape: torch.Size, num_steps: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-        """Normalised log-mel [B, M, N] sampled by the reverse diffusion given `cond` (replaced per instance
-        by a CUDA-graph replay of the same loop under `fast.accelerate(..., "graph")`)."""
-        return reverse_diffusion(self.backbone, self.sampler, cond, mel_shape, num_steps, generator)
+                generator: torch.Generator | None = None, estimate: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised features [B, M, N] sampled by the reverse diffusion given `cond` and the coarse
+        `estimate` (for samplers that start from it); replaced per instance by a CUDA-graph replay of the
+        same loop under `fast.accelerate(..., "graph")`."""
+        return reverse_diffusion(self.backbone, self.sampler, cond, mel_shape, num_steps, generator, estimate)
+
+    def _silence(self) -> float:
+        """The normalised value padding frames of the source hold: its `silence`, else the log-mel floor."""
+        if hasattr(self.source, "silence"):
+            return float(self.source.silence)
+        return float(self.source.normalize(torch.tensor(math.log(LOG_FLOOR))))
 
     def to_bytes(self, codes: Codes) -> bytes:
         """The gain index (if any), then the indices time step by time step, bit-exactly packed."""
@@ -141,7 +166,8 @@ class DiffusionCodec(nn.Module):
 
 
 def reverse_diffusion(backbone: nn.Module, sampler: Sampler, cond: torch.Tensor, mel_shape: torch.Size,
-                      num_steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+                      num_steps: int, generator: torch.Generator | None = None,
+                      estimate: torch.Tensor | None = None) -> torch.Tensor:
     """The denoising loop (used by `DiffusionCodec.decode` and by validation during training).
 
     The frames are padded (conditioning replicated) to the backbone's `frame_multiple` and cropped back;
@@ -154,12 +180,17 @@ def reverse_diffusion(backbone: nn.Module, sampler: Sampler, cond: torch.Tensor,
         mel_shape: [B, M, N] of the mel to sample.
         num_steps: sampler steps.
         generator: the only source of randomness.
+        estimate: the coarse estimate of the output [B, M, N] (midway-infilling starts from it), or None.
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be at least 1, not {num_steps}")
     cond, shape = pad_for_backbone(backbone, cond, mel_shape)
+    if estimate is not None:
+        pad = shape[-1] - mel_shape[-1]
+        estimate = F.pad(estimate, (0, pad), mode="replicate") if pad else estimate
+        estimate = estimate[:, None] if len(shape) == 4 else estimate
     sampler.set_timesteps(num_steps, cond.device)
-    x = torch.randn(shape, generator=generator, device=cond.device, dtype=cond.dtype)
+    x = sampler.initial_sample(shape, generator, cond.device, cond.dtype, estimate)
     return crop_to_mel(sampling_loop(backbone, sampler, x, cond, generator), mel_shape)
 
 

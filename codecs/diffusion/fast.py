@@ -106,7 +106,8 @@ class GraphedSampler:
         self.captures: dict[tuple, _Capture] = {}
 
     def __call__(self, cond: torch.Tensor, mel_shape: torch.Size, num_steps: int,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, estimate: torch.Tensor | None = None) -> torch.Tensor:
+        """As `DiffusionCodec.denoise`; `estimate` is unused (the graphed samplers start from noise)."""
         if cond.device.type != "cuda":
             raise ValueError("compile=graph needs a CUDA device; on the CPU use compile=compile")
         cond, shape = pad_for_backbone(self.backbone, cond, mel_shape)
@@ -166,5 +167,7 @@ def accelerate(model: DiffusionCodec, mode: str = "eager", dtype: str = "fp32") 
         if neural_vocoder:
             model.vocoder = Compiled(model.vocoder)
     if mode == "graph" and model.backbone is not None:
+        if model.sampler.name == "midway":
+            raise ValueError("compile=graph captures samplers that start from noise (ddpm, ddim), not midway")
         model.denoise = GraphedSampler(model.backbone, model.sampler)  # an instance attribute shadows the method
     return model

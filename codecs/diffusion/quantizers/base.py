@@ -1,4 +1,4 @@
-"""What every mel quantizer returns when it dequantizes transmitted indices."""
+"""What every quantizer returns when it dequantizes transmitted indices."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ class Dequantized:
     """The receiver's view of the transmitted indices.
 
     Args:
-        mel: the quantizer's own reconstruction of the normalised log-mel, [B, M, N].
+        mel: the quantizer's own reconstruction in the codec's (normalised) output domain, [B, M, N]: the
+            log-mel for mel quantizers, the coarse latent or mel estimate of a `TokenQuantizer`, the frame
+            embeddings of a tokenizer decoded by its own decoder. Midway-infilling starts from it.
         cond: what a denoiser is conditioned on (its shape is the quantizer's business).
     """
 

@@ -3,12 +3,13 @@
 from codecbench.codecs.diffusion.samplers.base import Sampler
 from codecbench.codecs.diffusion.samplers.ddim import DDIMSampler
 from codecbench.codecs.diffusion.samplers.ddpm import DDPMSampler
+from codecbench.codecs.diffusion.samplers.midway import MidwayInfillingSampler
 
-SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler}
+SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "midway": MidwayInfillingSampler}
 
 
 def make_sampler(name: str, **kwargs) -> Sampler:
-    """Build a sampler by name (`ddpm`, `ddim`).
+    """Build a sampler by name (`ddpm`, `ddim`, `midway`).
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
@@ -18,4 +19,4 @@ def make_sampler(name: str, **kwargs) -> Sampler:
     return SAMPLERS[name](**kwargs)
 
 
-__all__ = ["DDIMSampler", "DDPMSampler", "SAMPLERS", "Sampler", "make_sampler"]
+__all__ = ["DDIMSampler", "DDPMSampler", "MidwayInfillingSampler", "SAMPLERS", "Sampler", "make_sampler"]

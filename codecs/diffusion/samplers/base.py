@@ -1,5 +1,5 @@
 """What DDPM, DDIM and later samplers share: the training schedule, the parameterisation of the model
-output (noise or velocity), `add_noise` and the timestep table."""
+output (noise or velocity), `add_noise`, the timestep table and the starting sample."""
 
 from __future__ import annotations
 
@@ -68,9 +68,13 @@ class Sampler:
     def _broadcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return values.reshape(-1, *([1] * (like.dim() - 1)))
 
+    def sampled_timesteps(self, num_steps: int) -> torch.Tensor:
+        """The `num_steps` timesteps the loop visits, descending from T - 1 (int64 [num_steps])."""
+        return trailing_timesteps(self.num_train_timesteps, num_steps)
+
     def set_timesteps(self, num_steps: int, device: str | torch.device = "cpu") -> None:
         """Choose the `num_steps` timesteps the sampling loop visits (descending)."""
-        self.timesteps = trailing_timesteps(self.num_train_timesteps, num_steps).to(device)
+        self.timesteps = self.sampled_timesteps(num_steps).to(device)
         previous = torch.cat([self.timesteps[1:], torch.tensor([-1], device=device)])
         abar = self.alphas_cumprod.to(device)
         one = torch.ones((), dtype=abar.dtype, device=device)
@@ -78,6 +82,18 @@ class Sampler:
         self._abar_prev = torch.where(previous >= 0, abar[previous.clamp(min=0)], one).float()
         self.timestep_list = self.timesteps.tolist()  # host copy: the loop indexes without device syncs
         self._index = {t: i for i, t in enumerate(self.timestep_list)}
+
+    def initial_sample(self, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device,
+                       dtype: torch.dtype, estimate: torch.Tensor | None = None) -> torch.Tensor:
+        """x at the first sampled timestep: pure noise x_T ~ N(0, I) (Ho et al. 2020, Alg. 2, line 1).
+
+        Args:
+            shape: of the sample.
+            generator: the only source of randomness.
+            device, dtype: of the sample.
+            estimate: the receiver's coarse estimate of x_0 (unused here; see midway-infilling).
+        """
+        return torch.randn(shape, generator=generator, device=device, dtype=dtype)
 
     def _coefficients(self, t: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.timesteps is None:

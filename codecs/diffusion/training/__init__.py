@@ -7,6 +7,10 @@ RECIPES = {
     "gan-mel": "codecbench.codecs.diffusion.training.vocoder:GanMelRecipe",
     "mel2mel": "codecbench.codecs.diffusion.training.mel2mel:Mel2MelRecipe",
     "melvq-ddpm": "codecbench.codecs.diffusion.training.melvq_ddpm:MelVQDDPMRecipe",
+    "encodec16": "codecbench.codecs.diffusion.training.encodec16:Encodec16Recipe",
+    "latent-ae": "codecbench.codecs.diffusion.training.latent_ae:LatentAERecipe",
+    "ladiffcodec": "codecbench.codecs.diffusion.training.latent_diffusion:LaDiffCodecRecipe",
+    "latent2mel": "codecbench.codecs.diffusion.training.latent_diffusion:Latent2MelRecipe",
 }
 
 

@@ -47,7 +47,8 @@ class TrainOptions:
         threads: torch CPU threads.
         until: stop after this step (the schedule still spans `steps`); resume later with `resume`.
         max_minutes: stop (checkpointed) after this much training time in this invocation.
-        recipe_args: recipe-specific settings (`adversarial_start`, `quantizer_steps`, `quantizer`, `init`).
+        recipe_args: recipe-specific settings (`adversarial_start`, `quantizer_steps`, `quantizer`, `init`,
+            `tokenizer`, `autoencoder`).
     """
 
     recipe: str

@@ -1,0 +1,97 @@
+"""What the adapters of the design points that transmit `encodec16` tokens share (`encodec16`,
+`ladiffcodec`, `latent2mel`): the tokenizer at an operating point, the sampler options, the source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codecbench.codecs.base import Availability
+from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
+
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # midway-infilling: tau (one step per training timestep below tau)
+
+
+class TokenCodecAdapter(MelCodecAdapter):
+    """Base of the adapters around `encodec16` tokens (3 codebooks at 1.5 kbps, 6 at 3 kbps)."""
+
+    operating_points = (1.5, 3.0)
+    default_point = 1.5
+
+    @classmethod
+    def _availability_in(cls, weights: str | None) -> Availability:
+        """As the mel codecs', and the SEANet modules come from `transformers`."""
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            return Availability(False, "missing transformers: pip install 'codecbench[neural]'")
+        return super()._availability_in(weights)
+
+    def tokenizer(self):
+        """The shipped tokenizer, transmitting the codebooks of this operating point."""
+        from codecbench.codecs.diffusion.checkpoints import load_modules
+        from codecbench.codecs.diffusion.quantizers.encodec_tokens import CODEBOOKS
+
+        return load_modules(self.paths["encodec16"])["tokenizer"].use_quantizers(CODEBOOKS[self.kbps])
+
+
+class TokenDiffusionAdapter(TokenCodecAdapter):
+    """A diffusion model conditioned on the tokens (checkpoint `diffusion_checkpoint`: `conditioner` and
+    `backbone`), sampled by DDPM, DDIM or midway-infilling.
+
+    Args:
+        kbps: 1.5 or 3.
+        sampler: `midway` (default), `ddpm` or `ddim`.
+        steps: denoiser calls per decode (default: tau for midway, 1000 for DDPM, 50 for DDIM).
+        tau, gamma: midway-infilling's start step (default 100) and interpolation ratio (default 0.3).
+        weights: directory with the checkpoint files (default: the shipped ones).
+        compile, dtype: decoder fast path (see `MelCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
+    """
+
+    diffusion_checkpoint = ""
+    options = {"sampler": str, "steps": int, "tau": int, "gamma": float, "weights": weights_dir,
+               **ACCELERATION_OPTIONS}
+
+    def __init__(self, kbps: float | None = None, sampler: str = "midway", steps: int | None = None,
+                 tau: int | None = None, gamma: float | None = None, weights: str | None = None,
+                 compile: str = "eager", dtype: str = "fp32") -> None:
+        from codecbench.codecs.diffusion.samplers import SAMPLERS
+
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; select one of {sorted(SAMPLERS)}")
+        if sampler != "midway" and (tau is not None or gamma is not None):
+            raise ValueError("tau and gamma are options of sampler=midway")
+        self.sampler_name = sampler
+        self.midway = {"tau": 100 if tau is None else tau, "gamma": 0.3 if gamma is None else gamma}
+        self.steps = steps or (self.midway["tau"] if sampler == "midway" else DEFAULT_STEPS[sampler])
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, not {self.steps}")
+        super().__init__(kbps, weights, compile, dtype)
+
+    @property
+    def num_steps(self) -> int:
+        return self.steps
+
+    def output_parts(self) -> tuple[Any, Any]:
+        """(representation, vocoder) of the output domain."""
+        raise NotImplementedError
+
+    def build(self):
+        from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata
+        from codecbench.codecs.diffusion.codec import DiffusionCodec
+        from codecbench.codecs.diffusion.quantizers.token_conditioner import TokenQuantizer
+        from codecbench.codecs.diffusion.samplers import make_sampler
+        from codecbench.codecs.diffusion.waveform import Waveform
+
+        path = self.paths[self.diffusion_checkpoint]
+        parts = load_modules(path)
+        schedule = read_metadata(path)["training"]["diffusion"]
+        sampler = make_sampler(self.sampler_name, **schedule, **(self.midway if self.sampler_name == "midway" else {}))
+        sampler.set_timesteps(self.steps)  # validates steps against T (or tau) now, not at the first decode
+        representation, vocoder = self.output_parts()
+        quantizer = TokenQuantizer(self.tokenizer(), parts["conditioner"])
+        return DiffusionCodec(representation, quantizer, vocoder, backbone=parts["backbone"], sampler=sampler,
+                              source=Waveform()).eval()
+
+    def provenance(self) -> dict[str, Any]:
+        extra = {"midway": self.midway} if self.sampler_name == "midway" else {}
+        return {**super().provenance(), **extra}

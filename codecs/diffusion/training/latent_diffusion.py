@@ -1,0 +1,199 @@
+"""Recipes `ladiffcodec` (latent2latent) and `latent2mel`: a conditional diffusion model in an output domain,
+conditioned by the transmitted tokens of the frozen `encodec16` tokenizer through a `TokenUpsampler`.
+
+Both train the upsampler and the denoiser jointly, with 3 or 6 codebooks drawn per batch (1.5 / 3 kbps),
+T = 1000 linear betas (1e-4 -> 0.02) and velocity targets (as `mel2mel`: they train faster than noise
+targets on a CPU budget), plus an auxiliary loss that makes the upsampler's output a coarse estimate of
+the target (what midway-infilling starts from):
+- `ladiffcodec`: the output domain is the normalised latent of the frozen `latent-ae` autoencoder; the
+  denoiser a 1-D U-Net; the estimate loss is the latent L1 plus, through the frozen autoencoder decoder,
+  the waveform's log-mel L1 (phase-free: tokens at 1.5 kbps do not determine the latent's fine structure,
+  and a latent L1 alone would pull the estimate to an over-smooth mean).
+  Exports `ladiffcodec.safetensors`.
+- `latent2mel`: the output domain is the normalised log-mel; the denoiser the WaveNet of `mel2mel` (same
+  configuration); the estimate loss the mel L1. Exports `latent2mel.safetensors`; decoded by the
+  `hifigan` vocoder of the mel codecs.
+
+Recipe args: `tokenizer` (the encodec16.safetensors; default the shipped one), `autoencoder`
+(`ladiffcodec`: the latent-ae.safetensors; default the shipped one).
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import abstractmethod
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codecbench.codecs.diffusion.backbones.unet1d import UNet1d, UNet1dConfig
+from codecbench.codecs.diffusion.backbones.wavenet1d import WaveNet1d, WaveNet1dConfig
+from codecbench.codecs.diffusion.checkpoints import checkpoint_path, file_sha256, load_modules, save_modules
+from codecbench.codecs.diffusion.codec import reverse_diffusion
+from codecbench.codecs.diffusion.quantizers.token_conditioner import TokenUpsampler, TokenUpsamplerConfig
+from codecbench.codecs.diffusion.representation import LogMel
+from codecbench.codecs.diffusion.samplers import DDPMSampler, MidwayInfillingSampler
+from codecbench.codecs.diffusion.training.data import Batch
+from codecbench.codecs.diffusion.training import losses
+from codecbench.codecs.diffusion.training.encodec16 import CODEBOOKS, check_segment
+from codecbench.codecs.diffusion.training.mel2mel import diffusion_loss, validation_timesteps
+from codecbench.codecs.diffusion.training.trainer import Recipe, TrainOptions
+
+DIFFUSION = {"num_train_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02, "prediction_type": "v_prediction"}
+VALIDATION_MIDWAY = {"tau": 100, "gamma": 0.3}
+VALIDATION_STEPS = 25  # midway steps of the sampled validation score (respaced from tau = 100)
+
+
+def frozen(path: str | Path, prefix: str, device: torch.device) -> nn.Module:
+    """A module of a checkpoint file, in eval mode without gradients."""
+    return load_modules(path, device)[prefix].requires_grad_(False).eval()
+
+
+class TokenDiffusionRecipe(Recipe):
+    """Frozen tokenizer -> TokenUpsampler -> conditional denoiser in an output domain (see subclasses)."""
+
+    export_name = ""
+    defaults = {"batch_size": 8, "segment_frames": 60, "lr": 5e-4}
+
+    def __init__(self, options: TrainOptions, representation: LogMel) -> None:
+        super().__init__(options, representation)
+        self.tiny = options.preset == "tiny"
+        self.frozen_paths = {"tokenizer": Path(options.recipe_args.get("tokenizer") or checkpoint_path("encodec16"))}
+        self.tokenizer = frozen(self.frozen_paths["tokenizer"], "tokenizer", self.device)
+        check_segment(self, self.tokenizer.hop_length)
+        self.upsampler = TokenUpsampler(self.upsampler_config()).to(self.device)
+        self.backbone = self.build_backbone().to(self.device)
+        self.sampler = DDPMSampler(**DIFFUSION)
+        self.modules = {"conditioner": self.upsampler, "backbone": self.backbone}
+        self.adamw("model", itertools.chain(self.upsampler.parameters(), self.backbone.parameters()))
+
+    @abstractmethod
+    def upsampler_config(self) -> TokenUpsamplerConfig:
+        """Tokens -> the output domain."""
+
+    @abstractmethod
+    def build_backbone(self) -> nn.Module:
+        """The denoiser."""
+
+    @abstractmethod
+    def target(self, batch: Batch) -> torch.Tensor:
+        """The normalised output-domain x_0 [B, C, N] of a batch."""
+
+    @abstractmethod
+    def estimate_losses(self, estimate: torch.Tensor, target: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """Losses that make the upsampler's output a coarse estimate of the target (or its waveform)."""
+
+    def estimate(self, wav: torch.Tensor, codebooks: int, frames: int) -> torch.Tensor:
+        """The upsampled token estimate [B, C, frames] of waveforms [B, T] coded with `codebooks` codebooks."""
+        with torch.no_grad():
+            indices = self.tokenizer.use_quantizers(codebooks).encode(wav[:, None])
+            embeddings = self.tokenizer.embed(indices)
+        return self.upsampler(embeddings)[..., :frames]
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        codebooks = CODEBOOKS[int(torch.randint(len(CODEBOOKS), (1,)))]
+        target = self.target(batch)
+        estimate = self.estimate(batch.wav, codebooks, target.shape[-1])
+        diffusion = diffusion_loss(self.backbone, self.sampler, target, estimate)
+        auxiliary = self.estimate_losses(estimate, target, batch)
+        loss = diffusion + sum(auxiliary.values())
+        self.optimizers["model"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["model"].step()
+        return {"diffusion_mse": diffusion, **auxiliary, "loss": loss}
+
+    def validate(self, batch: Batch) -> dict[str, float]:
+        """Per bit rate: the estimate losses, the diffusion loss at spread timesteps, and the estimate
+        losses of a midway-infilling sample (tau 100, gamma 0.3, 25 respaced steps)."""
+        target = self.target(batch)
+        generator = torch.Generator(device=self.device).manual_seed(0)
+        timesteps = validation_timesteps(target.shape[0], self.sampler, target.device)
+        scores = {}
+        for codebooks in CODEBOOKS:
+            estimate = self.estimate(batch.wav, codebooks, target.shape[-1])
+            scores.update({f"{k}@{codebooks}": float(v) for k, v in self.estimate_losses(estimate, target, batch).items()})
+            scores[f"diffusion_mse@{codebooks}"] = float(diffusion_loss(self.backbone, self.sampler, target, estimate,
+                                                                         generator, timesteps))
+            sampler = MidwayInfillingSampler(**VALIDATION_MIDWAY, **DIFFUSION)
+            sampled = reverse_diffusion(self.backbone, sampler, estimate, target.shape, VALIDATION_STEPS, generator,
+                                        estimate)
+            scores.update({f"midway_{k}@{codebooks}": float(v)
+                           for k, v in self.estimate_losses(sampled, target, batch).items()})
+        return scores
+
+    def export_metadata(self) -> dict[str, Any]:
+        """What decoding needs besides the modules: the diffusion schedule (and the output normalisation)."""
+        return {"diffusion": DIFFUSION}
+
+    def export(self, out: Path, training: dict[str, Any]) -> list[Path]:
+        frozen_parts = {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in self.frozen_paths.items()}
+        return [save_modules(out / f"{self.export_name}.safetensors",
+                             {"conditioner": self.upsampler, "backbone": self.backbone},
+                             {**training, **self.export_metadata(), "frozen": frozen_parts})]
+
+
+class LaDiffCodecRecipe(TokenDiffusionRecipe):
+    """latent2latent: diffusion in the latent of the frozen continuous autoencoder (a 1-D U-Net)."""
+
+    name = "ladiffcodec"
+    export_name = "ladiffcodec"
+    TINY_BACKBONE = dict(channels=(8, 16), time_dim=8, heads=2)
+
+    def __init__(self, options: TrainOptions, representation: LogMel) -> None:
+        path = Path(options.recipe_args.get("autoencoder") or checkpoint_path("latent-ae"))
+        self.autoencoder = frozen(path, "autoencoder", torch.device(options.device))
+        super().__init__(options, representation)
+        self.frozen_paths["autoencoder"] = path
+
+    def upsampler_config(self) -> TokenUpsamplerConfig:
+        channels = 16 if self.tiny else TokenUpsamplerConfig.channels
+        return TokenUpsamplerConfig(in_dim=self.tokenizer.embedding_dim, out_dim=self.autoencoder.channels,
+                                    channels=channels, output_hop=self.autoencoder.hop_length)
+
+    def build_backbone(self) -> nn.Module:
+        sizes = self.TINY_BACKBONE if self.tiny else {}
+        channels = self.autoencoder.channels
+        return UNet1d(UNet1dConfig(in_channels=channels, cond_channels=channels, **sizes))
+
+    def target(self, batch: Batch) -> torch.Tensor:
+        with torch.no_grad():
+            return self.autoencoder.normalize(self.autoencoder(batch.wav))
+
+    def estimate_losses(self, estimate: torch.Tensor, target: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        decoded = self.autoencoder.decode(self.autoencoder.denormalize(estimate))[:, : batch.wav.shape[-1]]
+        return {"latent_l1": F.l1_loss(estimate, target),
+                "decoded_mel_l1": losses.mel_loss(self.representation, decoded, batch.wav)}
+
+
+class Latent2MelRecipe(TokenDiffusionRecipe):
+    """latent2mel: diffusion in the normalised log-mel (the WaveNet denoiser of mel2mel)."""
+
+    name = "latent2mel"
+    export_name = "latent2mel"
+    defaults = {**TokenDiffusionRecipe.defaults, "lr": 1e-3}
+    TINY_BACKBONE = dict(channels=16, dilations=(1, 2), time_dim=8)
+
+    def upsampler_config(self) -> TokenUpsamplerConfig:
+        mel = self.representation.config
+        channels = 16 if self.tiny else TokenUpsamplerConfig.channels
+        return TokenUpsamplerConfig(in_dim=self.tokenizer.embedding_dim, out_dim=mel.n_mels, channels=channels,
+                                    rates=(), output_hop=mel.hop_length, centered=True)
+
+    def build_backbone(self) -> nn.Module:
+        sizes = self.TINY_BACKBONE if self.tiny else {}
+        n_mels = self.representation.config.n_mels
+        return WaveNet1d(WaveNet1dConfig(in_channels=n_mels, cond_channels=n_mels, **sizes))
+
+    def target(self, batch: Batch) -> torch.Tensor:
+        return self.representation.normalize(batch.mel)
+
+    def export_metadata(self) -> dict[str, Any]:
+        """Also the mel analysis and normalisation the model was trained in (decoding uses the same)."""
+        return {**super().export_metadata(), "mel": asdict(self.representation.config)}
+
+    def estimate_losses(self, estimate: torch.Tensor, target: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        return {"mel_l1": F.l1_loss(estimate, target)}

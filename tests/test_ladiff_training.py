@@ -1,0 +1,82 @@
+"""The LaDiffCodec / design-space recipes on tiny configurations, chained as they are in real training:
+encodec16 and latent-ae first, then ladiffcodec and latent2mel on their frozen exports."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata  # noqa: E402
+from codecbench.codecs.diffusion.training import RECIPES, train  # noqa: E402
+from codecbench.codecs.diffusion.training.trainer import TrainOptions  # noqa: E402
+from codecbench.commands.train import RECIPE_NAMES  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("waveforms"))
+
+
+def tiny(recipe, out, librispeech_root, cache, steps, **extra):
+    """A tiny run on the bundled test-other sample (one speaker held back for validation)."""
+    options = dict(recipe=recipe, out=str(out), root=str(librispeech_root), split="test-other", steps=steps,
+                   preset="tiny", batch_size=4, segment_frames=20, val_speakers=1, val_every=steps,
+                   checkpoint_every=steps, log_every=10, cache=cache, lr=3e-3)
+    options.update(extra)
+    return TrainOptions(**options)
+
+
+def first_and_last(log, key):
+    values = [entry[key] for entry in log["history"] if key in entry]
+    return values[0], values[-1]
+
+
+@pytest.fixture(scope="module")
+def frozen_parts(torch_one_thread, tmp_path_factory, librispeech_root, cache):
+    """The tiny tokenizer and autoencoder the diffusion recipes build on (trained here: losses go down)."""
+    out = tmp_path_factory.mktemp("frozen")
+    logs = {name: train(tiny(name, out / name, librispeech_root, cache, 30), progress=False)
+            for name in ("encodec16", "latent-ae")}
+    return out, logs
+
+
+def test_every_recipe_is_on_the_command_line():
+    assert set(RECIPE_NAMES) == set(RECIPES)
+
+
+def test_tokenizer_and_autoencoder_losses_go_down(frozen_parts):
+    out, logs = frozen_parts
+    for name, log in logs.items():
+        first, last = first_and_last(log, "loss")
+        assert last < first, name
+    assert {"mel_l1@3", "mel_l1@6"} <= set(logs["encodec16"]["validation"][-1])
+    tokenizer = load_modules(out / "encodec16" / "encodec16.safetensors")["tokenizer"]
+    assert tokenizer.frame_multiple == 320 and tokenizer.config.num_quantizers == 6
+    autoencoder = load_modules(out / "latent-ae" / "latent-ae.safetensors")["autoencoder"]
+    assert not torch.allclose(autoencoder.latent_var, torch.ones_like(autoencoder.latent_var))  # tracked
+
+
+@pytest.mark.parametrize("recipe", ["ladiffcodec", "latent2mel"])
+def test_token_diffusion_recipes_learn_on_frozen_parts(recipe, tmp_path, frozen_parts, librispeech_root, cache):
+    parts, _ = frozen_parts
+    frozen = {"tokenizer": str(parts / "encodec16" / "encodec16.safetensors"),
+              "autoencoder": str(parts / "latent-ae" / "latent-ae.safetensors")}
+    log = train(tiny(recipe, tmp_path, librispeech_root, cache, 40, recipe_args=frozen), progress=False)
+    first, last = first_and_last(log, "loss")
+    assert last < first
+    validation = log["validation"][-1]
+    assert {"diffusion_mse@3", "diffusion_mse@6"} <= set(validation)
+    assert any(key.startswith("midway_") for key in validation)
+    path = tmp_path / f"{recipe}.safetensors"
+    assert set(load_modules(path)) == {"conditioner", "backbone"}
+    training = read_metadata(path)["training"]
+    assert training["diffusion"]["num_train_timesteps"] == 1000 and training["diffusion"]["beta_end"] == 0.02
+    assert training["frozen"]["tokenizer"]["sha256"]
+    assert "Command:" in (tmp_path / f"{recipe}.md").read_text()
+
+
+def test_token_recipes_refuse_segments_that_split_token_frames(tmp_path, librispeech_root, cache):
+    with pytest.raises(ValueError, match="multiple of 5"):
+        train(tiny("encodec16", tmp_path, librispeech_root, cache, 2, segment_frames=16), progress=False)
