@@ -62,6 +62,23 @@ class PendingRow:
     errors: list[str]
 
 
+def set_torch_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads for the neural codecs (None: torch's choice; without torch: nothing to set).
+
+    Raises:
+        ValueError: fewer than one thread.
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, not {threads}")
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
 def score_pair(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, metric_names: list[str],
                max_lag: int, known_delay: int | None = None) -> dict[str, Any]:
     """Align a decoded signal to its reference and score it (runs in a worker process); non-intrusive

@@ -42,6 +42,18 @@ class Availability:
     available: bool
     reason: str = ""
 
+    @classmethod
+    def of_modules(cls, *modules: str, install: str) -> "Availability":
+        """Available when every module imports; else the first that fails and the pip command that fixes it."""
+        import importlib
+
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                return cls(False, f"{module} is not installed ({exc}); pip install {install}")
+        return cls(True)
+
 
 FAST_PATH_OPTIONS: dict[str, tuple[str, ...]] = {
     "compile": ("eager", "compile", "graph"),

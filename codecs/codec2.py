@@ -49,11 +49,7 @@ class Codec2Codec(Codec):
 
     @classmethod
     def availability(cls) -> Availability:
-        try:
-            import pycodec2  # noqa: F401
-        except ImportError as exc:
-            return Availability(False, f"pycodec2 is not installed ({exc}); pip install pycodec2")
-        return Availability(True)
+        return Availability.of_modules("pycodec2", install="pycodec2")
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version

@@ -57,10 +57,11 @@ class OpusCodec(Codec):
 
     @classmethod
     def availability(cls) -> Availability:
-        try:
-            import av
-        except ImportError as exc:
-            return Availability(False, f"PyAV is not installed ({exc}); pip install av")
+        status = Availability.of_modules("av", install="av")
+        if not status.available:
+            return status
+        import av
+
         if "libopus" not in av.codecs_available:
             return Availability(False, "this PyAV build has no libopus encoder")
         return Availability(True)

@@ -52,6 +52,8 @@ def test_run_real_invocation(tmp_path, librispeech_root, capsys):
 def test_user_errors_exit_2(tmp_path, capsys):
     assert main(["run", "--codecs", "opus@99", "--limit", "1", "--out", str(tmp_path)]) == 2
     assert "6-32" in capsys.readouterr().err
+    assert main(["run", "--codecs", "opus@6", "--limit", "1", "--threads", "0", "--out", str(tmp_path)]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():

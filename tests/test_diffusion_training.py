@@ -10,26 +10,12 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 from codecbench.cli import main  # noqa: E402
 from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata  # noqa: E402
 from codecbench.codecs.diffusion.training import train  # noqa: E402
-from codecbench.codecs.diffusion.training.trainer import TrainOptions  # noqa: E402
+from tiny_training import first_and_last, tiny  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("waveforms"))
-
-
-def tiny(recipe, out, librispeech_root, cache, steps, **extra):
-    """A tiny run on the bundled test-other sample (one speaker held back for validation)."""
-    options = dict(recipe=recipe, out=str(out), root=str(librispeech_root), split="test-other", steps=steps,
-                   preset="tiny", batch_size=4, segment_frames=16, val_speakers=1, val_every=steps,
-                   checkpoint_every=steps, log_every=5, cache=cache, lr=3e-3)
-    options.update(extra)
-    return TrainOptions(**options)
-
-
-def first_and_last(log, key):
-    values = [entry[key] for entry in log["history"] if key in entry]
-    return values[0], values[-1]
 
 
 def test_mel2mel_quantizer_then_diffusion_losses_go_down(tmp_path, librispeech_root, cache):

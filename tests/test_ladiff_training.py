@@ -8,8 +8,9 @@ pytest.importorskip("transformers")
 
 from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata  # noqa: E402
 from codecbench.codecs.diffusion.training import RECIPES, train  # noqa: E402
-from codecbench.codecs.diffusion.training.trainer import TrainOptions  # noqa: E402
 from codecbench.commands.train import RECIPE_NAMES  # noqa: E402
+from tiny_training import first_and_last  # noqa: E402
+from tiny_training import tiny as tiny_run  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -19,18 +20,9 @@ def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("waveforms"))
 
 
-def tiny(recipe, out, librispeech_root, cache, steps, **extra):
-    """A tiny run on the bundled test-other sample (one speaker held back for validation)."""
-    options = dict(recipe=recipe, out=str(out), root=str(librispeech_root), split="test-other", steps=steps,
-                   preset="tiny", batch_size=4, segment_frames=20, val_speakers=1, val_every=steps,
-                   checkpoint_every=steps, log_every=10, cache=cache, lr=3e-3)
-    options.update(extra)
-    return TrainOptions(**options)
-
-
-def first_and_last(log, key):
-    values = [entry[key] for entry in log["history"] if key in entry]
-    return values[0], values[-1]
+def tiny(*args, **extra):
+    """`tiny_training.tiny` with segments of 20 mel frames (token frames are 5 mel frames long)."""
+    return tiny_run(*args, **{"segment_frames": 20, "log_every": 10, **extra})
 
 
 @pytest.fixture(scope="module")

@@ -101,3 +101,13 @@ def test_unknown_codec_and_bad_point_list_valid_values():
         load_codec("opus@64")
     with pytest.raises(ValueError, match="no option"):
         load_codec("codec2@2.4:steps=3")
+
+
+def test_availability_of_modules_names_the_missing_one_and_the_fix():
+    from codecbench.codecs.base import Availability
+
+    assert Availability.of_modules("json", "numpy", install="x").available
+    status = Availability.of_modules("json", "no_such_module_xyz", install="'codecbench[metrics]'")
+    assert not status.available
+    assert "no_such_module_xyz is not installed" in status.reason
+    assert status.reason.endswith("pip install 'codecbench[metrics]'")

@@ -139,8 +139,8 @@ def test_a_declared_delay_replaces_the_cross_correlation_search(speech):
     wrong = score_pair(reference, delayed, 16000, ["stoi"], 4000, known_delay=0)["values"]["stoi"]
     assert wrong < declared["values"]["stoi"]
     assert OpusCodec.known_delay_at(16000) is None  # Opus is found by cross-correlation
-    ReferenceCodec.known_delay_samples = 8
-    try:
-        assert ReferenceCodec.known_delay_at(48000) == 24
-    finally:
-        ReferenceCodec.known_delay_samples = None
+
+    class DelayedReference(ReferenceCodec):
+        known_delay_samples = 8
+
+    assert DelayedReference.known_delay_at(48000) == 24

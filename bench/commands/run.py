@@ -49,25 +49,13 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def set_torch_threads(threads: int) -> None:
-    """Set torch's intra-op threads when torch is installed (codecs without torch ignore it)."""
-    if threads < 1:
-        raise SystemExit(f"--threads must be at least 1, not {threads}")
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
-
-
 def handle(args: argparse.Namespace) -> int:
     from codecbench.codecs import parse_spec_list
     from codecbench.datasets import select
     from codecbench.metrics import parse_metric_list
-    from codecbench.runner import run_benchmark
+    from codecbench.runner import run_benchmark, set_torch_threads
 
-    if args.threads is not None:
-        set_torch_threads(args.threads)
+    set_torch_threads(args.threads)
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
     specs = parse_spec_list(texts) if texts else parse_spec_list(DEMO_SPECS)
     metrics = parse_metric_list(args.metrics)

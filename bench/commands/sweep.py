@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from codecbench.commands.run import add_dataset_arguments, add_execution_arguments, set_torch_threads
+from codecbench.commands.run import add_dataset_arguments, add_execution_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,10 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from codecbench.datasets import select
     from codecbench.metrics import parse_metric_list
+    from codecbench.runner import set_torch_threads
     from codecbench.sweep import parse_param, run_sweep
 
-    if args.threads is not None:
-        set_torch_threads(args.threads)
+    set_torch_threads(args.threads)
     params: dict[str, list[str]] = {}
     for text in args.param:
         name, values = parse_param(text)

@@ -28,7 +28,7 @@ from codecbench.latency.rows import COLUMNS, NAN, LatencyRow
 from codecbench.latency.settings import Timings, batch_interface, stream_frames, time_round_trips, time_stream
 from codecbench.latency.stats import summarize_ms
 from codecbench.provenance import environment, package_versions
-from codecbench.runner import MAX_DELAY_S, score_pair
+from codecbench.runner import MAX_DELAY_S, score_pair, set_torch_threads
 
 SETTINGS = ("clip", "stream", "batch")
 EAGER = {key: choices[0] for key, choices in FAST_PATH_OPTIONS.items()}  # compile=eager, dtype=fp32
@@ -314,10 +314,7 @@ def measure_latency(
         raise ValueError(f"unknown settings {unknown}; select from {list(SETTINGS)}")
     _check_device(device, compile_modes)
     expanded = expand_specs(specs, compile_modes, dtypes)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     clips = load_clips(root, split, utterance, seconds, batch if "batch" in settings else 1)
     machine = {**environment(), **resources.device_info(device)}  # load average before the timing
     out = Path(out)

@@ -64,12 +64,7 @@ class Dnsmos(Metric):
 
     @classmethod
     def availability(cls) -> Availability:
-        try:
-            import onnxruntime  # noqa: F401
-            import speechmos.dnsmos  # noqa: F401
-        except ImportError as exc:
-            return Availability(False, f"speechmos/onnxruntime not installed ({exc}); pip install 'codecbench[metrics]'")
-        return Availability(True)
+        return Availability.of_modules("onnxruntime", "speechmos.dnsmos", install="'codecbench[metrics]'")
 
     def compute(self, reference: None, degraded: np.ndarray) -> dict[str, float]:
         return dnsmos_scores(degraded, self.sample_rate)

@@ -66,11 +66,7 @@ class F0(Metric):
 
     @classmethod
     def availability(cls) -> Availability:
-        try:
-            import librosa  # noqa: F401
-        except ImportError as exc:
-            return Availability(False, f"librosa is not installed ({exc}); pip install 'codecbench[metrics]'")
-        return Availability(True)
+        return Availability.of_modules("librosa", install="'codecbench[metrics]'")
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         ref_track = self._reference_tracks.get(reference, self.sample_rate,

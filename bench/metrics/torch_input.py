@@ -12,14 +12,7 @@ from codecbench.codecs.base import Availability
 
 def torch_availability(auraloss: bool = True) -> Availability:
     """Available when torch (and, if asked, auraloss, which needs no torchaudio) import."""
-    try:
-        import torch  # noqa: F401
-
-        if auraloss:
-            import auraloss  # noqa: F401
-    except ImportError as exc:
-        return Availability(False, f"torch/auraloss not installed ({exc}); pip install 'codecbench[metrics]'")
-    return Availability(True)
+    return Availability.of_modules("torch", *(["auraloss"] if auraloss else []), install="'codecbench[metrics]'")
 
 
 def as_batch(x: np.ndarray):

@@ -42,17 +42,10 @@ def visqol_moslqo(reference: np.ndarray, degraded: np.ndarray, sample_rate: int,
 
 
 def _availability(lattice: bool) -> Availability:
-    try:
-        import visqol  # noqa: F401
-    except ImportError as exc:
-        return Availability(False, f"visqol-python is not installed ({exc}); pip install 'codecbench[metrics]'")
-    if lattice:
-        try:
-            import ai_edge_litert  # noqa: F401
-        except ImportError as exc:
-            return Availability(False, f"the lattice model needs ai-edge-litert ({exc}); "
-                                       "pip install 'visqol-python[lattice]'")
-    return Availability(True)
+    status = Availability.of_modules("visqol", install="'codecbench[metrics]'")
+    if status.available and lattice:  # the lattice model runs on ai-edge-litert
+        return Availability.of_modules("ai_edge_litert", install="'visqol-python[lattice]'")
+    return status
 
 
 class Visqol(Metric):

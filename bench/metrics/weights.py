@@ -52,14 +52,10 @@ def locate_weights(env_var: str, repo_id: str) -> WeightsLocation:
 
 def weights_availability(env_var: str, repo_id: str, modules: tuple[str, ...]):
     """Availability of a model-based metric: its libraries import and its weights are found."""
-    from importlib import import_module
-
     from codecbench.codecs.base import Availability
 
-    for module in modules:
-        try:
-            import_module(module)
-        except ImportError as exc:
-            return Availability(False, f"{module} is not installed ({exc}); pip install 'codecbench[metrics]'")
+    status = Availability.of_modules(*modules, install="'codecbench[metrics]'")
+    if not status.available:
+        return status
     location = locate_weights(env_var, repo_id)
     return Availability(location.source is not None, location.reason)

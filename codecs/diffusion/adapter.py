@@ -10,17 +10,6 @@ import numpy as np
 from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Encoded
 
 
-def dependencies_missing() -> str:
-    """The pip command for missing neural dependencies, or '' when all import."""
-    missing = []
-    for module in ("torch", "librosa", "safetensors"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    return f"missing {', '.join(missing)}: pip install 'codecbench[neural]'" if missing else ""
-
-
 class MelCodecAdapter(Codec):
     """Base of the adapters around a `DiffusionCodec`: one packet per utterance holding the packed
     indices (and side information). Subclasses list their `checkpoints` and build the parts.
@@ -39,6 +28,7 @@ class MelCodecAdapter(Codec):
     extra = "neural"
     stochastic = True
     checkpoints: ClassVar[tuple[str, ...]] = ()
+    dependencies: ClassVar[tuple[str, ...]] = ("torch", "librosa", "safetensors")  # pip extra `neural`
 
     def __init__(self, kbps: float | None = None, weights: str | None = None, compile: str = "eager",
                  dtype: str = "fp32") -> None:
@@ -77,9 +67,9 @@ class MelCodecAdapter(Codec):
 
     @classmethod
     def _availability_in(cls, weights: str | None) -> Availability:
-        missing = dependencies_missing()
-        if missing:
-            return Availability(False, missing)
+        status = Availability.of_modules(*cls.dependencies, install="'codecbench[neural]'")
+        if not status.available:
+            return status
         from codecbench.codecs.diffusion.checkpoints import checkpoint_path
 
         paths = [checkpoint_path(n, weights) for n in cls.checkpoints]

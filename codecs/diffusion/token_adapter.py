@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from codecbench.codecs.base import Availability
 from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
 
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # midway-infilling: tau (one step per training timestep below tau)
@@ -17,14 +16,7 @@ class TokenCodecAdapter(MelCodecAdapter):
     operating_points = (1.5, 3.0)
     default_point = 1.5
 
-    @classmethod
-    def _availability_in(cls, weights: str | None) -> Availability:
-        """As the mel codecs', and the SEANet modules come from `transformers`."""
-        try:
-            import transformers  # noqa: F401
-        except ImportError:
-            return Availability(False, "missing transformers: pip install 'codecbench[neural]'")
-        return super()._availability_in(weights)
+    dependencies = (*MelCodecAdapter.dependencies, "transformers")  # the SEANet modules come from transformers
 
     def tokenizer(self):
         """The shipped tokenizer, transmitting the codebooks of this operating point."""
