@@ -1,4 +1,4 @@
-"""What a run ran: command, package versions, machine, dataset checksums, seeds, codec provenance."""
+"""What ran: package versions, the machine, and the manifest of the inputs with their checksums."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from codecbench.datasets.download import file_digest
 PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
             "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
             "onnxruntime", "librosa", "auraloss", "jiwer")
+MANIFEST_COLUMNS = ["utterance", "speaker", "split", "path", "sha256"]
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that can change a score."""
+def package_versions(*extra: str) -> dict[str, str]:
+    """Installed versions of the packages that can change a score, and of `extra` packages (absent ones are
+    left out): the one place versions are collected, for runs, reports, listening tests and training."""
     found = {}
-    for name in PACKAGES:
+    for name in dict.fromkeys([*PACKAGES, *extra]):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -40,19 +42,11 @@ def environment() -> dict[str, Any]:
 
 def manifest(selection: Selection) -> pd.DataFrame:
     """utterance, speaker, split, path, sha256 of every selected file."""
-    return pd.DataFrame(
-        [{"utterance": u.id, "speaker": u.speaker, "split": u.split, "path": str(u.path),
-          "sha256": file_digest(u.path)} for u in selection.utterances]
-    )
+    return pd.DataFrame([(u.id, u.speaker, u.split, str(u.path), file_digest(u.path)) for u in selection.utterances],
+                        columns=MANIFEST_COLUMNS)
 
 
 def table_digest(table: pd.DataFrame) -> str:
     """sha256 of a manifest's (utterance, sha256) pairs: one number that names the exact data."""
     text = "\n".join(f"{u} {h}" for u, h in zip(table["utterance"], table["sha256"]))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def derive_seed(run_seed: int, *parts: str) -> int:
-    """A stable 31-bit seed from the run seed and identifiers (utterance id, spec)."""
-    text = "|".join([str(run_seed), *parts])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF

@@ -13,7 +13,7 @@ from codecbench.alignment import align, estimate_delay
 from codecbench.codecs import CodecUnavailable, load_codec
 from codecbench.codecs.lyra import FILES, SHA256, WEIGHTS_ENV, LyraCodec, find_weights
 from codecbench.runner import run_benchmark
-from codecbench.store import LEADING_COLUMNS, TRAILING_COLUMNS
+from codecbench.rows import LEADING_COLUMNS, TRAILING_COLUMNS
 
 
 @pytest.fixture(scope="module")

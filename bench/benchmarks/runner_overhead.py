@@ -16,7 +16,8 @@ from codecbench.audio import load_audio, resample
 from codecbench.codecs import load_codec
 from codecbench.datasets import select
 from codecbench.metrics import evaluate
-from codecbench.runner import MAX_DELAY_S, WORKING_RATE, run_benchmark
+from codecbench.pipeline import WORKING_RATE, max_lag
+from codecbench.runner import run_benchmark
 
 
 def raw_seconds(selection, specs: list[str], metrics: list[str]) -> tuple[float, float]:
@@ -31,7 +32,7 @@ def raw_seconds(selection, specs: list[str], metrics: list[str]) -> tuple[float,
             decoded = codec.decode(codec.encode(x))
             codec_s += time.perf_counter() - start
             y = resample(decoded, codec.sample_rate, WORKING_RATE)
-            ref, deg = align(audio, y, estimate_delay(audio, y, int(MAX_DELAY_S * WORKING_RATE)))
+            ref, deg = align(audio, y, estimate_delay(audio, y, max_lag()))
             start = time.perf_counter()
             evaluate(metrics, ref, deg, WORKING_RATE)
             metric_s += time.perf_counter() - start

@@ -55,7 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze.add_argument("--out", required=True, help="output folder")
     analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
     analyze.add_argument("--mid-anchor", default="lowpass@7k", help="the mid anchor's condition name")
-    analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     analyze.set_defaults(handler=handle_analyze)
 
@@ -126,7 +125,7 @@ def handle_analyze(args: argparse.Namespace) -> int:
     _require_listening()
     from codecbench.listening_test.analysis import analyze
 
-    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=args.mid_anchor, seed=args.seed,
+    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=args.mid_anchor,
                      plots=not args.no_plots)
     excluded = result.screening.excluded
     print(f"listeners: {len(result.screening.listeners)}, excluded by post-screening: {len(excluded)}")

@@ -10,8 +10,7 @@ import numpy as np
 from codecbench.audio import load_audio
 from codecbench.datasets import Utterance, select
 from codecbench.datasets.download import file_digest
-
-WORKING_RATE = 16000
+from codecbench.pipeline import WORKING_RATE
 DEFAULT_UTTERANCE = "1688-142285-0003"  # test-other, 5 s, speech from the first 0.2 s
 
 

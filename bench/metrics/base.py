@@ -45,7 +45,7 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
     min_duration_s: ClassVar[float] = 0.0
-    default: ClassVar[bool] = True  # part of the default metric set
+    default: ClassVar[bool] = True  # part of the default metric set (built-in metrics only: plugins are opt-in)
     extra: ClassVar[str | None] = None
     scores_reference: ClassVar[bool] = False  # non-intrusive only: also report the reference's own score
     notes: ClassVar[str] = ""  # a caveat shown by `codecbench metrics` (e.g. meaningless for generative decoders)

@@ -55,9 +55,12 @@ class _Pair:
 
 
 def _attempt(scores: Scores, key: str, columns: tuple[str, ...], score: Callable[[], dict[str, float]]) -> None:
-    """Run `score` into `scores`; a failure becomes NaN in `columns` and a reason under `key`."""
+    """Run `score` into `scores`; a failure, or values for other columns than `columns`, becomes NaN in
+    `columns` and a reason under `key`."""
     try:
         values = score()
+        if set(values) != set(columns):
+            raise MetricError(f"returned the columns {sorted(values)}, but declares {list(columns)}")
         bad = [c for c, v in values.items() if not np.isfinite(v)]
         if bad:
             raise MetricError(f"returned a non-finite value for {bad}")
@@ -85,7 +88,7 @@ def _score_reference(name: str, pair: _Pair) -> dict[str, float]:
     """A non-intrusive metric's score of the reference itself, computed once per distinct reference."""
     def compute() -> dict[str, float] | str:
         attempt = Scores()
-        _attempt(attempt, name, (), lambda: _score(name, pair, "reference"))
+        _attempt(attempt, name, get_metric_class(name).computed_columns(), lambda: _score(name, pair, "reference"))
         return attempt.errors.get(name) or attempt.values
 
     cached = _reference_scores.get(pair.at("reference", pair.sample_rate), pair.sample_rate, compute, tag=name)
