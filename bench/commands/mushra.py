@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=handle_build)
 
     serve = _action(actions, "serve", "serve a test to listeners (Gradio) with an admin page")
-    serve.add_argument("test_dir", metavar="TESTDIR")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("test_dir", metavar="TESTDIR", help="a test folder written by `mushra build`")
+    serve.add_argument("--port", type=int, default=7860, help="HTTP port")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept listeners from other machines")
     serve.add_argument("--admin-password", default=None,
                        help="password of user 'admin' on /admin/ (default: $CODECBENCH_MUSHRA_ADMIN_PASSWORD, "
@@ -44,14 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=handle_serve)
 
     export = _action(actions, "export", "write ratings.csv (and events.csv) from a test's database")
-    export.add_argument("test_dir", metavar="TESTDIR")
+    export.add_argument("test_dir", metavar="TESTDIR", help="a test folder written by `mushra build`")
     export.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
     export.add_argument("--out", default="ratings.csv", help="the ratings file")
     export.add_argument("--events", default=None, help="also write the event log here")
     export.set_defaults(handler=handle_export)
 
     analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
-    analyze.add_argument("ratings", metavar="RATINGS_CSV")
+    analyze.add_argument("ratings", metavar="RATINGS_CSV", help="ratings in the export format (from any source)")
     analyze.add_argument("--out", required=True, help="output folder")
     analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
     analyze.add_argument("--mid-anchor", default="lowpass@7k", help="the mid anchor's condition name")

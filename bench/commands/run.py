@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that select the utterances (shared by `run` and `sweep`)."""
-    parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"])
+    parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"],
+                        help="a LibriSpeech layout, or any folder of audio files (ids: relative paths)")
     parser.add_argument("--root", default=None,
                         help="data root; default: $CODECBENCH_DATA, ../shared/data/LibriSpeech, the cache")
     parser.add_argument("--split", default=None, help="LibriSpeech split (default test-other)")
