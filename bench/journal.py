@@ -105,13 +105,20 @@ class Journal:
         return tail
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record durably (fsynced) before returning; call `repair` first on an existing file."""
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "ab")
-        self._handle.write(_frame(record))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        """Write one record durably (fsynced) before returning; call `repair` first on an existing file.
+
+        Raises:
+            OSError: the write failed (e.g. a full disk), naming the journal; what is stored stays valid.
+        """
+        try:
+            if self._handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = open(self.path, "ab")
+            self._handle.write(_frame(record))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
     def close(self) -> None:
         if self._handle is not None:

@@ -155,7 +155,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     from codecbench import pipeline
     from codecbench.audio import load_audio
     from codecbench.codecs import CodecUnavailable, load_codec
-    from codecbench.datasets.download import file_digest
+    from codecbench.resources import file_digest
 
     run_dir = Path(run_dir)
     for name in ("run.json", "manifest.csv", "utterances.parquet"):
