@@ -1,6 +1,6 @@
 """An append-only journal of JSON records that cannot lose or glue records.
 
-Each record is one line, `<crc32 of the JSON, 8 hex digits> <JSON>\\n`, written with one `write` and fsynced
+Each record is one line, `<crc32 of the JSON, 8 hex digits> <JSON>\\n`, written unbuffered and fsynced
 before `append` returns. A record is complete only if its line ends in a newline and its checksum matches,
 so a record cut short by a crash, a full disk or a power loss is always detected. Only the tail can be torn
 (records are appended one at a time): `repair` cuts a torn tail back to the last complete record before new
@@ -113,9 +113,10 @@ class Journal:
         try:
             if self._handle is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._handle = open(self.path, "ab")
-            self._handle.write(_frame(record))
-            self._handle.flush()
+                self._handle = open(self.path, "ab", buffering=0)  # no buffer that a later close would retry
+            pending = memoryview(_frame(record))
+            while pending:
+                pending = pending[self._handle.write(pending):]
             os.fsync(self._handle.fileno())
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, str(self.path)) from exc

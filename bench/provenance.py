@@ -1,43 +1,15 @@
-"""What ran: package versions, the machine, and the manifest of the inputs with their checksums."""
+"""The manifest of a run's inputs: every file with its SHA-256, and one digest naming the exact data."""
 
 from __future__ import annotations
 
 import hashlib
-import platform
-import sys
-from typing import Any
-from importlib.metadata import PackageNotFoundError, version
 
 import pandas as pd
 
 from codecbench.datasets import Selection
 from codecbench.resources import file_digest
 
-PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
-            "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
-            "onnxruntime", "librosa", "auraloss", "jiwer")
 MANIFEST_COLUMNS = ["utterance", "speaker", "split", "path", "sha256"]
-
-
-def package_versions(*extra: str) -> dict[str, str]:
-    """Installed versions of the packages that can change a score, and of `extra` packages (absent ones are
-    left out): the one place versions are collected, for runs, reports, listening tests and training."""
-    found = {}
-    for name in dict.fromkeys([*PACKAGES, *extra]):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
-def environment() -> dict[str, Any]:
-    """Python, platform and, when torch is already loaded, its intra-op thread count."""
-    described: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
-                                 "machine": platform.machine()}
-    if "torch" in sys.modules:
-        described["torch_threads"] = sys.modules["torch"].get_num_threads()
-    return described
 
 
 def manifest(selection: Selection) -> pd.DataFrame:

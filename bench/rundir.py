@@ -235,7 +235,17 @@ class RunDir:
         self._replace(RUN_JSON, lambda path: path.write_text(json.dumps(asdict(info), indent=2, default=str)))
 
     def _replace(self, name: str, write: Any) -> None:
-        """Write `name` through a temporary file and an atomic rename."""
+        """Write `name` through a temporary file and an atomic rename (a failed write leaves the old file).
+
+        Raises:
+            OSError: the write failed (e.g. a full disk), naming the file.
+        """
         temporary = self.path / (name + ".tmp")
-        write(temporary)
+        try:
+            write(temporary)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            if exc.errno is None or exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(self.path / name)) from exc
         temporary.replace(self.path / name)

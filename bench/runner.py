@@ -23,7 +23,8 @@ from codecbench.codecs import CodecSpec, parse_spec
 from codecbench.datasets import Selection
 from codecbench.engines import Engine, LocalEngine, Task, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
-from codecbench.provenance import environment, manifest, package_versions, table_digest
+from codecbench.provenance import manifest, table_digest
+from codecbench.resources import environment, package_versions
 from codecbench.rundir import RunDir, RunFolderError, RunInfo, check_manifest
 from codecbench.stats import DEFAULT
 from codecbench.summary import format_summary, summarize

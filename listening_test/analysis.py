@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from codecbench.listening_test.testdef import MID_ANCHOR, PHASES, RATINGS_COLUMNS, REFERENCE
-from codecbench.provenance import package_versions
+from codecbench.resources import package_versions
 from codecbench.stats import DEFAULT, mean_ci
 
 REFERENCE_BELOW = 90  # a hidden-reference rating below this counts against the listener

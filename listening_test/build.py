@@ -287,7 +287,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     import yaml
 
     from codecbench import __version__
-    from codecbench.provenance import package_versions
+    from codecbench.resources import package_versions
 
     out = Path(out)
     staging = _prepare_out(out, overwrite)

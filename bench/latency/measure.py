@@ -28,7 +28,7 @@ from codecbench.latency.delay import delay_check, streaming_delay_ms
 from codecbench.latency.rows import COLUMNS, NAN, LatencyRow
 from codecbench.latency.settings import Timings, batch_interface, stream_frames, time_round_trips, time_stream
 from codecbench.latency.stats import summarize_ms
-from codecbench.provenance import environment, package_versions
+from codecbench.resources import environment, package_versions
 from codecbench.pipeline import WORKING_RATE
 from codecbench.runner import set_torch_threads
 

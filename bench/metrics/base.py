@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 
 MIN_STD = 1e-6  # below this a signal is constant (DC): nothing to score
 REFERENCE_PREFIX = "ref_"  # columns of a non-intrusive metric's score of the reference itself

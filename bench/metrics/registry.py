@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from codecbench.codecs.base import Availability
 from codecbench.metrics.base import Metric
 from codecbench.plugins import PluginRegistry
+from codecbench.resources import Availability
 
 METRICS: PluginRegistry[Metric] = PluginRegistry("codecbench.metrics", Metric, "metric")
 

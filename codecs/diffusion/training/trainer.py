@@ -127,7 +127,7 @@ def cosine_factor(step: int, total: int, warmup: int) -> float:
 
 
 def _versions() -> dict[str, str]:
-    from codecbench.provenance import package_versions
+    from codecbench.resources import package_versions
 
     return package_versions("safetensors")
 
