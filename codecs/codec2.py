@@ -67,15 +67,14 @@ class Codec2Codec(Codec):
         bits = []
         for start in range(0, len(pcm), self.samples_per_frame):
             frame = state.encode(pcm[start : start + self.samples_per_frame])  # bits_per_frame bits, byte-padded
-            bits.append(np.unpackbits(np.frombuffer(frame, np.uint8))[: self.bits_per_frame])
+            bits.append(unpack_fields(frame, [(self.bits_per_frame, 1)])[0])
         return Encoded(packets=[pack_fields([(np.concatenate(bits), 1)])], num_samples=len(waveform))
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         n_frames = -(-encoded.num_samples // self.samples_per_frame)
         (bits,) = unpack_fields(b"".join(encoded.packets), [(n_frames * self.bits_per_frame, 1)])
-        frames = bits.astype(np.uint8).reshape(n_frames, self.bits_per_frame)
-        padded = np.pad(frames, ((0, 0), (0, self.bytes_per_frame * 8 - self.bits_per_frame)))
-        payload = np.packbits(padded, axis=1).tobytes()  # libcodec2 takes whole bytes per frame
+        frames = bits.reshape(n_frames, self.bits_per_frame)
+        payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
         with multiprocessing.get_context("fork").Pool(1, initializer=die_with_parent) as pool:
             pcm = pool.apply(_decode_frames, (MODES[self.kbps], payload))
         return from_pcm16(pcm)

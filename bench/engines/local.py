@@ -27,10 +27,12 @@ def _start_worker(main_pid: int) -> None:
 
 def metric_pool(workers: int) -> ProcessPoolExecutor:
     """Metric worker processes started by a fork server, not forked from this process: a child forked after
-    torch (a neural codec here, or a metric) ran an OpenMP parallel region hangs in its next one. Each worker
-    exits as soon as this process is gone."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                               initializer=_start_worker, initargs=(os.getpid(),))
+    torch (a neural codec here, or a metric) ran an OpenMP parallel region hangs in its next one. The fork
+    server imports the pipeline once (no torch op runs there), so workers start without importing it again.
+    Each worker exits as soon as this process is gone."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["codecbench.pipeline"])
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
 
 
 class _InlineExecutor:
