@@ -51,11 +51,13 @@ def _watch(pid: int) -> None:
 
 
 def die_with_parent(watch_pid: int | None = None) -> None:
-    """Make this (child) process exit when its parent dies, and when process `watch_pid` does.
+    """Make this (child) process exit when its parent dies, and when process `watch_pid` does; SIGTERM ends it
+    at once (a forked child inherits the parent's handler, which turns SIGTERM into KeyboardInterrupt).
 
     Args:
         watch_pid: a further process whose death ends this one (the run's main process).
     """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = os.getppid()
     if sys.platform.startswith("linux"):
         _set_parent_death_signal()
