@@ -64,11 +64,12 @@ def test_score_reports_failures_as_null_with_reasons(tmp_path, speech, capsys, m
     sf.write(silent, np.zeros(32000, np.float32), 16000)
     reference = tmp_path / "ref.wav"
     sf.write(reference, speech, 16000)
-    assert main(["score", str(reference), str(silent), "--metrics", "pesq_wb,dnsmos,wer"]) == 0
+    assert main(["score", str(reference), str(silent), "--metrics", "pesq_wb,dnsmos,dwer_whisper"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["scores"]["pesq_wb"] is None and "silent" in result["errors"]["pesq_wb"]
     assert result["scores"]["dnsmos_ovrl"] is None and result["scores"]["ref_dnsmos_ovrl"] > 1
-    assert result["scores"]["wer"] is None and result["errors"]["wer"].startswith("unavailable: weights not found")
+    assert result["scores"]["dwer_whisper"] is None
+    assert result["errors"]["dwer_whisper"].startswith("unavailable: weights not found")
     metric_availability.cache_clear()
 
 
