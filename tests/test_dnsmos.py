@@ -1,7 +1,5 @@
 """DNSMOS computed with shared convolutions equals Microsoft's per-window scoring on real LibriSpeech."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -39,28 +37,15 @@ def test_window_starts_follow_the_reference_slicing():
     assert window_starts(34 * 16000) == [k * 16000 for k in (0, 1, 2, 3, 4, 5, 6, 24)]
 
 
-def test_long_clip_crosses_the_chunks_of_the_shared_layers(speech):
-    """A 34 s clip: the shared layers run in three chunks; window 24 comes after the skipped ones."""
-    from speechmos import dnsmos
+@pytest.mark.parametrize("chunk", [300, 1200])
+def test_long_clip_crosses_the_chunks_of_the_shared_layers(speech, monkeypatch, chunk):
+    """A 34 s clip: the shared layers run in chunks (shorter and longer than a window), windows are scored
+    as they are covered, and window 24 comes after the skipped ones."""
+    from codecbench.benchmarks.dnsmos_reference import REFERENCE_KEYS, reference_scorer
+    from codecbench.metrics import dnsmos
 
-    from codecbench.metrics.dnsmos import _sessions, dnsmos_scores
-
+    monkeypatch.setattr(dnsmos, "HEAD_CHUNK", chunk)
     clip = np.tile(speech, 7)[: 34 * 16000]
-    reference = dnsmos.DNSMOS.__new__(dnsmos.DNSMOS)  # Microsoft's scoring on our single-thread sessions
-    sessions = _sessions()
-    reference.onnx_sess, reference.p808_onnx_sess = _full_p835_session(), sessions.p808
-    expected = reference(clip, 16000, False)
-    scores = dnsmos_scores(clip)
-    assert scores["dnsmos_ovrl"] == pytest.approx(expected["ovrl_mos"], abs=1e-4)
-    assert scores["dnsmos_sig"] == pytest.approx(expected["sig_mos"], abs=1e-4)
-    assert scores["dnsmos_p808"] == pytest.approx(expected["p808_mos"], abs=1e-4)
-
-
-def _full_p835_session():
-    import onnxruntime as ort
-    from speechmos import dnsmos
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    path = Path(dnsmos.__file__).parent / "dnsmos_models" / "sig_bak_ovr.onnx"
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    expected = reference_scorer()(clip, 16000, False)  # Microsoft's scoring, window by window
+    scores = dnsmos.dnsmos_scores(clip)
+    assert [scores[c] for c in COLUMNS] == pytest.approx([expected[k] for k in REFERENCE_KEYS], abs=1e-4)

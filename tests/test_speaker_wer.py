@@ -8,6 +8,7 @@ import pytest
 
 from codecbench.audio import load_audio
 from codecbench.datasets import Selection, select
+from codecbench.datasets.librispeech import SAMPLE_SPLIT
 from codecbench.metrics import evaluate, metric_availability
 from codecbench.runner import run_benchmark
 
@@ -42,7 +43,7 @@ def test_ge2e_embeddings_equal_resemblyzers(librispeech_root, pair):
 
 @pytest.fixture(scope="module")
 def short_pair_selection(librispeech_root):
-    everything = select("librispeech", librispeech_root, "test-other")
+    everything = select("librispeech", librispeech_root, SAMPLE_SPLIT)
     picked = [u for u in everything.utterances if u.id in SHORT]
     assert len(picked) == len(SHORT)
     return Selection(everything.dataset, everything.root, everything.split, picked)

@@ -12,6 +12,7 @@ built once per process with one thread each; parallelism is the runner's worker 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,8 @@ WINDOW_SAMPLES = int(WINDOW_S * SAMPLE_RATE)  # 144160, the P.835 model's input
 FRAME_HOP = 160  # P.835 spectrogram: 320-sample frames every 160 samples, 900 per window
 WINDOW_FRAMES = 900
 EDGE = 4  # frames at each window edge that see its zero padding: four stacked 3x3 convolutions
-HEAD_CHUNK = 1200  # frames per call of the shared layers (bounds memory on long clips)
+HEAD_CHUNK = 600  # frames per call of the shared layers (bounds memory on long clips)
+WINDOW_BATCH = 4  # windows per call of the per-window layers and of P.808 (bounds memory)
 SPECTROGRAM = "adjusted_input6"  # [N, 1, frames, 161] log10 power, input of the first convolution
 SHARED = "mos_estimator_logpow/conv2d_3/Relu:0"  # [N, 32, frames, 161] after the fourth convolution
 P835_OUTPUT = "Identity:0"
@@ -119,43 +121,63 @@ def _spectrogram(sessions: _Sessions, audio: np.ndarray, n_frames: int) -> np.nd
     return np.concatenate(list(spec), axis=1)[np.newaxis, :, :n_frames]
 
 
-def _shared_layers(sessions: _Sessions, spec: np.ndarray) -> np.ndarray:
-    """The first four convolutions over all frames of `spec` [1, 1, F, 161], in chunks with EDGE frames of
-    context on each side (exact away from the clip's ends, which window edges recompute anyway)."""
+def _shared_layers(sessions: _Sessions, spec: np.ndarray) -> Iterator[np.ndarray]:
+    """The first four convolutions over all frames of `spec` [1, 1, F, 161], chunk by chunk in order
+    ([32, chunk, 161] each), computed with EDGE frames of context on each side (exact away from the clip's
+    ends, which the window edges recompute anyway)."""
     n_frames = spec.shape[2]
-    parts = []
     for start in range(0, n_frames, HEAD_CHUNK):
         stop = min(start + HEAD_CHUNK, n_frames)
         lo, hi = max(start - EDGE, 0), min(stop + EDGE, n_frames)
-        out = _run(sessions.shared, SPECTROGRAM, spec[:, :, lo:hi])
-        parts.append(out[:, :, start - lo:stop - lo])
-    return np.concatenate(parts, axis=2)
+        yield _run(sessions.shared, SPECTROGRAM, spec[:, :, lo:hi])[0, :, start - lo:stop - lo]
 
 
-def _p835(sessions: _Sessions, audio: np.ndarray, starts: list[int]) -> np.ndarray:
-    """Raw P.835 outputs [windows, 3] (SIG, BAK, OVRL) of the windows at `starts`."""
-    first = [s // FRAME_HOP for s in starts]
-    spec = _spectrogram(sessions, audio, first[-1] + WINDOW_FRAMES)
-    shared = _shared_layers(sessions, spec)
+def _windows_p835(sessions: _Sessions, spec: np.ndarray, shared: np.ndarray, firsts: list[int]) -> np.ndarray:
+    """Raw P.835 outputs [len(firsts), 3] of the windows starting at frames `firsts`, given the shared layers'
+    output `shared` [32, F', 161] whose frame 0 is frame firsts[0] of `spec`."""
+    windows = np.stack([shared[:, f - firsts[0]:f - firsts[0] + WINDOW_FRAMES] for f in firsts])
     # Each window's own edges: its first and last 2*EDGE frames alone, zero-padded as in the window.
-    edges = [spec[:, :, f + offset:f + offset + 2 * EDGE] for f in first for offset in (0, WINDOW_FRAMES - 2 * EDGE)]
+    edges = [spec[:, :, f + offset:f + offset + 2 * EDGE] for f in firsts for offset in (0, WINDOW_FRAMES - 2 * EDGE)]
     edge_out = _run(sessions.shared, SPECTROGRAM, np.concatenate(edges))
-    windows = np.stack([shared[0, :, f:f + WINDOW_FRAMES] for f in first])
     windows[:, :, :EDGE] = edge_out[0::2, :, :EDGE]
     windows[:, :, WINDOW_FRAMES - EDGE:] = edge_out[1::2, :, EDGE:]
     return _run(sessions.window, SHARED, windows)
 
 
+def _p835(sessions: _Sessions, audio: np.ndarray, starts: list[int]) -> np.ndarray:
+    """Raw P.835 outputs [windows, 3] (SIG, BAK, OVRL) of the windows at `starts`. Windows are scored as
+    soon as the shared layers have covered them, and frames no later window needs are dropped, so memory
+    stays bounded on long clips."""
+    pending = [s // FRAME_HOP for s in starts]
+    spec = _spectrogram(sessions, audio, pending[-1] + WINDOW_FRAMES)
+    outputs, buffer, buffer_start = [], np.zeros((0, 0, 0), np.float32), 0
+    for chunk in _shared_layers(sessions, spec):
+        buffer = np.concatenate([buffer, chunk], axis=1) if buffer.size else chunk
+        covered = buffer_start + buffer.shape[1]
+        ready = [f for f in pending if f + WINDOW_FRAMES <= covered]
+        for i in range(0, len(ready), WINDOW_BATCH):
+            group = ready[i:i + WINDOW_BATCH]
+            outputs.append(_windows_p835(sessions, spec, buffer[:, group[0] - buffer_start:], group))
+        pending = pending[len(ready):]
+        if pending:  # keep the frames from the next window on (the next chunk may start before it)
+            drop = min(pending[0], covered) - buffer_start
+            buffer, buffer_start = buffer[:, drop:], buffer_start + drop
+    return np.concatenate(outputs)
+
+
 def _p808(sessions: _Sessions, audio: np.ndarray, starts: list[int]) -> np.ndarray:
-    """P.808 MOS [windows] of the windows at `starts`: Microsoft's 120-band log-mel of each window."""
+    """P.808 MOS [windows] of the windows at `starts`: Microsoft's 120-band log-mel of each window, the
+    model run on WINDOW_BATCH windows per call."""
     import librosa
 
-    mels = []
-    for s in starts:
-        segment = audio[s:s + WINDOW_SAMPLES - FRAME_HOP]
+    def features(start: int) -> np.ndarray:
+        segment = audio[start:start + WINDOW_SAMPLES - FRAME_HOP]
         mel = librosa.feature.melspectrogram(y=segment, sr=SAMPLE_RATE, n_fft=321, hop_length=160, n_mels=120)
-        mels.append(((librosa.power_to_db(mel, ref=np.max) + 40) / 40).T)
-    return _run(sessions.p808, "input_1", np.stack(mels))[:, 0]
+        return ((librosa.power_to_db(mel, ref=np.max) + 40) / 40).T
+
+    batches = [starts[i:i + WINDOW_BATCH] for i in range(0, len(starts), WINDOW_BATCH)]
+    return np.concatenate([_run(sessions.p808, "input_1", np.stack([features(s) for s in batch]))[:, 0]
+                           for batch in batches])
 
 
 def dnsmos_scores(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
