@@ -188,7 +188,8 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
                  channel=channel.name if channel is not None else CLEAN, sample_rate=audio.sample_rate)
 
 
-def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S) -> Scored:
+def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S,
+          transcript: str | None = None) -> Scored:
     """Apply the delay rule to every decode, align it to the reference and score it (intrusive metrics
     see the aligned, trimmed pair; non-intrusive ones the signals as they are). With several decodes each
     metric column is the mean over them and `seed_std` their sample standard deviation.
@@ -197,6 +198,7 @@ def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S
         coded: the output of `code` (or `Coded.external`).
         metrics: registered metric names (may be empty: only the delay is found).
         max_delay_s: the largest delay the cross-correlation searches.
+        transcript: the input's corpus transcript, for metrics that need one (None: there is none).
     """
     start = time.perf_counter()
     lag = max_lag(coded.sample_rate, max_delay_s)
@@ -206,7 +208,7 @@ def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S
         reference, degraded = align(coded.reference, decoded, delay)
         delays.append(delay)
         results.append(evaluate(list(metrics), reference, degraded, coded.sample_rate,
-                                unaligned=(coded.reference, decoded)))
+                                unaligned=(coded.reference, decoded), transcript=transcript))
     errors: dict[str, str] = {}
     for k, result in enumerate(results):
         for metric, reason in result.errors.items():

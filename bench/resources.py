@@ -37,7 +37,7 @@ CACHE_ENV = "CODECBENCH_CACHE"
 CHECKOUT = Path(__file__).resolve().parents[1]  # the checkout, when installed in editable mode
 PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
             "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
-            "onnxruntime", "librosa", "auraloss", "jiwer")  # the packages that can change a score
+            "onnxruntime", "onnx", "librosa", "auraloss", "jiwer", "resemblyzer", "pocketsphinx")  # can change a score
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,8 @@ class LocalEngine(Engine):
                         store(failed_row(task, infos[task.spec], work.metric_columns, str(exc), audio))
                         bar.update(1)
                         continue
-                    future = executor.submit(pipeline.score, coded, work.metrics, work.max_delay_s)
+                    future = executor.submit(pipeline.score, coded, work.metrics, work.max_delay_s,
+                                             utterance.transcript)
                     pending[future] = (task, audio, coded)
                     drain(2 * max(self.workers, 1))
             drain(0)
