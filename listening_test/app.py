@@ -36,8 +36,8 @@ import pandas as pd  # noqa: E402
 
 from codecbench.listening_test.analysis import screen_listeners  # noqa: E402
 from codecbench.listening_test.gate import MAX_BODY_BYTES, Gate  # noqa: E402
-from codecbench.listening_test.store import MushraStore, Registration, SubmissionError, default_db  # noqa: E402
-from codecbench.listening_test.testdef import LOUDNESS_CSV, load_test  # noqa: E402
+from codecbench.listening_test.store import MushraStore, SubmissionError  # noqa: E402
+from codecbench.listening_test.testdef import LOUDNESS_CSV  # noqa: E402
 from codecbench.listening_test.throttle import LoginThrottle  # noqa: E402
 from codecbench.safecsv import csv_text  # noqa: E402
 
@@ -199,21 +199,16 @@ def admin_app(store: MushraStore):
     return admin
 
 
-def create_app(test_dir: str | Path, db: str | Path | None = None, admin_password: str = "",
-               level_check: bool = True, concurrency: int = DEFAULT_CONCURRENCY,
-               registration: Registration = Registration()):
-    """Build the server's ASGI app; returns (app, store).
+def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAULT_CONCURRENCY):
+    """Build the server's ASGI app around an open, writable store.
 
     Args:
-        test_dir: a folder written by `codecbench mushra build` (its checksums are verified).
-        db: the SQLite results file (default `TEST_DIR/results/mushra.sqlite`); must be writable.
+        store: the test's database, opened for writing (with its level-check and registration settings).
         admin_password: the password of user `admin` on `/admin` (required).
-        level_check: show the level/headphone check before the training.
         concurrency: events handled at once per event type.
-        registration: who may register (open with an hourly limit, or by invitation only).
 
     Raises:
-        ValueError: no password, a bad setting, a changed test folder, or a database that cannot be written.
+        ValueError: no password or a bad setting.
     """
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import Response
@@ -222,10 +217,6 @@ def create_app(test_dir: str | Path, db: str | Path | None = None, admin_passwor
         raise ValueError(f"the admin page needs a password (${PASSWORD_ENV} or --admin-password-file)")
     if concurrency < 1:
         raise ValueError(f"--concurrency must be >= 1, not {concurrency}")
-    if registration.per_hour < 1:
-        raise ValueError(f"--registrations-per-hour must be >= 1, not {registration.per_hour}")
-    test = load_test(test_dir)
-    store = MushraStore(db or default_db(test_dir), test, level_check, registration)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/mushra/audio/{key}")
@@ -241,20 +232,20 @@ def create_app(test_dir: str | Path, db: str | Path | None = None, admin_passwor
             "theme": theme, "run_history": False}
     app = gr.mount_gradio_app(app, admin_app(store), path=ADMIN_PATH, auth=(ADMIN_USER, admin_password), **safe)
     app = gr.mount_gradio_app(app, listener_app(store, concurrency), path="/", **safe)
-    return Gate(app, ADMIN_PATH, LoginThrottle()), store
+    return Gate(app, ADMIN_PATH, LoginThrottle())
 
 
-def serve(test_dir: str | Path, port: int = 7860, host: str = "127.0.0.1", db: str | Path | None = None,
-          admin_password: str | None = None, level_check: bool = True, concurrency: int = DEFAULT_CONCURRENCY,
-          registration: Registration = Registration()) -> None:
-    """Run the listening-test server until interrupted (see `create_app`). The admin password is
-    `admin_password`, else `$CODECBENCH_MUSHRA_ADMIN_PASSWORD`, else a random one, printed."""
+def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_password: str | None = None,
+          concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    """Run the listening-test server on an open store until interrupted (see `create_app`). The admin
+    password is `admin_password`, else `$CODECBENCH_MUSHRA_ADMIN_PASSWORD`, else a random one, printed."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     given = admin_password or os.environ.get(PASSWORD_ENV)
     password = given or secrets.token_urlsafe(12)
-    app, store = create_app(test_dir, db, password, level_check, concurrency, registration)
+    app = create_app(store, password, concurrency)
+    registration = store.registration
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     mode = "by invitation only" if registration.invite_only else f"open, at most {registration.per_hour} per hour"
     print(f"listening test '{store.test.name}': {len(store.test.items)} items, {len(store.test.conditions)} "

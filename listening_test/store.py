@@ -145,6 +145,10 @@ class Registration:
     invite_only: bool = False
     per_hour: int = DEFAULT_REGISTRATIONS_PER_HOUR
 
+    def __post_init__(self) -> None:
+        if self.per_hour < 1:
+            raise ValueError(f"--registrations-per-hour must be >= 1, not {self.per_hour}")
+
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -115,16 +115,20 @@ def handle_build(args: argparse.Namespace) -> int:
 
 def handle_serve(args: argparse.Namespace) -> int:
     _require_listening()
+    from codecbench.listening_test.store import MushraStore, Registration, default_db
+    from codecbench.listening_test.testdef import load_test
+
+    password = _admin_password(args)
+    registration = Registration(args.registration == "invite", args.registrations_per_hour)
+    store = MushraStore(args.db or default_db(args.test_dir), load_test(args.test_dir), not args.no_level_check,
+                        registration)  # a database it cannot write stops serve here, before Gradio loads
     try:
         import gradio  # noqa: F401
     except ImportError:
         raise ValueError(f"gradio is missing: {LISTENING_EXTRA}") from None
     from codecbench.listening_test.app import serve
-    from codecbench.listening_test.store import Registration
 
-    serve(args.test_dir, port=args.port, host=args.host, db=args.db, admin_password=_admin_password(args),
-          level_check=not args.no_level_check, concurrency=args.concurrency,
-          registration=Registration(args.registration == "invite", args.registrations_per_hour))
+    serve(store, port=args.port, host=args.host, admin_password=password, concurrency=args.concurrency)
     return 0
 
 
