@@ -48,6 +48,7 @@ ADMIN_PATH = "/admin"
 PASSWORD_ENV = "CODECBENCH_MUSHRA_ADMIN_PASSWORD"
 GENERIC_ERROR = "The server could not handle this request, and nothing was saved: try again, or reload the page."
 EXPORTS = ("ratings", "events", "listening")
+KEEP_ALIVE_S = 65  # idle connections stay open longer than a room of listeners' burst of requests takes
 log = logging.getLogger("codecbench.mushra")
 
 WELCOME = """\
@@ -103,8 +104,8 @@ def listener_app(store: MushraStore, concurrency: int):
 
     def load(request: gr.Request):
         try:
-            token = _query(request, "token") or (store.invited_token(_query(request, "invite"))
-                                                 if _query(request, "invite") else None)
+            invite = _query(request, "invite")  # an invitation used before is also the listener's personal link
+            token = _query(request, "token") or (store.invited_token(invite) if invite else None)
             if not token:
                 return welcome_shown, None, ""
             return welcome_hidden, store.resume(token, _user_agent(request)), ""
@@ -253,4 +254,5 @@ def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_p
     print(f"listeners: http://{shown}:{port}/")
     print(f"admin:     http://{shown}:{port}{ADMIN_PATH}/  (user '{ADMIN_USER}'"
           + (")" if given else f", password '{password}')"), flush=True)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                  timeout_keep_alive=KEEP_ALIVE_S)).run()

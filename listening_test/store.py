@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.listening_test.dither import dither_seed, dithered_wav
-from codecbench.listening_test.events import parse_events, playback
+from codecbench.listening_test.events import Event, parse_events, playback
 from codecbench.listening_test.plan import plan_trials
 from codecbench.listening_test.results import BUSY_TIMEOUT_MS, ResultsDB
 from codecbench.listening_test.testdef import MushraTest
@@ -400,7 +400,7 @@ class MushraStore(ResultsDB):
         if updated:
             keys = {r[0] for r in db.execute("SELECT key FROM stimuli WHERE listener = ? AND role = 'level'",
                                              (listener,))}
-            self._store_events(db, listener, session, 0, events, keys)
+            self._store_events(db, listener, session, 0, parse_events(events, keys), keys)
 
     def _store_trial(self, db: sqlite3.Connection, listener: str, session: int, submission: dict[str, Any],
                      events: list[Any]) -> None:
@@ -429,18 +429,20 @@ class MushraStore(ResultsDB):
         if unserved:
             raise SubmissionError(f"play every stimulus of this trial before pressing Next ({unserved} of "
                                   f"{len(rows)} never reached this page): reload the page")
+        keys = {r["key"] for r in rows}
+        logged = parse_events(events, keys)  # listening rules check `playback(logged)` here, before anything is stored
         stamp = now()
         db.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?)",
                    (listener, trial, session, stamp, str(submission.get("client_id", ""))[:64]))
         db.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(listener, session, trial, key, item, rated[key], ratings[key], phase, stamp) for key in rated])
-        self._store_events(db, listener, session, trial, events, {r["key"] for r in rows})
+        self._store_events(db, listener, session, trial, logged, keys)
 
     @staticmethod
-    def _store_events(db: sqlite3.Connection, listener: str, session: int, trial: int, raw: list[Any],
+    def _store_events(db: sqlite3.Connection, listener: str, session: int, trial: int, events: list[Event],
                       keys: set[str]) -> None:
-        """The event log of one screen and the play time of each of its stimuli (0 for one never played)."""
-        stamp, events = now(), parse_events(raw, keys)
+        """The event log of one screen and the play time of each of its stimuli `keys` (0 for one never played)."""
+        stamp = now()
         db.executemany("INSERT INTO events (listener, session, trial, t_ms, kind, stimulus, value, detail, received) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(listener, session, trial, e.t_ms, e.kind, e.key, e.value, e.detail, stamp) for e in events])

@@ -3,8 +3,9 @@
 An address that fails `max_failures` times within `window_s` may not try again for `lockout_s`, even with
 the right password; when all addresses together fail `max_total_failures` times within `window_s`,
 every address is locked out for `lockout_s` (guessing from many addresses). A successful login clears
-its address' count. Behind a reverse proxy every request comes from the proxy's address, so the
-per-address limit acts as the total one.
+its address' count. The address is uvicorn's client address: behind a reverse proxy on the same machine
+that sets `X-Forwarded-For`, the listener's (uvicorn trusts that header from 127.0.0.1 only); behind
+any other proxy, the proxy's, and then the per-address limit acts as the total one.
 """
 
 from __future__ import annotations

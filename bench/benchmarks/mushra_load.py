@@ -102,6 +102,12 @@ class LoadRun:
                 await asyncio.sleep(RETRY_S)
         raise RuntimeError(f"gave up after {MAX_RETRIES} tries")
 
+    async def begin(self, client: ListenerClient, name: str) -> dict:
+        """Register (once: a registration is not repeated) and skip the level check (retried: it is stored
+        once); returns the first trial's screen."""
+        screen = await client.start(name)
+        return await self.retry(lambda: client.skip_level(screen)) if screen["screen"] == "level" else screen
+
     async def listener(self, client: ListenerClient, screen: dict, total: int) -> None:
         done = 0
         while screen["screen"] == "trial" and (self.trials is None or done < self.trials):
@@ -143,7 +149,7 @@ class LoadRun:
         limits = httpx.Limits(max_connections=4 * self.listeners + 8, max_keepalive_connections=4 * self.listeners)
         async with httpx.AsyncClient(base_url=self.server.url, timeout=120, limits=limits) as http:
             client = ListenerClient(http)
-            screens = await asyncio.gather(*(begin(client, f"load-{i}") for i in range(self.listeners)))
+            screens = await asyncio.gather(*(self.begin(client, f"load-{i}") for i in range(self.listeners)))
             with sqlite3.connect(f"file:{self.server.db}?mode=ro", uri=True) as conn:
                 planned = conn.execute("SELECT COUNT(*) FROM trials WHERE listener = 'L001'").fetchone()[0]
             total = self.listeners * (planned if self.trials is None else min(planned, self.trials))
@@ -153,12 +159,6 @@ class LoadRun:
                 if not killer.done():
                     killer.cancel()
                 await asyncio.gather(killer, return_exceptions=True)
-
-
-async def begin(client: ListenerClient, name: str) -> dict:
-    """Register and skip the level check; returns the first trial's screen."""
-    screen = await client.start(name)
-    return await client.skip_level(screen) if screen["screen"] == "level" else screen
 
 
 def stored_trials(db: Path) -> dict[tuple[str, int], dict[str, int]]:
