@@ -9,7 +9,8 @@ Imports are lazy: only `serve` needs Gradio.
 from importlib import import_module
 
 _PUBLIC = {"build_test": "build", "load_test": "testdef", "MushraStore": "store", "ResultsDB": "results",
-           "export_ratings": "results", "analyze": "analysis", "screen_listeners": "analysis", "create_app": "app", "serve": "app"}
+           "export_ratings": "results", "analyze": "analysis", "screen_listeners": "analysis", "create_app": "app",
+           "serve": "app"}
 
 __all__ = sorted(_PUBLIC)
 

@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     invite.add_argument("--url", default="http://localhost:7860/", help="the address listeners open")
     invite.set_defaults(handler=handle_invite)
 
-    export = _action(actions, "export", "write ratings.csv (and events.csv) from a test's database")
+    export = _action(actions, "export",
+                     "write ratings.csv (events.csv, listening.csv) from a test's database, opened read-only")
     export.add_argument("test_dir", metavar="TESTDIR")
     export.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
     export.add_argument("--out", default="ratings.csv", help="the ratings file")
