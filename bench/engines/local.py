@@ -112,9 +112,8 @@ class LocalEngine(Engine):
                         store(failed_row(task, infos[task.spec], work.metric_columns, load_error))
                         bar.update(1)
                         continue
-                    seed = pipeline.utterance_seed(work.run_seed, utterance.id, task.spec)
                     try:
-                        coded = pipeline.code(self.codecs[task.spec], audio, seed)
+                        coded = work.code(task, self.codecs[task.spec], audio)
                     except pipeline.CodingError as exc:
                         store(failed_row(task, infos[task.spec], work.metric_columns, str(exc), audio))
                         bar.update(1)
