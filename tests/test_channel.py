@@ -12,6 +12,7 @@ from codecbench import pipeline
 from codecbench.audio import LoadedAudio
 from codecbench.channel import Transmission, parse_channel, parse_channels
 from codecbench.channel.loss import bernoulli, gilbert_elliott
+from codecbench.channel.robustness import analyze
 from codecbench.cli import main
 from codecbench.codecs import load_codec
 from codecbench.runner import run_benchmark
@@ -132,6 +133,12 @@ def test_run_groups_by_spec_and_channel_and_reproduces(short_selection, tmp_path
         assert summary.loc[(spec, "loss@20%"), "pesq_wb_mean"] < summary.loc[(spec, "clean"), "pesq_wb_mean"]
     lossy = rows[rows["channel"] == "loss@20%"].set_index(["utterance", "spec"])["packets_lost"]
     assert (lossy > 0).all()
+    written = analyze(first.out)
+    table = pd.read_csv(written["table"]).set_index(["spec", "condition"])
+    assert (table.loc[(slice(None), "loss@20%"), "drop_from_clean"] > 0).all() and (table["n"] == 2).all()
+    assert written["pesq_wb_vs_loss"].stat().st_size > 0
+    paired = pd.read_csv(written["paired"])
+    assert set(paired["condition"]) == {"clean", "loss@20%"} and (paired["n"] == 2).all()
 
 
 @pytest.mark.parametrize("channel", ["loss@150%", "loss@trace=/nonexistent/trace.txt", "ber@x"])
