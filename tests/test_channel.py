@@ -15,6 +15,7 @@ from codecbench.channel.loss import bernoulli, gilbert_elliott
 from codecbench.channel.robustness import analyze
 from codecbench.cli import main
 from codecbench.codecs import load_codec
+from codecbench.report.sources import load_run
 from codecbench.runner import run_benchmark
 
 
@@ -139,6 +140,8 @@ def test_run_groups_by_spec_and_channel_and_reproduces(short_selection, tmp_path
     assert written["pesq_wb_vs_loss"].stat().st_size > 0
     paired = pd.read_csv(written["paired"])
     assert set(paired["condition"]) == {"clean", "loss@20%"} and (paired["n"] == 2).all()
+    reported = load_run(first.out)  # `codecbench report` covers the clean rows and says why the others are left
+    assert set(reported.rows["channel"]) == {"clean"} and "channel" in reported.ignored
 
 
 @pytest.mark.parametrize("channel", ["loss@150%", "loss@trace=/nonexistent/trace.txt", "ber@x"])

@@ -21,7 +21,7 @@ import pandas as pd
 from codecbench.resources import file_digest
 from codecbench.metrics import get_metric_class, metric_names
 from codecbench.provenance import table_digest
-from codecbench.rows import ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
+from codecbench.rows import CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
 from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY
 from codecbench.stats import mean_ci
 
@@ -130,6 +130,11 @@ def load_run(run_dir: str | Path) -> RunData:
     if rows.empty:
         raise ValueError(f"{parquet} holds no rows: nothing to report")
     rows["error"] = rows["error"].fillna("").astype(str)
+    conditions = [c for c in CONDITIONS if c in rows]
+    if conditions:  # a robustness run: this report covers its clean rows, `codecbench robustness` the conditions
+        rows = rows[(rows[conditions] == "clean").all(axis=1)].reset_index(drop=True)
+        if rows.empty:
+            raise ValueError(f"{parquet} has no clean {'/'.join(conditions)} rows: use `codecbench robustness {root}`")
     run_info = json.loads(run_json.read_text())
     config = run_info.get("config", {})
     present = list(dict.fromkeys(rows["spec"]))
@@ -137,6 +142,8 @@ def load_run(run_dir: str | Path) -> RunData:
         s for s in present if s not in config.get("specs", [])]
     metrics, seed_columns, ignored = _classify_columns(rows, list(config.get("metrics", [])),
                                                        recorded_columns(run_info.get("metrics", {})))
+    ignored.update({c: "condition column: only the clean rows are reported (`codecbench robustness` compares the "
+                       "conditions)" for c in conditions})
     checksums = {name: file_digest(root / name) for name in (PARQUET, CSV, RUN_JSON, MANIFEST, SUMMARY)
                  if (root / name).is_file()}
     verified = None
