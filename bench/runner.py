@@ -201,7 +201,9 @@ def run_benchmark(
                   "finish the rest", file=sys.stderr)
             raise
         rows = rundir.write_tables(columns, conditions)
-        summary = summarize(rows, columns, info.skipped, order=info.config["specs"], conditions=conditions)
+        listed = {"channel": channel_names, "input": input_names}
+        summary = summarize(rows, columns, info.skipped, order=info.config["specs"],
+                            conditions={c: listed[c] for c in conditions})
         rundir.write_summary(summary)
         info.invocations[-1]["finished"] = _now()
         rundir.write_info(info)

@@ -12,9 +12,9 @@ from codecbench.stats import summarize as summarize_groups
 
 def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, str] | None = None,
               order: list[str] | None = None, method: CiMethod = DEFAULT,
-              conditions: list[str] | None = None) -> pd.DataFrame:
-    """One row per codec spec (in `order`, else of first appearance) and condition (`channel`, in order of
-    first appearance), plus a row per skipped spec.
+              conditions: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """One row per codec spec (in `order`, else of first appearance) and condition (`conditions`: condition
+    column -> its values in the order the run lists them), plus a row per skipped spec.
 
     Columns: spec, the condition columns, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high` for
     measured_kbps and each metric column (`codecbench.stats.mean_ci`), then `ci` (the interval's method,
@@ -26,8 +26,8 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
     by = ["spec", *(conditions or [])]
     estimates = summarize_groups(rows, by, columns, method).set_index(by) if len(rows) else None
     groups = {k if isinstance(k, tuple) else (k,): g for k, g in rows.groupby(by, sort=False)}
-    rank = {spec: i for i, spec in enumerate(order or [])}
-    ordered = sorted(groups, key=lambda key: rank.get(key[0], len(rank)))  # stable: first appearance within
+    ranks = [{value: i for i, value in enumerate(values)} for values in [order or [], *(conditions or {}).values()]]
+    ordered = sorted(groups, key=lambda key: [rank.get(v, len(rank)) for rank, v in zip(ranks, key)])
     records = []
     for key in ordered:
         group = groups[key]

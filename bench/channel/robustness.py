@@ -35,6 +35,12 @@ def condition_axis(column: str, name: str) -> tuple[str, float]:
     return (condition.kind, condition.value) if condition.kind in NOISES else ("other", float("nan"))
 
 
+def _rank(column: str, name: str) -> tuple[int, str, float]:
+    """Sort key of a condition: clean, then the curve families by their x value, then the rest by name."""
+    family, x = condition_axis(column, name)
+    return (0 if name == CLEAN else 1 if family != "other" else 2, family, x if np.isfinite(x) else 0.0)
+
+
 def _scores(rows: pd.DataFrame, metric: str, column: str) -> pd.DataFrame:
     """utterance x (spec, condition) of one metric, other condition columns held at `clean`."""
     others = [c for c in ("channel", "input") if c in rows and c != column]
@@ -47,7 +53,7 @@ def robustness_table(rows: pd.DataFrame, metric: str, column: str) -> pd.DataFra
     utterances scored in both) and its Wilcoxon p."""
     scores = _scores(rows, metric, column)
     records = []
-    for spec, condition in scores.columns:
+    for spec, condition in sorted(scores.columns, key=lambda key: (key[0], _rank(column, key[1]))):
         values = scores[(spec, condition)]
         estimate = mean_ci(values.dropna().to_numpy(), DEFAULT)
         drop = p = float("nan")
