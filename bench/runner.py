@@ -179,7 +179,7 @@ def run_benchmark(
             if changed:
                 raise RunFolderError(f"the weights of {changed} differ from those the run in {out} used (see run.json "
                                      "codecs ... sha256): use a new --out")
-            info = previous.merged(request, {spec for _, spec in done})
+            info = previous.merged(request, {key[1] for key in done})
         info.dataset = {"name": selection.dataset, "root": str(selection.root), "split": selection.split,
                         "utterances": len(files), "manifest_sha256": table_digest(files)}
         rundir.write_manifest(files)

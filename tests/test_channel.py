@@ -4,6 +4,7 @@ reproducible from the run seed)."""
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,6 +139,9 @@ def test_run_groups_by_spec_and_channel_and_reproduces(short_selection, tmp_path
         assert summary.loc[(spec, "loss@20%"), "pesq_wb_mean"] < summary.loc[(spec, "clean"), "pesq_wb_mean"]
     lossy = rows[rows["channel"] == "loss@20%"].set_index(["utterance", "spec"])["packets_lost"]
     assert (lossy > 0).all()
+    resumed = run_benchmark(selection, ["codec2@2.4", "opus@6"], out=tmp_path / "a", resume=True, **kwargs)
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["invocations"][-1]["todo"] == 0
+    pd.testing.assert_frame_equal(resumed.rows[keep], rows[keep])
     written = analyze(first.out)
     table = pd.read_csv(written["table"]).set_index(["spec", "condition"])
     assert (table.loc[(slice(None), "loss@20%"), "drop_from_clean"] > 0).all() and (table["n"] == 2).all()
