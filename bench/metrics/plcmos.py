@@ -50,6 +50,7 @@ class Plcmos(Metric):
     sample_rate = SAMPLE_RATE
     intrusive = False
     value_range = (1.0, 5.0)
+    min_duration_s = 1.0  # the model rates whole utterances (the PLC Challenge's clips are 10 s)
     extra = "metrics"
     default = False
     notes = "PLC Challenge metric (speechmos' plcmos_v2.onnx); 15 raters from a fixed seed"
