@@ -224,7 +224,8 @@ def test_rankings_pareto_and_bd_rate(report):
     assert set(fronts.loc[fronts["metric"] == "pesq_wb", "spec"]) == set(SPECS)
     bd = pd.read_csv(report.out / "bd_rate.csv")
     assert list(bd["anchor"]) == ["opus", "opus"] and list(bd["test"]) == ["codec2", "codec2"]
-    assert bd["note"].str.contains("rate ranges do not overlap").all()  # 1.2-2.4 vs 6-12 kbps
+    assert bd["note"].str.contains("opus: 2 scored points, a BD curve needs at least 4").all()
+    assert bd["bd_rate_pct"].isna().all() and bd["rate_overlap"].eq(0).all()  # 1.2-2.4 vs 6-12 kbps
 
 
 def _synthetic(points: dict[str, list[tuple[float, float]]]) -> pd.DataFrame:
@@ -244,8 +245,8 @@ def test_bd_rate_known_answers():
     distance = MetricColumn("q", "q", False, (0.0, 10.0))
     flipped = _synthetic({"a": [(r, -q) for r, q in anchor], "b": [(0.8 * r, -q) for r, q in anchor]})
     assert bd_comparisons(flipped, [distance]).iloc[0]["bd_rate_pct"] == pytest.approx(-20.0)
-    wiggle = _synthetic({"a": anchor, "b": [(1.5, 2.0), (3.0, 1.9), (6.0, 3.2)]})
-    assert "not strictly monotone" in bd_comparisons(wiggle, [metric]).iloc[0]["note"]
+    wiggle = _synthetic({"a": anchor, "b": [(1.5, 2.0), (3.0, 1.9), (6.0, 3.2), (12.0, 3.6)]})
+    assert "b: q does not improve as the rate rises" in bd_comparisons(wiggle, [metric]).iloc[0]["note"]
 
 
 def test_pareto_front_is_direction_aware():
