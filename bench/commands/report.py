@@ -44,8 +44,10 @@ def handle(args: argparse.Namespace) -> int:
     result = build_report(args.run_dirs, out=args.out, formats=formats, latency=args.latency, mushra=args.mushra,
                           claims=args.claims, group_by=args.group_by, ci=CiMethod(args.ci, args.seed, args.resamples),
                           alpha=args.alpha, prefer=args.prefer, metrics=metrics)
-    results = result.document.sections[0].blocks[0]
-    print(grid_markdown(results))
+    results = result.document.sections[0].blocks
+    print(grid_markdown(results[0]))
+    for sentence in (b for b in results if isinstance(b, str)):
+        print("\n" + sentence)
     claims = next((s for s in result.document.sections if s.title == "Claim-check"), None)
     if claims is not None:
         print("\n" + grid_markdown(claims.blocks[0]))

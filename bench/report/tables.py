@@ -109,7 +109,7 @@ def spec_grid(table: pd.DataFrame, run: RunData, not_different: dict[str, set[st
              "included); (n = K): a mean over the K utterances the metric scored, where K differs from n. kbps is "
              "measured from the payload bytes. Bold: best mean per column (↑ higher / ↓ lower is better; the "
              "reference condition is not ranked)."]
-    if not_different:
+    if any(not_different.values()):
         notes.append(f"{NOT_DIFFERENT}: not significantly different from the best of its column "
                      f"(paired Wilcoxon signed-rank over shared utterances, Holm-corrected, α = {alpha:g}).")
     if run.skipped:
