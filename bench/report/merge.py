@@ -8,6 +8,7 @@ unless `prefer` says which to take: `newest` (the run whose last invocation fini
 
 from __future__ import annotations
 
+from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
@@ -120,8 +121,8 @@ def load_runs(run_dirs: list[str | Path], prefer: str | None = None) -> RunData:
     if len({s.root.resolve() for s in sources}) < len(sources):
         raise ValueError("the same run directory is given twice")
     if len(sources) > 1:
-        for other in sources[1:]:
-            _check_settings(sources[0], other)
+        for first, other in combinations(sources, 2):
+            _check_settings(first, other)
         _check_inputs(sources)
     chosen = choose_specs(sources, [run_specs(s.info, rows) for s, rows in read], prefer)
     rows = pd.concat([rows[rows["spec"].isin([s for s, i in chosen.items() if i == k])]

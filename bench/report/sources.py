@@ -215,7 +215,8 @@ def read_source(run_dir: str | Path) -> tuple[SourceRun, pd.DataFrame]:
     try:
         info = folder.read_info()
     except TypeError as exc:
-        raise ValueError(f"{run_json} is not a run record of this codecbench ({exc}); re-run it with `codecbench run`")
+        raise ValueError(f"{run_json} is not a run record of this codecbench ({exc}); re-run it with "
+                         "`codecbench run`") from exc
     manifest = folder.read_manifest()
     checksums = {name: file_digest(root / name) for name in (PARQUET, CSV, RUN_JSON, MANIFEST, SUMMARY)
                  if (root / name).is_file()}
