@@ -93,11 +93,18 @@ def test_merged_report_equals_the_report_of_one_run_holding_everything(merged, s
     assert merged.significance["n_pairs"].eq(4).all() and len(merged.significance) == 2 * 3
 
 
-def test_merged_bca_intervals_equal_the_single_runs(runs, tmp_path):
+@pytest.fixture(scope="module")
+def bca_reports(runs, tmp_path_factory):
+    """BCa-interval reports of the two runs merged and of the one run holding everything."""
     bca = CiMethod("bca", seed=1, resamples=1000)
-    a = build_report([runs["baselines"], runs["new"]], out=tmp_path / "a", formats=("md",), ci=bca)
-    b = build_report(runs["all"], out=tmp_path / "b", formats=("md",), ci=bca)
-    pd.testing.assert_frame_equal(a.table, b.table)
+    out = tmp_path_factory.mktemp("bca")
+    return (build_report([runs["baselines"], runs["new"]], out=out / "merged", formats=("md",), ci=bca),
+            build_report(runs["all"], out=out / "single", formats=("md",), ci=bca))
+
+
+def test_merged_bca_intervals_equal_the_single_runs(bca_reports):
+    merged_bca, single_bca = bca_reports
+    pd.testing.assert_frame_equal(merged_bca.table, single_bca.table)
 
 
 def test_report_json_records_every_source_run(merged, runs):
@@ -303,13 +310,12 @@ def test_reference_columns_are_reported_apart_and_never_ranked(runs, tmp_path):
     assert "Scores of the reference input itself" in (result.out / "report.md").read_text()
 
 
-def test_interval_method_is_named_in_the_tables(runs, tmp_path):
-    default = build_report(runs["all"], out=tmp_path / "t", formats=("md",))
+def test_interval_method_is_named_in_the_tables(runs, single, bca_reports):
     summary = pd.read_csv(runs["all"] / "summary.csv")
-    assert set(pd.read_csv(default.out / "table.csv")["ci"]) == set(summary["ci"]) == {"Student-t 95%"}
-    bca = build_report(runs["all"], out=tmp_path / "bca", formats=("md",), ci=CiMethod("bca", resamples=500))
+    assert set(pd.read_csv(single.out / "table.csv")["ci"]) == set(summary["ci"]) == {"Student-t 95%"}
+    bca = bca_reports[1]
     assert not (bca.out / "table.csv").exists()
-    assert set(pd.read_csv(bca.out / "table_bca.csv")["ci"]) == {"BCa bootstrap 95% (500 resamples, seed 0)"}
+    assert set(pd.read_csv(bca.out / "table_bca.csv")["ci"]) == {"BCa bootstrap 95% (1000 resamples, seed 1)"}
 
 
 def test_per_metric_n_is_shown_where_it_differs_from_the_rows(runs, tmp_path):
