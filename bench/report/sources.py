@@ -89,7 +89,7 @@ class SourceRun:
 
 @dataclass
 class RunData:
-    """The rows a report is made from: one run directory, or several merged (`codecbench.report.merge`).
+    """The rows a report is made from: one run directory or several merged (`codecbench.report.merge.load_runs`).
 
     Args:
         rows: the stored rows of every reported spec, with `input_sha256`.
@@ -248,18 +248,6 @@ def run_data(sources: list[SourceRun], rows: pd.DataFrame, specs: list[str], spe
     return RunData(rows, specs, {s: r for s, r in skipped.items() if s not in specs},
                    [m for m in metrics if not m.reference_only], [m for m in metrics if m.reference_only],
                    seed_columns, ignored, sources, spec_sources)
-
-
-def load_run(run_dir: str | Path) -> RunData:
-    """Read one run directory (`utterances.parquet`, `run.json`, `manifest.csv`).
-
-    Raises:
-        FileNotFoundError: the directory holds no finished run.
-        ValueError: the run has no rows.
-    """
-    source, rows = read_source(run_dir)
-    specs = run_specs(source.info, rows)
-    return run_data([source], rows, specs, {s: 0 for s in specs})
 
 
 @dataclass
