@@ -35,9 +35,11 @@ def event_outputs(stream: str) -> list:
     raise ServerError(f"no complete event in {stream[:300]!r}")
 
 
-def playback_events(screen: dict[str, Any], ms_each: float = 1000.0) -> list[dict[str, Any]]:
+def playback_events(screen: dict[str, Any], ms_each: float | None = None) -> list[dict[str, Any]]:
     """The events player.js logs for a listener who plays the reference, then switches through every
-    stimulus of the trial in label order, `ms_each` on each, and stops."""
+    stimulus of the trial in label order, `ms_each` on each (default: what the listening rule asks,
+    `screen["min_play_ms"]`), and stops."""
+    ms_each = float(screen.get("min_play_ms", 1000.0)) if ms_each is None else ms_each
     keys = [screen["reference"]] + [s["key"] for s in screen["stimuli"]]
     events = [{"t": 0.0, "kind": "ready", "key": "", "value": None, "detail": ""}]
     for index, key in enumerate(keys):
