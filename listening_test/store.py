@@ -351,6 +351,12 @@ class MushraStore(ResultsDB):
                              "WHERE i.code = ?", (str(invite),)).fetchone()
         return None if row is None else row[0]
 
+    def token_of(self, listener: str) -> str | None:
+        """A listener's personal token, for the admin to send them their link again (None: no such listener)."""
+        with self._read() as db:
+            row = db.execute("SELECT token FROM listeners WHERE listener = ?", (str(listener),)).fetchone()
+        return None if row is None else row[0]
+
     def resume(self, token: str, user_agent: str = "") -> dict[str, Any]:
         """Open a new session for a returning listener; returns the screen they are at.
 

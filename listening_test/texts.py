@@ -36,8 +36,8 @@ from 0 to 100 (**Bad · Poor · Fair · Good · Excellent**) against the **Refer
 - **One of the stimuli in every trial is the reference itself, hidden among the others: find it and rate it
   100.** The others are rated by how close they come to the Reference.
 - Listen to every stimulus and to the Reference for at least {min_play} s (or to its end) before you rate it.
-- Use good headphones in a quiet room. It takes about {minutes} minutes: a short **training** ({training}
-  trials; its ratings are not counted), then {items} trials.
+- Use good headphones in a quiet room. It takes about {minutes} minutes: {items} trials after a short
+  **training**, whose ratings are not counted.
 - Your ratings are kept in this browser until the server has saved them, and saved every time you press
   **Next**. If anything goes wrong, open your personal link (shown on every page) to continue where you stopped.
 """
