@@ -142,12 +142,12 @@ def test_a_save_while_the_server_is_down_is_kept_and_resent(mushra_test_dir, tmp
         entered = dict(zip("ABCDE", (97, 33, 64, 12, 45)))
         rate_trial(page, entered)
         token = page.url.split("token=")[1]
-        server.stop()  # the server goes down mid-trial
+        server.kill()  # the server goes down mid-trial
         page.click(".m-next")
         page.wait_for_selector(".m-alert:not([hidden])", timeout=40000)
         alert = page.inner_text(".m-alert")
         assert "Not saved" in alert and page.is_visible(".m-retry")
-        page.wait_for_timeout(3000)
+        page.wait_for_timeout(1000)
         assert page.is_visible(".m-alert") and "Training 1 of 1" in page.inner_text("h1")  # it stays
         kept = page.evaluate(f"JSON.parse(localStorage.getItem('mushra:{token}'))")
         assert kept["pending"] and sorted(kept["pending"]["ratings"].values()) == sorted(entered.values())
