@@ -14,9 +14,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,8 +22,9 @@ from scipy import stats
 
 from codecbench.listening_test.headphones import MIN_CORRECT, passed
 from codecbench.listening_test.testdef import PHASES, RATINGS_COLUMNS, REFERENCE
+from codecbench.resources import package_versions
 from codecbench.safecsv import write_csv
-from codecbench.summary import mean_ci
+from codecbench.stats import DEFAULT, mean_ci
 
 AUTO = "auto"
 MIN_LISTENERS_FOR_TESTS = 6  # fewer: no ANOVA, no pairwise tests (see `analyze`)
@@ -33,7 +32,6 @@ REFERENCE_BELOW = 90  # a hidden-reference rating below this counts against the 
 ANCHOR_ABOVE = 90  # a mid-anchor rating above this counts against the listener
 MAX_FRACTION = Fraction(15, 100)  # excluded when MORE than this fraction of the items count against them
 ANCHOR_ITEM_FRACTION = Fraction(25, 100)  # an item whose mid anchor more listeners rate > 90 is not used
-BOOTSTRAP_RESAMPLES = 2000
 
 
 def read_ratings(path: str | Path) -> pd.DataFrame:
@@ -207,32 +205,20 @@ def condition_order(conditions: list[str], reference: str = REFERENCE, mid_ancho
     return first + [c for c in dict.fromkeys(conditions) if c not in first]
 
 
-def bootstrap_ci(values: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
-    """BCa bootstrap 95 % CI of the mean (scipy); the value itself for constant data, NaN for fewer than 2."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2:
-        return float("nan"), float("nan")
-    if np.ptp(values) == 0:
-        return float(values[0]), float(values[0])
-    result = stats.bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=0.95, method="BCa",
-                             rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def summarize(test: pd.DataFrame, by: list[str], order: list[str], seed: int = 0) -> pd.DataFrame:
-    """n, mean, t-based 95 % CI, median, IQR and a bootstrap 95 % CI of the ratings per group of `by`
-    (pooled over listeners x items); conditions in `order`."""
+def summarize(test: pd.DataFrame, by: list[str], order: list[str]) -> pd.DataFrame:
+    """n, mean, 95 % CI (`codecbench.stats.mean_ci`, the interval of every codecbench table), median and
+    IQR of the ratings per group of `by` (pooled over listeners x items); conditions in `order`."""
     records = []
-    columns = [*by, "n", "mean", "ci95_low", "ci95_high", "median", "iqr", "boot_ci95_low", "boot_ci95_high"]
+    columns = [*by, "n", "mean", "ci95_low", "ci95_high", "median", "iqr", "ci"]
     if test.empty:
         return pd.DataFrame(columns=columns)
     for keys, group in test.groupby(by, sort=False):
         values = group["rating"].to_numpy(dtype=float)
-        mean, low, high = np.clip(mean_ci(values), 0, 100)  # ratings lie in [0, 100]: so do their CIs
-        boot_low, boot_high = np.clip(bootstrap_ci(values, seed), 0, 100)
+        estimate = mean_ci(values)
+        mean, low, high = np.clip([estimate.mean, estimate.low, estimate.high], 0, 100)  # ratings lie in [0, 100]
         records.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), "n": len(values),
                         "mean": mean, "ci95_low": low, "ci95_high": high, "median": float(np.median(values)),
-                        "iqr": float(stats.iqr(values)), "boot_ci95_low": boot_low, "boot_ci95_high": boot_high})
+                        "iqr": float(stats.iqr(values)), "ci": DEFAULT.label})
     table = pd.DataFrame(records, columns=columns)
     table["condition"] = pd.Categorical(table["condition"], categories=order, ordered=True)
     table = table.sort_values(by, kind="stable")
@@ -318,7 +304,7 @@ class AnalysisResult:
 
 
 def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str = REFERENCE,
-            mid_anchor: str | None = AUTO, seed: int = 0, plots: bool = True, screening: bool = True,
+            mid_anchor: str | None = AUTO, plots: bool = True, screening: bool = True,
             listeners: str | Path | pd.DataFrame | None = None, headphone_rule: str = "report",
             headphone_min_correct: int = MIN_CORRECT) -> AnalysisResult:
     """Screen listeners and analyse the test ratings of the kept ones; write tables, plots and `analysis.json`.
@@ -333,7 +319,6 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         out: the output folder.
         reference: the hidden reference's condition name.
         mid_anchor: the mid anchor's condition name; `auto` finds it (see `find_mid_anchor`); None: no anchor rule.
-        seed: the bootstrap seed.
         plots: write the PNG plots.
         screening: apply post-screening (False: every listener is kept, and the table still shows the counts).
         listeners: a `listeners.csv` export (path or table): the headphone screen is reported (and applied).
@@ -364,9 +349,9 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
                      "excluded_listeners.csv, or analyse with --no-screening")
     found_mid = find_mid_anchor(table["condition"].tolist()) if mid_anchor == AUTO else mid_anchor
     order = condition_order(test["condition"].tolist(), reference, found_mid)
-    summary = summarize(test, ["condition"], order, seed)
+    summary = summarize(test, ["condition"], order)
     write_csv(summary, out / "summary.csv")
-    item_summary = summarize(test, ["item", "condition"], order, seed)
+    item_summary = summarize(test, ["item", "condition"], order)
     write_csv(item_summary, out / "item_summary.csv")
     kept = len(screened.kept)
     if kept < MIN_LISTENERS_FOR_TESTS:
@@ -394,9 +379,8 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         "listeners": int(table["listener"].nunique()), "kept": screened.kept,
         "excluded": screened.excluded.to_dict("records"), "anchor_rule_exempt_items": screened.exempt_items,
         "test_ratings_analysed": len(test), "training_ratings_ignored": int((table["phase"] == "training").sum()),
-        "anova": anova_note, "pairwise": pairs_note, "bootstrap": {"method": "BCa", "resamples": BOOTSTRAP_RESAMPLES,
-                                                                     "seed": seed},
-        "notes": notes, "versions": _versions(),
+        "anova": anova_note, "pairwise": pairs_note, "ci": DEFAULT.label,
+        "notes": notes, "versions": package_versions("pingouin", "statsmodels", "matplotlib"),
     }
     (out / "analysis.json").write_text(json.dumps(info, indent=2))
     return AnalysisResult(out, screened, summary, item_summary, anova, pairs, notes)
@@ -412,12 +396,3 @@ def _read_listeners(listeners: str | Path | pd.DataFrame | None) -> pd.DataFrame
         raise ValueError(f"the listeners file lacks {missing}: write it with `codecbench mushra export --listeners`")
     return table
 
-
-def _versions() -> dict[str, Any]:
-    found = {}
-    for name in ("codecbench", "numpy", "scipy", "pandas", "pingouin", "statsmodels", "matplotlib"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found

@@ -111,7 +111,7 @@ def panel(test_dir: str | Path, folder: str | Path, listeners: int = 12, seed: i
     ratings, trials, people = results.ratings(), results.trials(), results.listeners()
     for name, frame in (("ratings", ratings), ("trials", trials), ("listeners", people)):
         frame.to_csv(folder / f"{name}.csv", index=False)
-    result = analyze(folder / "ratings.csv", folder / "analysis", seed=seed, listeners=folder / "listeners.csv")
+    result = analyze(folder / "ratings.csv", folder / "analysis", listeners=folder / "listeners.csv")
     missing = [name for name in ANALYSIS_FILES if not (folder / "analysis" / name).is_file()]
     return PanelResult(ids[-1], people, trials, result, missing)
 
