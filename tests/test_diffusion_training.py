@@ -60,10 +60,16 @@ def test_vocoder_reconstruction_then_adversarial(tmp_path, librispeech_root, cac
     first, last = first_and_last(log, "mel_l1")
     assert last < first
     assert "d_loss" not in log["history"][0] and "d_loss" in log["history"][-1]
+    quantizer = str(_tiny_quantizer(tmp_path, librispeech_root, cache))
     gan = train(tiny("gan-mel", tmp_path / "gan", librispeech_root, cache, 5, log_every=1,
-                     recipe_args={"quantizer": str(_tiny_quantizer(tmp_path, librispeech_root, cache)),
-                                  "init": str(tmp_path / "hifigan.safetensors")}), progress=False)
+                     recipe_args={"quantizer": quantizer, "init": str(tmp_path / "hifigan.safetensors")}),
+                progress=False)
     assert {"mel_l1@2", "mel_l1@4"} <= set(gan["validation"][-1])
+    # Foti & Brendel's baseline is trained from scratch on the same data: the same recipe without `init`
+    scratch = train(tiny("gan-mel", tmp_path / "scratch", librispeech_root, cache, 2, log_every=1,
+                         recipe_args={"quantizer": quantizer}), progress=False)
+    assert {"mel_l1@2", "mel_l1@4"} <= set(scratch["validation"][-1])
+    assert "init" not in scratch["options"]["recipe_args"] and (tmp_path / "scratch" / "gan-mel.safetensors").is_file()
 
 
 def _tiny_quantizer(tmp_path, librispeech_root, cache):

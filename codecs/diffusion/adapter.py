@@ -160,6 +160,37 @@ def weights_dir(path: str) -> str:
     return path
 
 
+class SampledCodecAdapter(MelCodecAdapter):
+    """Base of the adapters whose diffusion decoder starts from noise: the `steps` and `sampler` (DDPM or
+    DDIM) options. The midway samplers are refused: they start from an estimate of the output, which these
+    decoders' conditioning is not (or, for a residual, is zero).
+
+    Args:
+        kbps: operating point.
+        steps: sampler steps per decode (default: `default_steps`).
+        sampler: `ddpm` (default) or `ddim`.
+        weights, compile, dtype: see `MelCodecAdapter`.
+    """
+
+    default_steps = 20
+    samplers = ("ddpm", "ddim")
+    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS}
+
+    def __init__(self, kbps: float | None = None, steps: int | None = None, sampler: str = "ddpm",
+                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32") -> None:
+        if sampler not in self.samplers:
+            raise ValueError(f"{self.name}: select one of {list(self.samplers)} for the sampler, not {sampler!r}")
+        steps = self.default_steps if steps is None else steps
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, not {steps}")
+        self.steps, self.sampler_name = steps, sampler
+        super().__init__(kbps, weights, compile, dtype)
+
+    @property
+    def num_steps(self) -> int:
+        return self.steps
+
+
 def check_codebooks(path: Path, training: dict[str, Any], codebooks: int) -> None:
     """Refuse an operating point a diffusion checkpoint was not trained for (a per-bit-rate model).
 

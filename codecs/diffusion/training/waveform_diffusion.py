@@ -61,6 +61,9 @@ class WaveformDiffusionRecipe(Recipe):
     export_name = ""
     defaults = {"batch_size": 8, "segment_frames": 30, "lr": 5e-4}
     all_codebooks: tuple[int, ...] = ()
+    transmitter_key = ""  # the transmitter's module key in its checkpoint, and the recipe arg naming the file
+    transmitter_checkpoint = ""  # the shipped file used by default
+    condition_scaling = "none"
 
     def __init__(self, options: TrainOptions, representation: LogMel) -> None:
         super().__init__(options, representation)
@@ -76,13 +79,23 @@ class WaveformDiffusionRecipe(Recipe):
         self.modules = {"conditioner": self.upsampler, "backbone": self.backbone}
         self.adamw("model", itertools.chain(self.upsampler.parameters(), self.backbone.parameters()))
 
-    @abstractmethod
     def load_transmitter(self) -> nn.Module:
-        """The frozen quantizer whose dequantized frames condition the decoder (records its path)."""
+        """The frozen quantizer whose dequantized frames condition the decoder (its path is recorded)."""
+        key = self.transmitter_key
+        path = Path(self.options.recipe_args.get(key) or checkpoint_path(self.transmitter_checkpoint))
+        self.frozen_paths[key] = path
+        return frozen(path, key, self.device)
+
+    def upsampler_config(self, channels: int) -> TokenUpsamplerConfig:
+        """The transmitted frames -> `channels` conditioning channels at the 1 kHz frame rate."""
+        dim, hop = self.transmitted_frames()
+        return TokenUpsamplerConfig(in_dim=dim, out_dim=channels, channels=16 if self.tiny else 128,
+                                    rates=upsampling_rates(hop // WAVEFORM.phases), input_hop=hop,
+                                    output_hop=WAVEFORM.phases, condition_scaling=self.condition_scaling)
 
     @abstractmethod
-    def upsampler_config(self, channels: int) -> TokenUpsamplerConfig:
-        """Its frames -> `channels` conditioning channels at the 1 kHz frame rate."""
+    def transmitted_frames(self) -> tuple[int, int]:
+        """(channels, samples per frame) of what the transmitter dequantizes."""
 
     @abstractmethod
     def transmitted(self, batch: Batch, codebooks: int) -> torch.Tensor:
@@ -125,22 +138,15 @@ class WaveformDiffusionRecipe(Recipe):
 
 
 class Mel2WaveRecipe(WaveformDiffusionRecipe):
-    """mel2wave: conditioned on the dequantized mel of the frozen mel2mel quantizer."""
+    """mel2wave: conditioned on the dequantized mel of the frozen mel2mel quantizer (unscaled)."""
 
     name = "mel2wave"
     export_name = "mel2wave"
     all_codebooks = MEL_CODEBOOKS
+    transmitter_key, transmitter_checkpoint = "quantizer", "mel-rvq"
 
-    def load_transmitter(self) -> nn.Module:
-        path = Path(self.options.recipe_args.get("quantizer") or checkpoint_path("mel-rvq"))
-        self.frozen_paths["quantizer"] = path
-        return frozen(path, "quantizer", self.device)
-
-    def upsampler_config(self, channels: int) -> TokenUpsamplerConfig:
-        mel = self.representation.config
-        return TokenUpsamplerConfig(in_dim=mel.n_mels, out_dim=channels, channels=16 if self.tiny else 128,
-                                    rates=upsampling_rates(mel.hop_length // WAVEFORM.phases),
-                                    input_hop=mel.hop_length, output_hop=WAVEFORM.phases, condition_scaling="none")
+    def transmitted_frames(self) -> tuple[int, int]:
+        return self.representation.config.n_mels, self.representation.config.hop_length
 
     def transmitted(self, batch: Batch, codebooks: int) -> torch.Tensor:
         with torch.no_grad():
@@ -148,24 +154,21 @@ class Mel2WaveRecipe(WaveformDiffusionRecipe):
 
 
 class Latent2WaveRecipe(WaveformDiffusionRecipe):
-    """latent2wave: conditioned on the frozen `encodec16` token embeddings."""
+    """latent2wave: conditioned on the frozen `encodec16` token embeddings (each token frame scaled)."""
 
     name = "latent2wave"
     export_name = "latent2wave"
     all_codebooks = TOKEN_CODEBOOKS
+    transmitter_key, transmitter_checkpoint = "tokenizer", "encodec16"
+    condition_scaling = "token_frames"
 
     def load_transmitter(self) -> nn.Module:
-        path = Path(self.options.recipe_args.get("tokenizer") or checkpoint_path("encodec16"))
-        self.frozen_paths["tokenizer"] = path
-        tokenizer = frozen(path, "tokenizer", self.device)
+        tokenizer = super().load_transmitter()
         check_segment(self, tokenizer.hop_length)
         return tokenizer
 
-    def upsampler_config(self, channels: int) -> TokenUpsamplerConfig:
-        hop = self.transmitter.hop_length
-        return TokenUpsamplerConfig(in_dim=self.transmitter.embedding_dim, out_dim=channels,
-                                    channels=16 if self.tiny else 128, rates=upsampling_rates(hop // WAVEFORM.phases),
-                                    input_hop=hop, output_hop=WAVEFORM.phases)
+    def transmitted_frames(self) -> tuple[int, int]:
+        return self.transmitter.embedding_dim, self.transmitter.hop_length
 
     def transmitted(self, batch: Batch, codebooks: int) -> torch.Tensor:
         with torch.no_grad():
