@@ -100,3 +100,20 @@ def test_a_per_bit_rate_model_serves_its_own_operating_point(tmp_path, librispee
     with pytest.raises(ValueError, match="--codebooks"):
         train(tiny("latent2wave", tmp_path / "bad", librispeech_root, cache, 2, segment_frames=20,
                    recipe_args={"codebooks": "4"}), progress=False)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSMITTER))
+def test_shipped_decoders_are_small_listed_and_decode_real_speech(name, speech):
+    from codecbench.codecs import codec_availability
+
+    path = CHECKPOINT_DIR / f"{name}.safetensors"
+    assert path.stat().st_size <= 8_000_000
+    training = read_metadata(path)["training"]
+    assert training["recipe"] == name and training["steps"] > 0 and training["codebooks"]
+    card = path.with_suffix(".md").read_text()
+    assert "Command:" in card and f"codecbench train {name}" in card
+    assert codec_availability(name).available
+    clip = speech[: 2 * 16000]
+    codec = load_codec(f"{name}@3:steps=2")
+    decoded = codec.decode(codec.encode(clip))
+    assert decoded.shape == clip.shape and np.isfinite(decoded).all() and np.abs(decoded).max() > 1e-3
