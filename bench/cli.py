@@ -1,10 +1,19 @@
-"""`codecbench` command line: a thin argparse layer over the library, one subcommand per module."""
+"""`codecbench` command line: a thin argparse layer over the library, one subcommand per module.
+
+Every error reaches the user as one line on stderr with exit status 2; `--debug` (or `CODECBENCH_DEBUG=1`)
+shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
+
+DEBUG_ENV = "CODECBENCH_DEBUG"
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 COMMAND_MODULES = (
     "codecbench.commands.codecs",
@@ -28,10 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"codecbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help=f"show tracebacks of errors (also ${DEBUG_ENV}=1)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
     return parser
+
+
+def error_line(exc: BaseException) -> str:
+    """What the user reads about an error: one line, with what to do where that is known."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return (f"the disk is full ({exc.strerror or exc}){where}: what was stored is kept; free space and rerun "
+                "with --resume")
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (ValueError, OSError, RuntimeError)):  # the errors raised for the user, with their advice
+        return text
+    return f"internal error: {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        print(f"codecbench {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - every error becomes one line unless debugging
+        if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"codecbench {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 2
 
 

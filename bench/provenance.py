@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pandas as pd
 
 from codecbench.datasets import Selection
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 
 PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
             "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",

@@ -361,12 +361,13 @@ def run_benchmark(
                 pending[future] = PendingRow(row, [])
                 drain(2 * max(workers, 1))
         drain(0)
-    except KeyboardInterrupt:
+    except BaseException as exc:
         executor.shutdown(wait=False, cancel_futures=True)
         bar.close()
-        store.write_tables(metric_columns)
-        print(f"\ninterrupted: {len(store.completed())} rows are stored in {out}; rerun with --resume to "
-              "finish the rest", file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            store.write_tables(metric_columns)
+            print(f"\ninterrupted: {len(store.completed())} rows are stored in {out}; rerun with --resume to "
+                  "finish the rest", file=sys.stderr)
         raise
     executor.shutdown(wait=True)
     bar.close()

@@ -59,10 +59,13 @@ class ResultStore:
     def append(self, row: dict[str, Any]) -> None:
         """Write one row durably before returning."""
         self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.journal, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(self.journal, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.journal)) from exc
 
     def frame(self, metric_columns: list[str]) -> pd.DataFrame:
         """The deduplicated rows in contract column order."""

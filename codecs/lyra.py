@@ -4,7 +4,6 @@ run with ai-edge-litert. 16 kHz, 20 ms frames, 3.2 / 6 / 9.2 kbps."""
 from __future__ import annotations
 
 import hashlib
-import os
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ import numpy as np
 
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, FrameStream
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
-from codecbench.codecs.weights import (WeightsOption, missing_files, require_files, shared_model_dirs,
-                                       unreachable_reason)
-from codecbench.datasets.download import cache_dir, download
+from codecbench.codecs.weights import WeightsOption, unreachable_reason
+from codecbench.datasets.download import download
+from codecbench.resources import Resource, cache_dir, locate
 from codecbench.stages import stage
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz: one packet
@@ -32,32 +31,27 @@ SHA256 = {  # as published with the weights (lyra/model_coeffs of the release)
 FILES = list(SHA256)
 
 
-def cached_weights_dir() -> Path:
-    return cache_dir() / "models" / "lyra-v2"
+WEIGHTS = Resource("Lyra v2 weights", tuple(FILES), env_var=WEIGHTS_ENV, cache_path="models/lyra-v2",
+                   shared_path="models/lyra-v2", embedded=Path(__file__).resolve().parent / "data" / "lyra-v2")
 
 
 def find_weights(explicit: str | Path | None = None) -> Path | None:
-    """The directory holding the three model files, looked up in order: `explicit`, `$CODECBENCH_LYRA_DIR`,
-    the user cache (`cached_weights_dir()`), then `../shared/models/lyra-v2` beside the checkout.
+    """The directory holding the three model files, in `codecbench.resources`' order: `explicit`,
+    `$CODECBENCH_LYRA_DIR`, the user cache, `../shared/models/lyra-v2` (development machines), then the copy
+    embedded in the package; None when none holds them (an installation without package data).
 
     Raises:
-        ValueError: an explicit directory or `$CODECBENCH_LYRA_DIR` lacks a file (never skipped silently).
+        FileNotFoundError: an explicit directory or `$CODECBENCH_LYRA_DIR` lacks a file (never skipped silently).
     """
-    if explicit is not None:
-        return require_files(Path(explicit), FILES, "lyra weights=")
-    if os.environ.get(WEIGHTS_ENV):
-        return require_files(Path(os.environ[WEIGHTS_ENV]), FILES, f"${WEIGHTS_ENV}")
-    for candidate in [cached_weights_dir(), *shared_model_dirs("lyra-v2")]:
-        if not missing_files(candidate, FILES):
-            return candidate
-    return None
+    located = locate(WEIGHTS, explicit)
+    return None if located is None else located.path
 
 
 def download_weights() -> Path:
     """Download the three files of the release into the user cache, each verified against its SHA-256."""
-    target = cached_weights_dir()
+    target = cache_dir() / WEIGHTS.cache_path
     for name, digest in SHA256.items():
-        download(SOURCE_URL + name, target / name, digest)
+        download(SOURCE_URL + name, target / name, digest, alternatives=f"set ${WEIGHTS_ENV} or weights=DIR")
     return target
 
 
@@ -130,16 +124,15 @@ class LyraCodec(WeightsOption, Codec):
     def weights_availability(cls, weights: str | None) -> Availability:
         try:
             found = find_weights(weights)
-        except ValueError as exc:
+        except FileNotFoundError as exc:
             return Availability(False, str(exc))
         if found is not None:
             return Availability(True)
-        looked = ", ".join(str(p) for p in [cached_weights_dir(), *shared_model_dirs("lyra-v2")])
         unreachable = unreachable_reason(SOURCE_URL)
         if unreachable:
-            return Availability(False, f"no Lyra v2 weights in {looked} (set ${WEIGHTS_ENV} or weights=DIR) and "
-                                       f"the download source {unreachable}")
-        return Availability(True, f"weights download on first use into {cached_weights_dir()}")
+            return Availability(False, f"no Lyra v2 weights in {WEIGHTS.looked_in()} (set ${WEIGHTS_ENV} or "
+                                       f"weights=DIR) and the download source {unreachable}")
+        return Availability(True, f"weights download on first use into {cache_dir() / WEIGHTS.cache_path}")
 
     def provenance(self) -> dict[str, Any]:
         return {"weights": str(self.weights_dir), "release": RELEASE, "sha256": dict(SHA256),

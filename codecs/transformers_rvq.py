@@ -20,7 +20,7 @@ from codecbench.audio import fit_length
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption, require_files, unreachable_reason
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 from codecbench.stages import stage
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
-"""Finding model weights: explicit directories, `../shared/models` beside the checkout, and a cheap
-reachability check of a download host (no request is sent; an unreachable host fails in milliseconds)."""
+"""Model weights of codecs: explicit directories, and a cheap reachability check of a download host (no
+request is sent; an unreachable host fails in milliseconds). The lookup order lives in `codecbench.resources`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,6 @@ from urllib.parse import urlparse
 
 from codecbench.codecs.base import Availability
 from codecbench.codecs.spec import CodecSpec
-
-REPO = Path(__file__).resolve().parents[1]  # the checkout, when installed in editable mode
-
-
-def shared_model_dirs(name: str) -> list[Path]:
-    """`../shared/models/NAME` beside the checkout and beside the working directory, in that order."""
-    return list(dict.fromkeys(base.parent / "shared" / "models" / name for base in (REPO, Path.cwd())))
-
 
 def missing_files(directory: Path, names: list[str]) -> list[str]:
     """The names in `names` that are not files in `directory`."""

@@ -155,7 +155,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     from codecbench.alignment import estimate_delay
     from codecbench.audio import load_audio
     from codecbench.codecs import CodecUnavailable, load_codec
-    from codecbench.datasets.download import file_digest
+    from codecbench.resources import file_digest
     from codecbench.provenance import derive_seed
     from codecbench.runner import code_utterance
 

@@ -37,7 +37,7 @@ def test_run_real_invocation(tmp_path, librispeech_root, capsys):
     torch = pytest.importorskip("torch")
     threads = torch.get_num_threads()
     try:
-        code = main(["run", "--root", str(librispeech_root), "--split", "test-other", "--limit", "2",
+        code = main(["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "2",
                      "--codec", "opus@12", "--metrics", "pesq_wb", "--out", str(tmp_path), "--workers", "1",
                      "--threads", "1", "--no-progress"])
     finally:

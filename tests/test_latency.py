@@ -22,8 +22,8 @@ SPECS = ["opus@6", "codec2@2.4", "lyra@3.2"]
 @pytest.fixture(scope="module")
 def latency_dir(tmp_path_factory, librispeech_root):
     out = tmp_path_factory.mktemp("latency")
-    args = ["latency", "--device", "cpu", "--out", str(out), "--root", str(librispeech_root), "--runs", "3",
-            "--warmup", "1", "--batch", "2", "--no-progress"]
+    args = ["latency", "--device", "cpu", "--out", str(out), "--root", str(librispeech_root), "--split", "sample",
+            "--runs", "3", "--warmup", "1", "--batch", "2", "--no-progress"]
     assert main(args + [a for spec in SPECS for a in ("--codec", spec)]) == 0
     return out
 
@@ -79,8 +79,8 @@ def test_environment_is_recorded(latency_dir):
 
 def test_report_reads_the_latency_results(latency_dir, tmp_path, librispeech_root, capsys):
     run = tmp_path / "run"
-    assert main(["run", "--root", str(librispeech_root), "--limit", "2", "--codec", "opus@6", "--metrics",
-                 "pesq_wb", "--out", str(run), "--workers", "1", "--no-progress"]) == 0
+    assert main(["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "2", "--codec", "opus@6",
+                 "--metrics", "pesq_wb", "--out", str(run), "--workers", "1", "--no-progress"]) == 0
     assert main(["report", str(run), "--latency", str(latency_dir), "--format", "md", "--resamples", "200"]) == 0
     text = (run / "report" / "report.md").read_text()
     latency = pd.read_csv(latency_dir / "latency.csv")
@@ -165,8 +165,8 @@ def test_a_diffusion_codec_beside_opus_per_stage(tmp_path, librispeech_root):
     weights = write_tiny_checkpoints(tmp_path / "weights")
     spec = f"mel2mel@1.5:sampler=ddim,steps=4,weights={weights}"
     out = tmp_path / "latency"
-    args = ["latency", "--device", "cpu", "--out", str(out), "--root", str(librispeech_root), "--runs", "3",
-            "--warmup", "1", "--batch", "2", "--settings", "clip", "--no-progress", "--codec", spec,
+    args = ["latency", "--device", "cpu", "--out", str(out), "--root", str(librispeech_root), "--split", "sample",
+            "--runs", "3", "--warmup", "1", "--batch", "2", "--settings", "clip", "--no-progress", "--codec", spec,
             "--codec", "opus@6"]
     assert main(args) == 0
     table = pd.read_csv(out / "latency.csv", keep_default_na=False, na_values=["", "NaN", "nan"])

@@ -11,17 +11,17 @@ from pesq import pesq
 
 from codecbench.alignment import align, estimate_delay
 from codecbench.codecs import CodecUnavailable, load_codec
-from codecbench.codecs.lyra import FILES, SHA256, WEIGHTS_ENV, LyraCodec, find_weights
+from codecbench import resources
+from codecbench.codecs.lyra import FILES, SHA256, WEIGHTS, WEIGHTS_ENV, LyraCodec, find_weights
 from codecbench.runner import run_benchmark
 from codecbench.store import LEADING_COLUMNS, TRAILING_COLUMNS
 
 
 @pytest.fixture(scope="module")
 def weights_dir():
-    found = find_weights()
-    if found is None:
-        pytest.fail("the Lyra v2 weights are missing (../shared/models/lyra-v2 beside the checkout)")
-    return found
+    """The copy embedded in the package (package data), which every installation has."""
+    assert not WEIGHTS.missing(WEIGHTS.embedded), "the embedded Lyra v2 weights are missing from the package"
+    return WEIGHTS.embedded
 
 
 def pesq_wb(reference, decoded):
@@ -105,12 +105,17 @@ def test_checksum_mismatch_names_file_and_hashes(tmp_path, weights_dir):
 
 def test_weights_lookup_order(tmp_path, weights_dir, monkeypatch):
     copies = {}
-    for place in ("explicit", "env", "cache/models/lyra-v2"):
+    for place in ("explicit", "env", "cache/models/lyra-v2", "shared/models/lyra-v2"):
         copies[place] = tmp_path / place
         copies[place].mkdir(parents=True)
         for name in FILES:
             shutil.copy(weights_dir / name, copies[place] / name)
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "nothing-cached"))
+    monkeypatch.setattr(resources, "shared_dirs", lambda: [])
+    assert find_weights() == weights_dir  # a fresh machine: the embedded copy, last in the order
+    monkeypatch.setattr(resources, "shared_dirs", lambda: [tmp_path / "shared"])
+    assert find_weights() == copies["shared/models/lyra-v2"]  # ../shared comes before the embedded copy
     monkeypatch.setenv("CODECBENCH_CACHE", str(tmp_path / "cache"))
     assert find_weights() == copies["cache/models/lyra-v2"]  # the user cache comes before ../shared
     monkeypatch.setenv(WEIGHTS_ENV, str(copies["env"]))

@@ -22,12 +22,12 @@ SPECS = ["opus@6", "opus@12", "codec2@2.4", "codec2@1.2", "lowpass@3.5k"]
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, librispeech_root):
-    """A real run: 5 specs x 4 test-other utterances, PESQ-WB and STOI (a few seconds)."""
+    """A real run: 5 specs x 4 utterances of the embedded sample, PESQ-WB and STOI (a few seconds)."""
     from codecbench.datasets import select
     from codecbench.runner import run_benchmark
 
     out = tmp_path_factory.mktemp("run")
-    selection = select("librispeech", librispeech_root, "test-other", limit=4)
+    selection = select("librispeech", librispeech_root, "sample", limit=4)
     run_benchmark(selection, SPECS, ["pesq_wb", "stoi"], out, progress=False, command=["codecbench", "run", "test"])
     return out
 

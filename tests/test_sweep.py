@@ -39,7 +39,7 @@ def test_two_dimensional_sweep_reuses_the_runner(tmp_path, short_selection):
 
 def test_sweep_cli_line_plot(tmp_path, librispeech_root, capsys):
     code = main(["sweep", "opus@8", "--param", "frame_ms=20,40", "--metric", "stoi", "--root", str(librispeech_root),
-                 "--split", "test-other", "--limit", "1", "--out", str(tmp_path), "--workers", "1", "--no-progress"])
+                 "--split", "sample", "--limit", "1", "--out", str(tmp_path), "--workers", "1", "--no-progress"])
     assert code == 0
     out = capsys.readouterr().out
     assert "stoi_mean" in out and "sweep.png" in out

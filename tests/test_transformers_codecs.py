@@ -20,7 +20,7 @@ from codecbench.codecs.dac import DacCodec, lookahead_samples
 from codecbench.codecs.dac import published_config as dac_config
 from codecbench.codecs.encodec import EncodecCodec
 from codecbench.codecs.encodec import published_config as encodec_config
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 
 
 def seed_codebooks(model, speech24):

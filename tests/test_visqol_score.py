@@ -9,7 +9,7 @@ import soundfile as sf
 
 from codecbench.cli import main
 
-CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "visqol"
+CONFORMANCE = Path(__file__).resolve().parent / "data" / "visqol"  # Google's pair, shipped with the tests
 REF, DEG = CONFORMANCE / "CA01_01.wav", CONFORMANCE / "transcoded_CA01_01.wav"
 LATTICE, EXPONENTIAL, IDENTITY = 3.3129234313964844, 3.374505555111911, 4.505550384521484  # conformance.h
 

@@ -1,4 +1,4 @@
-"""Tiny training runs on the bundled test-other sample (one speaker held back for validation), shared by
+"""Tiny training runs on the embedded LibriSpeech sample (one speaker held back for validation), shared by
 the recipe tests."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from codecbench.codecs.diffusion.training.trainer import TrainOptions
 
 def tiny(recipe: str, out, librispeech_root, cache: str, steps: int, **extra) -> TrainOptions:
     """Options of a `tiny`-preset run of `steps` steps; `extra` overrides any option."""
-    options = dict(recipe=recipe, out=str(out), root=str(librispeech_root), split="test-other", steps=steps,
+    options = dict(recipe=recipe, out=str(out), root=str(librispeech_root), split="sample", steps=steps,
                    preset="tiny", batch_size=4, segment_frames=16, val_speakers=1, val_every=steps,
                    checkpoint_every=steps, log_every=5, cache=cache, lr=3e-3)
     options.update(extra)

@@ -1,9 +1,10 @@
 """Independent reference for codecbench's Lyra v2 numbers.
 
-Codes every LibriSpeech file of a split with straight ai-edge-litert calls, scores it with the `pesq` and
-`pystoi` packages on the unaligned full-length pair, counts the transmitted bits (quantizers x 4 bits per
-20 ms frame), and compares the per-spec means with those of a `codecbench run` directory. It imports
-nothing from codecbench. Exit status 1 if a mean differs by more than the tolerances.
+Codes every file a `codecbench run` coded (its manifest.csv) with straight ai-edge-litert calls, scores it
+with the `pesq` and `pystoi` packages on the unaligned full-length pair, counts the transmitted bits
+(quantizers x 4 bits per 20 ms frame), and compares the per-spec means with those of the run. Of codecbench
+it uses only the location of the weights (`find_weights`); coding and scoring import nothing from it.
+Exit status 1 if a mean differs by more than the tolerances.
 
     codecbench run --codecs lyra@3.2,lyra@6,lyra@9.2,opus@6 --metrics pesq_wb,stoi --out results/lyra
     python -m codecbench.benchmarks.lyra_reference --run results/lyra
@@ -23,7 +24,8 @@ from pesq import pesq
 from pystoi import stoi
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout that holds bench/benchmarks/
+from codecbench.codecs.lyra import find_weights
+
 QUANTIZERS = {"lyra@3.2": 16, "lyra@6": 30, "lyra@9.2": 46}
 TOLERANCE = {"pesq_wb": 0.06, "stoi": 0.015}  # absolute; kbps: 2 % relative
 KBPS_TOLERANCE = 0.02
@@ -53,19 +55,21 @@ def lyra_round_trip(x: np.ndarray, quantizers: int, weights: Path) -> tuple[np.n
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, type=Path, help="a codecbench run directory with lyra specs")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data/LibriSpeech/test-other")
-    parser.add_argument("--weights", type=Path, default=REPO.parent / "shared/models/lyra-v2")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="the three .tflite files (default: Lyra's own lookup, ending with the embedded copy)")
     args = parser.parse_args()
+    weights = args.weights or find_weights()
 
     run = pd.read_parquet(args.run / "utterances.parquet")
     specs = [s for s in QUANTIZERS if s in set(run["spec"])]
-    files = {p.stem: p for p in sorted(args.data.rglob("*.flac"))}
+    manifest = pd.read_csv(args.run / "manifest.csv")  # the very files the run coded
+    files = dict(zip(manifest["utterance"], map(Path, manifest["path"])))
     rows = []
     for utterance in tqdm(sorted(set(run["utterance"]) & set(files)), desc="reference", unit="utt"):
         x, rate = sf.read(files[utterance], dtype="float32")
         assert rate == 16000
         for spec in specs:
-            y, bits = lyra_round_trip(x, QUANTIZERS[spec], args.weights)
+            y, bits = lyra_round_trip(x, QUANTIZERS[spec], weights)
             rows.append({"utterance": utterance, "spec": spec, "pesq_wb": pesq(16000, x, y, "wb"),
                          "stoi": stoi(x, y, 16000), "measured_kbps": bits / (len(x) / 16000) / 1000})
     reference = pd.DataFrame(rows).groupby("spec").mean(numeric_only=True)

@@ -40,9 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--settings", type=_choices(SETTINGS), default=list(SETTINGS), metavar="S[,S]",
                         help="clip (3 s at batch 1), stream (frame by frame, causal codecs), batch (throughput)")
     parser.add_argument("--seconds", type=float, default=3.0, help="clip length")
-    parser.add_argument("--root", default=None,
-                        help="LibriSpeech root; default: $CODECBENCH_DATA, ../shared/data/LibriSpeech, the cache")
-    parser.add_argument("--split", default="test-other", help="LibriSpeech split the clips come from")
+    parser.add_argument("--root", default=None, help="LibriSpeech root (default: the usual lookup, see README)")
+    parser.add_argument("--split", default=None,
+                        help="LibriSpeech split the clips come from (default: the embedded sample without --root, "
+                             "else test-other)")
     parser.add_argument("--utterance", default=DEFAULT_UTTERANCE, help="the utterance of the batch-1 clip")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -1,6 +1,6 @@
 """`codecbench run`: code a dataset with codecs, score it, store rows, print the summary.
 
-With no dataset flags it runs the demo: Opus and Codec 2 on the bundled LibriSpeech test-other sample.
+With no dataset flags it runs the demo: Opus and Codec 2 on the LibriSpeech sample embedded in the package.
 """
 
 from __future__ import annotations
@@ -30,10 +30,14 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that select the utterances (shared by `run` and `sweep`)."""
     parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"])
     parser.add_argument("--root", default=None,
-                        help="data root; default: $CODECBENCH_DATA, ../shared/data/LibriSpeech, the cache")
-    parser.add_argument("--split", default=None, help="LibriSpeech split (default test-other)")
+                        help="data root; default: $CODECBENCH_DATA, the user cache, ../shared/data/LibriSpeech "
+                             "(development machines), the embedded sample")
+    parser.add_argument("--split", default=None,
+                        help="LibriSpeech split; default: `sample` (embedded: 14 test-other utterances) without "
+                             "--root/--download, else test-other")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N utterances")
-    parser.add_argument("--download", action="store_true", help="download the split if it is missing")
+    parser.add_argument("--download", action="store_true",
+                        help="download the split from OpenSLR (checksummed) into the user cache if it is missing")
 
 
 def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
     specs = parse_spec_list(texts) if texts else parse_spec_list(DEMO_SPECS)
     metrics = parse_metric_list(args.metrics)
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
-    print(f"{selection.dataset} {selection.split}: {len(selection.utterances)} utterances from {selection.root}")
+    print(selection.describe())
     result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
                            overwrite=args.overwrite, seed=args.seed, device=args.device,
                            progress=not args.no_progress)

@@ -41,7 +41,7 @@ def handle(args: argparse.Namespace) -> int:
         raise ValueError(f"--metric takes one metric name, not {args.metric!r}")
     extra = parse_metric_list([args.metrics]) if args.metrics else []
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
-    print(f"{selection.dataset} {selection.split}: {len(selection.utterances)} utterances from {selection.root}")
+    print(selection.describe())
     result = run_sweep(selection, args.spec, params, metric[0], args.out, extra, workers=args.workers,
                        resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
                        progress=not args.no_progress)

@@ -20,6 +20,13 @@ class Selection:
     split: str
     utterances: list[Utterance]
 
+    def describe(self) -> str:
+        """One line saying which data this is, for the commands to print."""
+        what = f"{self.dataset} {self.split}, {len(self.utterances)} utterances"
+        if self.root == librispeech.EMBEDDED_ROOT:
+            return f"data: {what}: the LibriSpeech sample embedded in codecbench (test-other, CC BY 4.0) at {self.root}"
+        return f"data: {what} from {self.root}"
+
 
 def select(
     dataset: str = "librispeech",
@@ -33,12 +40,15 @@ def select(
     Args:
         dataset: `librispeech` or `folder`.
         root: data root (for `folder`, required); LibriSpeech roots are looked up when None.
-        split: LibriSpeech split (default `test-other`); ignored for `folder`.
+        split: LibriSpeech split; default: the embedded `sample` when neither `root` nor `download` is
+            given, else `test-other`. Ignored for `folder`.
         limit: keep only the first N utterances.
         download: allow downloading an official LibriSpeech split.
     """
     if dataset == "librispeech":
-        found_root, split = librispeech.resolve_root(root, split or librispeech.DEMO_SPLIT, download)
+        if split is None:
+            split = librispeech.SAMPLE_SPLIT if root is None and not download else librispeech.DEFAULT_SPLIT
+        found_root, split = librispeech.resolve_root(root, split, download)
         utterances = librispeech.prepare(found_root, split)
         return Selection(dataset, found_root, split, apply_limit(utterances, limit))
     if dataset == "folder":

@@ -29,6 +29,6 @@ class Utterance:
 
 def apply_limit(utterances: list[Utterance], limit: int | None) -> list[Utterance]:
     """The first `limit` utterances of a deterministically ordered list."""
-    if limit is not None and limit < 0:
-        raise ValueError(f"--limit must be >= 0, not {limit}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be at least 1, not {limit}")
     return utterances if limit is None else utterances[:limit]

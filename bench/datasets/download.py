@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import tarfile
 import urllib.request
 from pathlib import Path
 
-from platformdirs import user_cache_dir
 from tqdm import tqdm
 
-CACHE_ENV = "CODECBENCH_CACHE"
+from codecbench.resources import file_digest
 
 
-def cache_dir() -> Path:
-    """codecbench's cache root: `$CODECBENCH_CACHE`, else the platform's user cache."""
-    return Path(os.environ.get(CACHE_ENV) or user_cache_dir("codecbench"))
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download(url: str, target: Path, checksum: str, algorithm: str = "sha256") -> Path:
+def download(url: str, target: Path, checksum: str, algorithm: str = "sha256", alternatives: str = "") -> Path:
     """Download `url` to `target` (resuming nothing, verifying always).
 
+    Args:
+        alternatives: what the user can do instead, appended to the no-network error.
+
     Raises:
-        OSError: the network is unreachable.
+        ConnectionError: the host cannot be reached (the message names the URL and `alternatives`).
         ValueError: the checksum does not match (the file is removed).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +33,8 @@ def download(url: str, target: Path, checksum: str, algorithm: str = "sha256") -
                         bar.update(len(block))
         except OSError as exc:
             partial.unlink(missing_ok=True)
-            raise OSError(f"cannot download {url}: {exc} (no network? pass --root to local data)") from exc
+            reason = getattr(exc, "reason", None) or exc
+            raise ConnectionError(f"cannot download {url}: {reason}" + (f"; {alternatives}" if alternatives else "")) from exc
         partial.replace(target)
     actual = file_digest(target, algorithm)
     if actual != checksum:

@@ -1,21 +1,25 @@
 """LibriSpeech recipe: standard layout `ROOT/SPLIT/SPEAKER/CHAPTER/SPEAKER-CHAPTER-UTT.flac`.
 
-Transcripts (`*.trans.txt`) are read when present and optional otherwise. `download_split` fetches an
-official split from OpenSLR (LibriSpeech, resource 12; Mini LibriSpeech, resource 31) and verifies its
-checksum; it needs a network, which the development machines of this project do not have.
+The split `sample` is embedded in the package (14 real test-other utterances, CC BY 4.0, see
+`data/LibriSpeech/README.md`): the demo and the tests run on it on every machine, offline. Other splits are
+found through `codecbench.resources.locate` (`--root`, `$CODECBENCH_DATA`, the user cache, `../shared/data`
+on development machines) or downloaded with `download_split` from OpenSLR (LibriSpeech, resource 12; Mini
+LibriSpeech, resource 31), checksummed, into the user cache. Transcripts (`*.trans.txt`) are read when
+present and optional otherwise.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from codecbench.datasets.base import Utterance
-from codecbench.datasets.download import cache_dir, download, extract
+from codecbench.datasets.download import download, extract
+from codecbench.resources import Resource, cache_dir, locate
 
 DATA_ENV = "CODECBENCH_DATA"
-DEMO_SPLIT = "test-other"  # the split of the bundled sample
-DEMO_DOWNLOAD_SPLIT = "dev-clean-2"  # Mini LibriSpeech, 126 MB, when no local data is found
+EMBEDDED_ROOT = Path(__file__).resolve().parent / "data" / "LibriSpeech"
+SAMPLE_SPLIT = "sample"  # embedded in the package: the demo's and the tests' data
+DEFAULT_SPLIT = "test-other"  # the split read from a --root, $CODECBENCH_DATA or a download when none is named
 
 # split -> (url, algorithm, checksum). LibriSpeech sha256 as published with torchaudio's recipe;
 # Mini LibriSpeech md5 as published by OpenSLR.
@@ -45,6 +49,9 @@ def download_split(split: str, root: Path | None = None) -> Path:
     """Download and extract an official split; returns the LibriSpeech root containing it.
 
     Idempotent: a `.completed` marker makes a second call free.
+
+    Raises:
+        ConnectionError: no network (the message names the URL and the alternatives).
     """
     if split not in PARTS:
         raise ValueError(f"no download for split {split!r}; choose one of {sorted(PARTS)}")
@@ -54,51 +61,49 @@ def download_split(split: str, root: Path | None = None) -> Path:
     marker = librispeech_root / f".{split}.completed"
     if marker.exists():
         return librispeech_root
-    archive = download(url, base / "archives" / Path(url).name, checksum, algorithm)
+    alternatives = (f"pass --root DIR to a local LibriSpeech copy holding {split}/, set ${DATA_ENV}, "
+                    f"or run on the embedded sample (--split {SAMPLE_SPLIT})")
+    archive = download(url, base / "archives" / Path(url).name, checksum, algorithm, alternatives)
     extract(archive, base)
     marker.touch()
     return librispeech_root
 
 
-def candidate_roots() -> list[Path]:
-    """Where a LibriSpeech root is looked for when none is given, in order."""
-    candidates = []
-    if os.environ.get(DATA_ENV):
-        candidates.append(Path(os.environ[DATA_ENV]))
-    repo = Path(__file__).resolve().parents[2]  # the checkout, when installed in editable mode
-    for base in (repo, Path.cwd()):
-        candidates.append(base.parent / "shared" / "data" / "LibriSpeech")
-    return candidates
+def split_resource(split: str) -> Resource:
+    """A LibriSpeech root holding `split`, as `locate` looks for it."""
+    return Resource(f"LibriSpeech split {split!r}", (split,), env_var=DATA_ENV, cache_path="data/LibriSpeech",
+                    shared_path="data/LibriSpeech",
+                    embedded=EMBEDDED_ROOT if split == SAMPLE_SPLIT else None)
 
 
 def resolve_root(root: str | Path | None, split: str, allow_download: bool) -> tuple[Path, str]:
-    """Find the LibriSpeech root for `split`: `root`, `$CODECBENCH_DATA`, `../shared/data/LibriSpeech`,
-    the cache, then (if allowed) a download of the Mini LibriSpeech demo split.
+    """Find the LibriSpeech root for `split` (see `codecbench.resources` for the order), downloading the
+    split into the user cache when allowed and nothing local holds it.
 
     Returns:
-        The root and the split to use (the demo download replaces a missing demo split).
+        The root and the split.
+
+    Raises:
+        FileNotFoundError: nothing holds the split and downloading is not allowed (or not possible).
     """
+    resource = split_resource(split)
     if root is not None:
         root = Path(root).expanduser()
-        if not (root / split).is_dir():
+        if not root.is_dir():
+            raise FileNotFoundError(f"--root {root} is not a readable directory")
+        if resource.missing(root):
             if allow_download:
                 return download_split(split, root.parent if root.name == "LibriSpeech" else root), split
-            raise FileNotFoundError(f"no split {split!r} under {root} (expected {root / split}; try --download)")
-        return root, split
-    for candidate in candidate_roots():
-        if (candidate / split).is_dir():
-            return candidate, split
-    cached = cache_dir() / "data" / "LibriSpeech"
-    if (cached / split).is_dir():
-        return cached, split
-    if not allow_download:
-        raise FileNotFoundError(
-            f"no LibriSpeech split {split!r} found (looked in $CODECBENCH_DATA, ../shared/data/LibriSpeech, "
-            f"{cached}); pass --root DIR or --download"
-        )
-    if split == DEMO_SPLIT:
-        return download_split(DEMO_DOWNLOAD_SPLIT), DEMO_DOWNLOAD_SPLIT
-    return download_split(split), split
+            raise FileNotFoundError(f"no split {split!r} under --root {root} (expected {root / split}/); pass "
+                                    f"--download to fetch it there, or drop --root to run on the embedded "
+                                    f"sample (--split {SAMPLE_SPLIT})")
+    located = locate(resource, root)
+    if located is not None:
+        return located.path, split
+    if allow_download:
+        return download_split(split), split
+    raise FileNotFoundError(f"no LibriSpeech split {split!r} found (looked in {resource.looked_in()}); pass "
+                            f"--root DIR, or --download to fetch it from OpenSLR into the user cache")
 
 
 def parse_transcripts(chapter_dir: Path) -> dict[str, str]:

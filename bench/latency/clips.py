@@ -9,10 +9,10 @@ import numpy as np
 
 from codecbench.audio import load_audio
 from codecbench.datasets import Utterance, select
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 
 WORKING_RATE = 16000
-DEFAULT_UTTERANCE = "1688-142285-0003"  # test-other, 5 s, speech from the first 0.2 s
+DEFAULT_UTTERANCE = "1688-142285-0003"  # test-other (also in the embedded sample), 5 s, speech from 0.2 s
 
 
 @dataclass
@@ -34,9 +34,10 @@ class Clips:
     root: Path
 
 
-def load_clips(root: str | Path | None = None, split: str = "test-other", utterance: str = DEFAULT_UTTERANCE,
+def load_clips(root: str | Path | None = None, split: str | None = None, utterance: str = DEFAULT_UTTERANCE,
                seconds: float = 3.0, batch: int = 1) -> Clips:
-    """Read `utterance` and `batch - 1` further utterances of the split (sorted order, those at least
+    """Read `utterance` and `batch - 1` further utterances of the split (default as in
+    `codecbench.datasets.select`: the embedded sample without a root; sorted order, those at least
     `seconds` long, repeated cyclically if the split has too few) and cut the first `seconds` of each.
 
     Raises:

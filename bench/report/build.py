@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 from codecbench.report import plots
 from codecbench.report.claims import check_claims, claims_grid, load_claims, resolve_claims_path
 from codecbench.report.correlation import correlation_grid, correlations, joined_scores

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 from codecbench.metrics import get_metric_class, metric_names
 from codecbench.provenance import table_digest
 from codecbench.store import CSV, LEADING_COLUMNS, PARQUET, TRAILING_COLUMNS

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from codecbench.codecs.diffusion.quantizers.vq import TRAINING_ONLY_BUFFERS, VectorQuantizer
-from codecbench.datasets.download import file_digest
+from codecbench.resources import file_digest
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 FORMAT = "codecbench-diffusion/1"

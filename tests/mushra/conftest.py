@@ -7,15 +7,13 @@ import pytest
 
 @pytest.fixture(scope="session")
 def mushra_run(tmp_path_factory, librispeech_root):
-    """A real run: Opus and Codec 2 on two utterances of each of the 7 test-other speakers."""
-    from codecbench.datasets import Selection, select
+    """A real run: Opus and Codec 2 on the embedded sample (two utterances of each of 7 speakers)."""
+    from codecbench.datasets import select
     from codecbench.runner import run_benchmark
 
-    everything = select("librispeech", librispeech_root, "test-other")
-    picked = [u for u in everything.utterances if u.id.endswith(("-0002", "-0005"))]
     out = tmp_path_factory.mktemp("mushra_run")
-    run_benchmark(Selection(everything.dataset, everything.root, everything.split, picked),
-                  ["opus@12", "codec2@2.4"], [], out, progress=False)
+    run_benchmark(select("librispeech", librispeech_root, "sample"), ["opus@12", "codec2@2.4"], [], out,
+                  progress=False)
     return out
 
 

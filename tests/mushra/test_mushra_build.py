@@ -83,7 +83,7 @@ def test_hidden_reference_anchors_and_codecs(mushra_test_dir):
 
 
 def test_long_utterance_is_cut_in_a_pause(librispeech_root):
-    path = librispeech_root / "test-other" / "2414" / "128291" / "2414-128291-0002.flac"
+    path = librispeech_root / "sample" / "2414" / "128291" / "2414-128291-0002.flac"
     x = load_audio(path, 16000).samples
     assert len(x) / 16000 > 12
     excerpt = st.excerpt_bounds(x, 16000)

@@ -178,7 +178,7 @@ class Trainer:
         self.log_file = self.out / "train.json"
 
     def _data(self) -> tuple[SegmentSampler, Batch]:
-        from codecbench.datasets.download import cache_dir
+        from codecbench.resources import cache_dir
 
         cache = self.options.cache or cache_dir() / "train"
         corpus = SpeechCorpus.load(self.options.root, self.options.split, cache)
