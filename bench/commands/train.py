@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--condition-scaling", default=None, choices=["token_frames", "upsampled_frames"],
                         help="ladiffcodec, latent2mel: scale each token frame to [-1, 1] before upsampling (default, "
                              "the shipped checkpoints) or each upsampled frame (LaDiffCodec Sec. 2.2)")
+    parser.add_argument("--prediction-type", default=None, choices=["epsilon", "v_prediction"],
+                        help="ladiffcodec, latent2mel, mel2wave, latent2wave: what the denoiser predicts (default: "
+                             "v_prediction for the latent and mel models, epsilon for the waveform decoders)")
     parser.add_argument("--strides", default=None,
                         help="latent-ae: the autoencoder's strides as EnCodec lists them, e.g. 8 (default), 1 or 4,8 "
                              "(LaDiffCodec's Table 1 ablation)")
@@ -72,6 +75,7 @@ def handle(args: argparse.Namespace) -> int:
                                                  ("tokenizer", args.tokenizer), ("autoencoder", args.autoencoder),
                                                  ("codebooks", args.codebooks),
                                                  ("condition_scaling", args.condition_scaling),
+                                                 ("prediction_type", args.prediction_type),
                                                  ("strides", args.strides))
                    if value is not None}
     options = TrainOptions(recipe=args.recipe, out=args.out, root=args.root, split=args.split, steps=args.steps,

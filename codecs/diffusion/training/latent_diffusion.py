@@ -18,11 +18,12 @@ Options that follow the paper where the shipped checkpoints do not (see README's
 `condition_scaling=upsampled_frames` scales each upsampled frame of the condition to [-1, 1] (LaDiffCodec
 Sec. 2.2) instead of each token frame before upsampling, and then trains the upsampler by the diffusion
 loss alone, as the paper does (the condition is no longer on the scale of the output, so the estimate
-losses do not apply); `codebooks` trains one model per bit rate (the paper's setup) instead of one for both.
+losses do not apply); `codebooks` trains one model per bit rate (the paper's setup) instead of one for both;
+`prediction_type=epsilon` trains the paper's noise prediction instead of the velocity.
 
 Recipe args: `tokenizer` (the encodec16.safetensors; default the shipped one), `autoencoder`
 (`ladiffcodec`: the latent-ae.safetensors, any stride; default the shipped one), `codebooks` (e.g. "3"),
-`condition_scaling` (`token_frames`, the default, or `upsampled_frames`).
+`condition_scaling` (`token_frames`, the default, or `upsampled_frames`), `prediction_type`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ def frozen_provenance(paths: dict[str, Path]) -> dict[str, dict[str, str]]:
     return {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in paths.items()}
 
 
+def diffusion_schedule(options: TrainOptions, default: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's schedule with the `prediction_type` recipe arg applied (`epsilon`, as LaDiffCodec and
+    DiffWave train, or `v_prediction`); what the export records and decoding reads."""
+    return {**default, "prediction_type": options.recipe_args.get("prediction_type") or default["prediction_type"]}
+
+
 def codebook_choices(options: TrainOptions, supported: tuple[int, ...]) -> tuple[int, ...]:
     """The codebook counts a run draws from: all `supported` (one model for every bit rate), or the
     `codebooks` recipe arg ("3" or "3,6": a model per bit rate).
@@ -100,7 +107,8 @@ class TokenDiffusionRecipe(Recipe):
         # the estimate losses and midway's start need a condition on the scale of the output
         self.estimates = self.condition_scaling != "upsampled_frames"
         self.backbone = self.build_backbone().to(self.device)
-        self.sampler = DDPMSampler(**DIFFUSION)
+        self.diffusion = diffusion_schedule(options, DIFFUSION)
+        self.sampler = DDPMSampler(**self.diffusion)
         self.modules = {"conditioner": self.upsampler, "backbone": self.backbone}
         self.adamw("model", itertools.chain(self.upsampler.parameters(), self.backbone.parameters()))
 
@@ -153,7 +161,7 @@ class TokenDiffusionRecipe(Recipe):
                                for k, v in self.estimate_losses(estimate, target, batch).items()})
             scores[f"diffusion_mse@{codebooks}"] = float(diffusion_loss(self.backbone, self.sampler, target, estimate,
                                                                          generator, timesteps))
-            sampler = MidwayInfillingSampler(**VALIDATION_MIDWAY, **DIFFUSION)
+            sampler = MidwayInfillingSampler(**VALIDATION_MIDWAY, **self.diffusion)
             sampled = reverse_diffusion(self.backbone, sampler, estimate, target.shape, VALIDATION_STEPS, generator,
                                         estimate)
             scores.update({f"midway_{k}@{codebooks}": float(v)
@@ -163,7 +171,7 @@ class TokenDiffusionRecipe(Recipe):
     def export_metadata(self) -> dict[str, Any]:
         """What decoding needs besides the modules: the diffusion schedule, the operating points (codebook
         counts) the model serves (and the output normalisation)."""
-        return {"diffusion": DIFFUSION, "codebooks": list(self.codebooks)}
+        return {"diffusion": self.diffusion, "codebooks": list(self.codebooks)}
 
     def export(self, out: Path, training: dict[str, Any]) -> list[Path]:
         return [save_modules(out / f"{self.export_name}.safetensors",

@@ -48,7 +48,7 @@ class TrainOptions:
         until: stop after this step (the schedule still spans `steps`); resume later with `resume`.
         max_minutes: stop (checkpointed) after this much training time in this invocation.
         recipe_args: recipe-specific settings (`adversarial_start`, `quantizer_steps`, `quantizer`, `init`,
-            `tokenizer`, `autoencoder`, `codebooks`, `condition_scaling`, `strides`).
+            `tokenizer`, `autoencoder`, `codebooks`, `condition_scaling`, `prediction_type`, `strides`).
     """
 
     recipe: str

@@ -16,7 +16,7 @@ its mel), trained jointly with the denoiser:
 Each batch draws one operating point, so one model serves both (`--codebooks N` trains a single one).
 
 Recipe args: `quantizer` (mel2wave: the mel-rvq.safetensors; default the shipped one), `tokenizer`
-(latent2wave: the encodec16.safetensors; default the shipped one), `codebooks`.
+(latent2wave: the encodec16.safetensors; default the shipped one), `codebooks`, `prediction_type`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from codecbench.codecs.diffusion.training import losses
 from codecbench.codecs.diffusion.training.data import Batch
 from codecbench.codecs.diffusion.training.encodec16 import CODEBOOKS as TOKEN_CODEBOOKS
 from codecbench.codecs.diffusion.training.encodec16 import check_segment
-from codecbench.codecs.diffusion.training.latent_diffusion import codebook_choices, frozen, frozen_provenance
+from codecbench.codecs.diffusion.training.latent_diffusion import (codebook_choices, diffusion_schedule, frozen,
+                                                                   frozen_provenance)
 from codecbench.codecs.diffusion.training.mel2mel import CODEBOOKS as MEL_CODEBOOKS
 from codecbench.codecs.diffusion.training.mel2mel import diffusion_loss, validation_timesteps
 from codecbench.codecs.diffusion.training.trainer import Recipe, TrainOptions
@@ -75,7 +76,8 @@ class WaveformDiffusionRecipe(Recipe):
         backbone = TINY_BACKBONE if self.tiny else BACKBONE
         self.upsampler = TokenUpsampler(self.upsampler_config(backbone.cond_channels)).to(self.device)
         self.backbone = WaveNet1d(backbone).to(self.device)
-        self.sampler = DDPMSampler(**DIFFUSION)
+        self.diffusion = diffusion_schedule(options, DIFFUSION)
+        self.sampler = DDPMSampler(**self.diffusion)
         self.modules = {"conditioner": self.upsampler, "backbone": self.backbone}
         self.adamw("model", itertools.chain(self.upsampler.parameters(), self.backbone.parameters()))
 
@@ -124,14 +126,14 @@ class WaveformDiffusionRecipe(Recipe):
             cond = self.condition(batch, codebooks, target.shape[-1])
             scores[f"diffusion_mse@{codebooks}"] = float(diffusion_loss(self.backbone, self.sampler, target, cond,
                                                                          generator, timesteps))
-            sampled = reverse_diffusion(self.backbone, DDPMSampler(**DIFFUSION), cond, target.shape,
+            sampled = reverse_diffusion(self.backbone, DDPMSampler(**self.diffusion), cond, target.shape,
                                         VALIDATION_STEPS, generator)
             wav = PolyphaseSynthesis()(self.waveform.denormalize(sampled))[:, : batch.wav.shape[-1]]
             scores[f"sampled_mel_l1@{codebooks}"] = float(losses.mel_loss(self.representation, wav, batch.wav))
         return scores
 
     def export(self, out: Path, training: dict[str, Any]) -> list[Path]:
-        metadata = {**training, "diffusion": DIFFUSION, "waveform": asdict(WAVEFORM), "codebooks": list(self.codebooks),
+        metadata = {**training, "diffusion": self.diffusion, "waveform": asdict(WAVEFORM), "codebooks": list(self.codebooks),
                     "frozen": frozen_provenance(self.frozen_paths)}
         return [save_modules(out / f"{self.export_name}.safetensors",
                              {"conditioner": self.upsampler, "backbone": self.backbone}, metadata)]
