@@ -344,6 +344,10 @@ def write_model_card(path: Path, training: dict[str, Any], log: dict[str, Any]) 
         f"- parameters: {', '.join(f'{k} {v:,}' for k, v in log['parameters'].items())}",
         "", "Command:", "", "```", training["command"], *training["resumed_with"], "```", "",
     ]
+    spans = [(i["start_step"], i["end_step"]) for i in log.get("invocations", []) if "end_step" in i]
+    if len(spans) > 1:
+        lines += ["Steps per invocation (an early stop by `--max-minutes` is reproduced by `--until` that step): "
+                  + ", ".join(f"{a} → {b}" for a, b in spans) + ".", ""]
     if final:
         lines += ["Final losses (training: mean of the last logging window; validation: held-back speakers):", "",
                   "| loss | value |", "|---|---|"]
