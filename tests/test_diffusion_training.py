@@ -88,6 +88,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, librispeech_root, cac
     resumed = train(tiny("melvq-ddpm", tmp_path / "b", librispeech_root, cache, 8, checkpoint_every=4, resume=True),
                     progress=False)
     assert resumed["invocations"][-1]["start_step"] == 4 and resumed["step"] == 8
+    assert "0 → 4, 4 → 8." in (tmp_path / "b" / "melvq-ddpm.md").read_text()  # the card lists the final span
     a = load_modules(tmp_path / "a" / "melvq-ddpm.safetensors")["backbone"].state_dict()
     b = load_modules(tmp_path / "b" / "melvq-ddpm.safetensors")["backbone"].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

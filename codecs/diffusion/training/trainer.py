@@ -305,8 +305,8 @@ class Trainer:
                     log["final"] = {"step": done, "wall_s": round(log["wall_s"], 1),
                                     "train": {k: v for k, v in train_losses.items() if k not in ("step", "wall_s", "lr")},
                                     "validation": log["validation"][-1] if log["validation"] else {}}
-                self._export(log)
                 log["invocations"][-1]["end_step"] = done
+                self._export(log)
                 _write_json(self.log_file, log)
             tick, cpu_tick = time.perf_counter(), time.process_time()  # checkpoints and validation are not training
             if done == stop:
