@@ -15,7 +15,7 @@ from codecbench.resources import file_digest
 
 PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
             "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
-            "onnxruntime", "librosa", "auraloss", "jiwer")
+            "onnxruntime", "onnx", "librosa", "auraloss", "jiwer", "resemblyzer", "pocketsphinx")
 
 
 def package_versions() -> dict[str, str]:

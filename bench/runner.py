@@ -80,23 +80,24 @@ def set_torch_threads(threads: int | None) -> None:
 
 
 def score_pair(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, metric_names: list[str],
-               max_lag: int, known_delay: int | None = None) -> dict[str, Any]:
+               max_lag: int, known_delay: int | None = None, transcript: str | None = None) -> dict[str, Any]:
     """Align a decoded signal to its reference and score it (runs in a worker process); non-intrusive
     metrics score the signals as they are. The delay is `known_delay` when the codec declares one, else
-    found by cross-correlation within `max_lag`."""
+    found by cross-correlation within `max_lag`. `transcript` is the utterance's corpus text, if any."""
     start = time.perf_counter()
     delay = estimate_delay(reference, degraded, max_lag) if known_delay is None else known_delay
     ref, deg = align(reference, degraded, delay)
-    scores = evaluate(metric_names, ref, deg, sample_rate, unaligned=(reference, degraded))
+    scores = evaluate(metric_names, ref, deg, sample_rate, unaligned=(reference, degraded), transcript=transcript)
     return {"delay_samples": delay, "values": scores.values, "errors": scores.errors,
             "metrics_s": time.perf_counter() - start}
 
 
 def score_seeds(reference: np.ndarray, decodes: list[np.ndarray], sample_rate: int, metric_names: list[str],
-                max_lag: int, known_delay: int | None = None) -> dict[str, Any]:
+                max_lag: int, known_delay: int | None = None, transcript: str | None = None) -> dict[str, Any]:
     """Score every decode of a stochastic codec (one per seed). With K > 1 decodes each metric column holds
     the mean over seeds, `<column>_seed_std` the sample standard deviation, and `n_seeds` is K."""
-    results = [score_pair(reference, decoded, sample_rate, metric_names, max_lag, known_delay) for decoded in decodes]
+    results = [score_pair(reference, decoded, sample_rate, metric_names, max_lag, known_delay, transcript)
+               for decoded in decodes]
     if len(results) == 1:
         return results[0]
     values: dict[str, Any] = {"n_seeds": len(results)}
@@ -357,7 +358,7 @@ def run_benchmark(
                     bar.update(1)
                     continue
                 future = executor.submit(score_seeds, audio.samples, decodes, WORKING_RATE, metrics, max_lag,
-                                         codec.known_delay_at(WORKING_RATE))
+                                         codec.known_delay_at(WORKING_RATE), utt.transcript)
                 pending[future] = PendingRow(row, [])
                 drain(2 * max(workers, 1))
         drain(0)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from codecbench.listening_test.testdef import MID_ANCHOR, PHASES, RATINGS_COLUMNS, REFERENCE
+from codecbench.safecsv import write_csv
 from codecbench.summary import mean_ci
 
 REFERENCE_BELOW = 90  # a hidden-reference rating below this counts against the listener
@@ -272,17 +273,17 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     screening = screen_listeners(table, reference, mid_anchor)
-    screening.excluded.to_csv(out / "excluded_listeners.csv", index=False)
-    screening.listeners.to_csv(out / "screening.csv", index=False)
+    write_csv(screening.excluded, out / "excluded_listeners.csv")
+    write_csv(screening.listeners, out / "screening.csv")
     test = table[(table["phase"] == "test") & table["listener"].isin(screening.kept)]
     if test.empty:
         raise ValueError("no test-phase ratings of a kept listener to analyse "
                          f"({len(screening.excluded)} listeners excluded)")
     order = condition_order(test["condition"].tolist(), reference, mid_anchor)
     summary = summarize(test, ["condition"], order, seed)
-    summary.to_csv(out / "summary.csv", index=False)
+    write_csv(summary, out / "summary.csv")
     item_summary = summarize(test, ["item", "condition"], order, seed)
-    item_summary.to_csv(out / "item_summary.csv", index=False)
+    write_csv(item_summary, out / "item_summary.csv")
     anova, anova_note = rm_anova(test)
     pairs, pairs_note = pairwise_tests(test)
     notes = list(screening.notes)
@@ -291,7 +292,7 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
             notes.append(f"{name} not written: {note}")
             (out / name).unlink(missing_ok=True)
         else:
-            frame.to_csv(out / name, index=False)
+            write_csv(frame, out / name)
     if plots:
         plot_all(test, summary, order, out)
     info = {

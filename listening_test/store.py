@@ -1,11 +1,17 @@
-"""The listening-test database: SQLite in WAL mode, one transaction per trial, idempotent submissions.
+"""The listening-test database as the server writes it: SQLite in WAL mode, one transaction per trial.
 
 Every write runs in its own `BEGIN IMMEDIATE` transaction on its own connection, so concurrent
 listeners are serialised by SQLite (waiting up to `BUSY_TIMEOUT_MS`), never by the web server.
-A trial's ratings and its event log are committed together when the listener presses Next
-(`synchronous=FULL`: a committed trial survives a killed server or a power cut); a trial is stored at
-most once (primary key (listener, trial) of `submissions`, unique (listener, trial, stimulus) of
-`ratings`), so a retried submission changes nothing.
+A trial's ratings, its event log and the play time of each of its stimuli are committed together when
+the listener presses Next (`synchronous=FULL`: a committed trial survives a killed server or a power
+cut); a trial is stored at most once (primary key (listener, trial) of `submissions`, unique
+(listener, trial, stimulus) of `ratings`), so a retried submission changes nothing.
+
+Serving records: every time a stimulus goes out (freshly dithered, see `dither`), a row of `deliveries`
+says which key and when (see `deliver` for its durability); a trial is accepted only once every stimulus
+of it was served to that listener.
+`plays` holds, per stimulus of a submitted trial, how often playback started on it and for how long (from
+the trial's event log, see `events`). Listening rules can be built on these two tables.
 """
 
 from __future__ import annotations
@@ -14,17 +20,20 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from codecbench.listening_test.dither import dither_seed, dithered_wav
+from codecbench.listening_test.events import Event, parse_events, playback
 from codecbench.listening_test.plan import plan_trials
-from codecbench.listening_test.testdef import RATINGS_COLUMNS, MushraTest
+from codecbench.listening_test.results import BUSY_TIMEOUT_MS, ResultsDB
+from codecbench.listening_test.testdef import MushraTest
 
-BUSY_TIMEOUT_MS = 30000
 MAX_EVENTS = 20000  # per submission
+MAX_ID = 2 ** 31  # sessions and trials are positive numbers below this
+DEFAULT_REGISTRATIONS_PER_HOUR = 60
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,6 +44,13 @@ CREATE TABLE IF NOT EXISTS listeners (
     seed INTEGER NOT NULL,
     created TEXT NOT NULL,
     headphone_check TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS listeners_by_created ON listeners (created);
+CREATE TABLE IF NOT EXISTS invites (
+    code TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    listener TEXT UNIQUE REFERENCES listeners (listener),
+    used TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     listener TEXT NOT NULL REFERENCES listeners (listener),
@@ -60,6 +76,12 @@ CREATE TABLE IF NOT EXISTS stimuli (
     file TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS stimuli_by_trial ON stimuli (listener, trial);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    stimulus TEXT NOT NULL REFERENCES stimuli (key),
+    served TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_stimulus ON deliveries (stimulus);
 CREATE TABLE IF NOT EXISTS submissions (
     listener TEXT NOT NULL,
     trial INTEGER NOT NULL,
@@ -82,6 +104,12 @@ CREATE TABLE IF NOT EXISTS ratings (
     UNIQUE (listener, trial, stimulus),
     FOREIGN KEY (listener, trial) REFERENCES submissions (listener, trial)
 );
+CREATE TABLE IF NOT EXISTS plays (
+    stimulus TEXT PRIMARY KEY REFERENCES stimuli (key),
+    session INTEGER NOT NULL,
+    starts INTEGER NOT NULL,
+    play_ms REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     listener TEXT NOT NULL,
@@ -96,49 +124,81 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+INVITE_ONLY = "This test takes listeners by invitation only: open the personal link of your invitation."
+UNKNOWN_INVITE = "This invitation link is not valid: check that you opened the whole link of your invitation."
+TOO_MANY = "Too many new listeners joined in the last hour: please try again later."
+
 
 class SubmissionError(ValueError):
-    """A submission that does not fit the listener's current trial (nothing was stored)."""
+    """A request that does not fit the listener's state (nothing was stored); the message is for the listener."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Who may become a listener.
+
+    Args:
+        invite_only: only through an invitation link (`codecbench mushra invite`).
+        per_hour: open registrations accepted in any hour (invited listeners do not count).
+    """
+
+    invite_only: bool = False
+    per_hour: int = DEFAULT_REGISTRATIONS_PER_HOUR
+
+    def __post_init__(self) -> None:
+        if self.per_hour < 1:
+            raise ValueError(f"--registrations-per-hour must be >= 1, not {self.per_hour}")
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-class MushraStore:
-    """The database of one test.
+class MushraStore(ResultsDB):
+    """The database of one test, opened for writing (the server; `codecbench mushra invite`).
 
     Args:
         path: the SQLite file (created with its folder if missing).
         test: the loaded test; a database opened with another test is refused.
         level_check: show the level/headphone check before the training.
+        registration: who may register.
+
+    Raises:
+        ValueError: another test's database, or one that cannot be written (a one-line reason).
     """
 
-    def __init__(self, path: str | Path, test: MushraTest, level_check: bool = True) -> None:
+    def __init__(self, path: str | Path, test: MushraTest, level_check: bool = True,
+                 registration: Registration = Registration()) -> None:
         self.path = Path(path)
         self.test = test
         self.level_check = level_check
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = self._connect()
+        self.registration = registration
         try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(SCHEMA)
-            with self._transaction(db):
-                found = db.execute("SELECT value FROM meta WHERE key = 'test_digest'").fetchone()
-                if found is None:
-                    db.execute("INSERT INTO meta VALUES ('test_digest', ?), ('test_name', ?), ('created', ?)",
-                               (test.digest, test.name, now()))
-                elif test.digest and found[0] != test.digest:
-                    raise ValueError(f"{self.path} holds results of another test (digest {found[0][:12]}…, this "
-                                     f"test is {test.digest[:12]}…): use another --db")
-        finally:
-            db.close()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = self._connect()
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.executescript(SCHEMA)
+                with self._transaction(db):  # also the proof that this process may write here
+                    found = db.execute("SELECT value FROM meta WHERE key = 'test_digest'").fetchone()
+                    self._check_digest(found[0] if found else None)
+                    defaults = [("test_digest", test.digest), ("test_name", test.name), ("created", now()),
+                                ("dither_secret", secrets.token_hex(32))]
+                    db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", defaults)
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('last_opened', ?)", (now(),))
+                    self._secret = bytes.fromhex(
+                        db.execute("SELECT value FROM meta WHERE key = 'dither_secret'").fetchone()[0])
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise ValueError(f"cannot write the results database {self.path} ({exc}): the server needs write "
+                             "access to it and to its folder; choose another place with --db") from None
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, synchronous: str = "FULL") -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA synchronous = FULL")
+        db.execute(f"PRAGMA synchronous = {synchronous}")
         db.execute("PRAGMA foreign_keys = ON")
         return db
 
@@ -154,44 +214,80 @@ class MushraStore:
         db.execute("COMMIT")
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
+    def _write(self, synchronous: str = "FULL") -> Iterator[sqlite3.Connection]:
+        db = self._connect(synchronous)
         try:
             with self._transaction(db):
                 yield db
         finally:
             db.close()
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
-        try:
-            yield db
-        finally:
-            db.close()
-
     # -- listeners -------------------------------------------------------------------------------------
 
-    def register(self, name: str = "", user_agent: str = "") -> dict[str, Any]:
-        """Create a listener with a fresh random seed and plan; returns their first screen."""
+    def register(self, name: str = "", user_agent: str = "", invite: str | None = None) -> dict[str, Any]:
+        """Create a listener with a fresh random seed and plan; returns their first screen.
+
+        With an invitation code: a new listener bound to it, or, if the invitation was used before, a new
+        session of its listener (the invitation link doubles as their personal link). Without one: open
+        registration, if allowed and fewer than `registration.per_hour` opened in the last hour.
+
+        Raises:
+            SubmissionError: invitation only, an unknown invitation, or too many registrations this hour.
+        """
         seed = secrets.randbits(31)
         plan = plan_trials(self.test, seed)
-        level_file = (self.test.training or self.test.items)[0].stimuli[self.test.spec["reference"]]
         with self._write() as db:
-            count = db.execute("SELECT COUNT(*) FROM listeners").fetchone()[0]
-            listener, token = f"L{count + 1:03d}", secrets.token_urlsafe(18)
-            db.execute("INSERT INTO listeners (listener, token, name, seed, created) VALUES (?, ?, ?, ?, ?)",
-                       (listener, token, name.strip()[:100], seed, now()))
-            db.execute("INSERT INTO sessions VALUES (?, 1, ?, ?)", (listener, now(), user_agent[:300]))
-            stimuli = [(_key(), listener, 0, "level", "LEVEL", self.test.spec["reference"], level_file)]
-            for trial in plan:
-                db.execute("INSERT INTO trials VALUES (?, ?, ?, ?)", (listener, trial.trial, trial.phase, trial.item))
-                stimuli.append((_key(), listener, trial.trial, "open-reference", "R", self.test.spec["reference"],
-                                trial.reference_file))
-                stimuli += [(_key(), listener, trial.trial, "rated", label, condition, file)
-                            for label, condition, file in trial.stimuli]
-            db.executemany("INSERT INTO stimuli VALUES (?, ?, ?, ?, ?, ?, ?)", stimuli)
+            if invite is not None:
+                row = db.execute("SELECT listener FROM invites WHERE code = ?", (str(invite),)).fetchone()
+                if row is None:
+                    raise SubmissionError(UNKNOWN_INVITE)
+                if row[0] is not None:
+                    token = db.execute("SELECT token FROM listeners WHERE listener = ?", (row[0],)).fetchone()[0]
+                    return self._screen(db, row[0], self._new_session(db, row[0], user_agent), token)
+            elif self.registration.invite_only:
+                raise SubmissionError(INVITE_ONLY)
+            else:
+                since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="milliseconds")
+                recent = db.execute("SELECT COUNT(*) FROM listeners l WHERE created >= ? AND NOT EXISTS "
+                                    "(SELECT 1 FROM invites i WHERE i.listener = l.listener)", (since,)).fetchone()[0]
+                if recent >= self.registration.per_hour:
+                    raise SubmissionError(TOO_MANY)
+            listener, token = self._new_listener(db, name, user_agent, seed, plan)
+            if invite is not None:
+                db.execute("UPDATE invites SET listener = ?, used = ? WHERE code = ?", (listener, now(), invite))
             return self._screen(db, listener, 1, token)
+
+    def _new_listener(self, db: sqlite3.Connection, name: str, user_agent: str, seed: int,
+                      plan: list) -> tuple[str, str]:
+        count = db.execute("SELECT COUNT(*) FROM listeners").fetchone()[0]
+        listener, token = f"L{count + 1:03d}", secrets.token_urlsafe(18)
+        db.execute("INSERT INTO listeners (listener, token, name, seed, created) VALUES (?, ?, ?, ?, ?)",
+                   (listener, token, name.strip()[:100], seed, now()))
+        db.execute("INSERT INTO sessions VALUES (?, 1, ?, ?)", (listener, now(), user_agent[:300]))
+        level_file = (self.test.training or self.test.items)[0].stimuli[self.test.spec["reference"]]
+        stimuli = [(_key(), listener, 0, "level", "LEVEL", self.test.spec["reference"], level_file)]
+        for trial in plan:
+            db.execute("INSERT INTO trials VALUES (?, ?, ?, ?)", (listener, trial.trial, trial.phase, trial.item))
+            stimuli.append((_key(), listener, trial.trial, "open-reference", "R", self.test.spec["reference"],
+                            trial.reference_file))
+            stimuli += [(_key(), listener, trial.trial, "rated", label, condition, file)
+                        for label, condition, file in trial.stimuli]
+        db.executemany("INSERT INTO stimuli VALUES (?, ?, ?, ?, ?, ?, ?)", stimuli)
+        return listener, token
+
+    def create_invites(self, count: int) -> list[str]:
+        """`count` new invitation codes (random, 144 bits), each good for one listener."""
+        codes = [secrets.token_urlsafe(18) for _ in range(count)]
+        with self._write() as db:
+            db.executemany("INSERT INTO invites (code, created) VALUES (?, ?)", [(c, now()) for c in codes])
+        return codes
+
+    def invited_token(self, invite: str) -> str | None:
+        """The personal token of the listener who used this invitation (None: unknown or not used yet)."""
+        with self._read() as db:
+            row = db.execute("SELECT l.token FROM invites i JOIN listeners l ON l.listener = i.listener "
+                             "WHERE i.code = ?", (str(invite),)).fetchone()
+        return None if row is None else row[0]
 
     def resume(self, token: str, user_agent: str = "") -> dict[str, Any]:
         """Open a new session for a returning listener; returns the screen they are at.
@@ -201,10 +297,14 @@ class MushraStore:
         """
         with self._write() as db:
             listener = self._listener(db, token)
-            session = db.execute("SELECT COALESCE(MAX(session), 0) + 1 FROM sessions WHERE listener = ?",
-                                 (listener,)).fetchone()[0]
-            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (listener, session, now(), user_agent[:300]))
-            return self._screen(db, listener, session, token)
+            return self._screen(db, listener, self._new_session(db, listener, user_agent), token)
+
+    @staticmethod
+    def _new_session(db: sqlite3.Connection, listener: str, user_agent: str) -> int:
+        session = db.execute("SELECT COALESCE(MAX(session), 0) + 1 FROM sessions WHERE listener = ?",
+                             (listener,)).fetchone()[0]
+        db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (listener, session, now(), user_agent[:300]))
+        return session
 
     @staticmethod
     def _listener(db: sqlite3.Connection, token: str) -> str:
@@ -237,10 +337,28 @@ class MushraStore:
                 "stimuli": [{"key": s["key"], "label": s["label"]} for s in stimuli if s["role"] == "rated"],
                 "reference": next(s["key"] for s in stimuli if s["role"] == "open-reference")}
 
+    # -- stimuli -----------------------------------------------------------------------------------------
+
+    def deliver(self, key: str) -> bytes | None:
+        """The stimulus behind an opaque key as WAV bytes, freshly dithered for this key, recorded as served
+        (None for an unknown key).
+
+        The record is committed without waiting for the disk (`synchronous=NORMAL`, about 100 times
+        faster here): it survives a killed server, and the next durable commit (a trial) carries it to the
+        disk; a power cut can lose the last ones, and then the page has to fetch the stimulus again.
+        """
+        with self._write("NORMAL") as db:
+            row = db.execute("SELECT file FROM stimuli WHERE key = ?", (str(key),)).fetchone()
+            if row is None:
+                return None
+            db.execute("INSERT INTO deliveries (stimulus, served) VALUES (?, ?)", (key, now()))
+        return dithered_wav(self.test.path(row[0]), dither_seed(self._secret, key))
+
     # -- submissions -----------------------------------------------------------------------------------
 
     def submit(self, token: str, session: int, submission: dict[str, Any]) -> dict[str, Any]:
-        """Store one trial's ratings and events (or the level check) in one transaction; returns the next screen.
+        """Store one trial's ratings, events and play times (or the level check) in one transaction; returns
+        the next screen.
 
         A trial already stored is not stored again: the call returns the next screen unchanged.
 
@@ -251,9 +369,11 @@ class MushraStore:
                 `{"level": "passed 3/3" | "failed 1/3" | "skipped", "events": [...]}`.
 
         Raises:
-            SubmissionError: unknown token, a trial that is not the current one, missing, unknown or
-                out-of-range ratings. Nothing is stored.
+            SubmissionError: unknown token or session, a trial that is not the current one or not every
+                stimulus of which was served, missing, unknown or out-of-range ratings. Nothing is stored.
         """
+        if not isinstance(session, int) or isinstance(session, bool) or not 0 < session < MAX_ID:
+            raise SubmissionError("this page's session is not valid: reload the page")
         if not isinstance(submission, dict):
             raise SubmissionError("a submission must be an object")
         events = submission.get("events") or []
@@ -264,7 +384,7 @@ class MushraStore:
             known = db.execute("SELECT 1 FROM sessions WHERE listener = ? AND session = ?",
                                (listener, session)).fetchone()
             if known is None:
-                raise SubmissionError(f"session {session!r} does not belong to this listener: reload the page")
+                raise SubmissionError(f"session {session} does not belong to this listener: reload the page")
             if "level" in submission:
                 self._store_level(db, listener, session, str(submission["level"])[:40], events)
             else:
@@ -278,12 +398,14 @@ class MushraStore:
         updated = db.execute("UPDATE listeners SET headphone_check = ? WHERE listener = ? AND headphone_check = ''",
                              (result, listener)).rowcount
         if updated:
-            self._store_events(db, listener, session, 0, events, set())
+            keys = {r[0] for r in db.execute("SELECT key FROM stimuli WHERE listener = ? AND role = 'level'",
+                                             (listener,))}
+            self._store_events(db, listener, session, 0, parse_events(events, keys), keys)
 
     def _store_trial(self, db: sqlite3.Connection, listener: str, session: int, submission: dict[str, Any],
                      events: list[Any]) -> None:
         trial = submission.get("trial")
-        if not isinstance(trial, int) or isinstance(trial, bool):
+        if not isinstance(trial, int) or isinstance(trial, bool) or not 0 < trial < MAX_ID:
             raise SubmissionError("the submission names no trial")
         if db.execute("SELECT 1 FROM submissions WHERE listener = ? AND trial = ?", (listener, trial)).fetchone():
             return  # stored before: a retried submission
@@ -294,73 +416,40 @@ class MushraStore:
             raise SubmissionError(f"trial {trial} is not the current trial ({current}): reload the page")
         phase, item = db.execute("SELECT phase, item FROM trials WHERE listener = ? AND trial = ?",
                                  (listener, trial)).fetchone()
-        rows = db.execute("SELECT key, role, condition FROM stimuli WHERE listener = ? AND trial = ?",
-                          (listener, trial)).fetchall()
+        rows = db.execute("SELECT key, role, condition, EXISTS (SELECT 1 FROM deliveries d WHERE d.stimulus = s.key) "
+                          "AS served FROM stimuli s WHERE listener = ? AND trial = ?", (listener, trial)).fetchall()
         rated = {r["key"]: r["condition"] for r in rows if r["role"] == "rated"}
         ratings = submission.get("ratings")
         if not isinstance(ratings, dict) or set(ratings) != set(rated):
             raise SubmissionError(f"trial {trial} needs exactly one rating for each of its {len(rated)} stimuli")
         for value in ratings.values():
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-                raise SubmissionError(f"ratings are whole numbers from 0 to 100, not {value!r}")
+                raise SubmissionError(f"ratings are whole numbers from 0 to 100, not {str(value)[:20]!r}")
+        unserved = sum(not r["served"] for r in rows)
+        if unserved:
+            raise SubmissionError(f"play every stimulus of this trial before pressing Next ({unserved} of "
+                                  f"{len(rows)} never reached this page): reload the page")
+        keys = {r["key"] for r in rows}
+        logged = parse_events(events, keys)  # listening rules check `playback(logged)` here, before anything is stored
         stamp = now()
         db.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?)",
                    (listener, trial, session, stamp, str(submission.get("client_id", ""))[:64]))
         db.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(listener, session, trial, key, item, rated[key], ratings[key], phase, stamp) for key in rated])
-        self._store_events(db, listener, session, trial, events, {r["key"] for r in rows})
+        self._store_events(db, listener, session, trial, logged, keys)
 
     @staticmethod
-    def _store_events(db: sqlite3.Connection, listener: str, session: int, trial: int, events: list[Any],
+    def _store_events(db: sqlite3.Connection, listener: str, session: int, trial: int, events: list[Event],
                       keys: set[str]) -> None:
-        stamp, rows = now(), []
-        for event in events:
-            if not isinstance(event, dict):
-                continue
-            key = event.get("key") if event.get("key") in keys else ""
-            rows.append((listener, session, trial, _number(event.get("t")), str(event.get("kind", ""))[:32], key,
-                         _number(event.get("value")), str(event.get("detail", ""))[:64], stamp))
+        """The event log of one screen and the play time of each of its stimuli `keys` (0 for one never played)."""
+        stamp = now()
         db.executemany("INSERT INTO events (listener, session, trial, t_ms, kind, stimulus, value, detail, received) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-
-    # -- reads -----------------------------------------------------------------------------------------
-
-    def audio_file(self, key: str) -> Path | None:
-        """The stimulus file behind an opaque key (None for an unknown key)."""
-        with self._read() as db:
-            row = db.execute("SELECT file FROM stimuli WHERE key = ?", (key,)).fetchone()
-        return None if row is None else self.test.path(row[0])
-
-    def ratings(self) -> pd.DataFrame:
-        """Every committed rating in the export format (`RATINGS_COLUMNS`)."""
-        with self._read() as db:
-            table = pd.read_sql_query(f"SELECT {', '.join(RATINGS_COLUMNS)} FROM ratings "
-                                      "ORDER BY listener, trial, condition", db)
-        return table.astype({"rating": int, "session": int, "trial": int})
-
-    def events(self) -> pd.DataFrame:
-        """The event log with each opaque key resolved to its condition and role."""
-        with self._read() as db:
-            return pd.read_sql_query(
-                "SELECT e.listener, e.session, e.trial, t.item, e.t_ms, e.kind, s.condition, s.role, s.label, "
-                "e.value, e.detail, e.received FROM events e LEFT JOIN stimuli s ON s.key = e.stimulus "
-                "LEFT JOIN trials t ON t.listener = e.listener AND t.trial = e.trial ORDER BY e.id", db)
-
-    def progress(self) -> pd.DataFrame:
-        """One row per listener: sessions, level check, trials done per phase, last submission."""
-        with self._read() as db:
-            return pd.read_sql_query(
-                "SELECT l.listener, l.name, l.created, l.seed, l.headphone_check, "
-                "(SELECT COUNT(*) FROM sessions s WHERE s.listener = l.listener) AS sessions, "
-                "(SELECT COUNT(*) FROM submissions s JOIN trials t USING (listener, trial) "
-                " WHERE s.listener = l.listener AND t.phase = 'training') AS training_done, "
-                "(SELECT COUNT(*) FROM trials t WHERE t.listener = l.listener AND t.phase = 'training') "
-                " AS training_total, "
-                "(SELECT COUNT(*) FROM submissions s JOIN trials t USING (listener, trial) "
-                " WHERE s.listener = l.listener AND t.phase = 'test') AS test_done, "
-                "(SELECT COUNT(*) FROM trials t WHERE t.listener = l.listener AND t.phase = 'test') AS test_total, "
-                "(SELECT MAX(submitted) FROM submissions s WHERE s.listener = l.listener) AS last_submission "
-                "FROM listeners l ORDER BY l.listener", db)
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [(listener, session, trial, e.t_ms, e.kind, e.key, e.value, e.detail, stamp) for e in events])
+        heard = playback(events)
+        db.executemany("INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?)",
+                       [(key, session, heard[key].starts if key in heard else 0,
+                         heard[key].play_ms if key in heard else 0.0) for key in sorted(keys)])
 
 
 def _key() -> str:
@@ -368,20 +457,6 @@ def _key() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def default_db(test_dir: str | Path) -> Path:
     """Where `serve` keeps a test's results unless told otherwise."""
     return Path(test_dir) / "results" / "mushra.sqlite"
-
-
-def export_ratings(db_path: str | Path, test: MushraTest, out: str | Path) -> pd.DataFrame:
-    """Write `ratings.csv` (the export contract) from a test's database; returns the table."""
-    if not Path(db_path).exists():
-        raise FileNotFoundError(f"{db_path} not found: no listener has started this test yet")
-    table = MushraStore(db_path, test).ratings()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    return table

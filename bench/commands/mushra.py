@@ -1,8 +1,10 @@
-"""`codecbench mushra build|serve|export|analyze`: MUSHRA listening tests (ITU-R BS.1534-3)."""
+"""`codecbench mushra build|serve|invite|export|analyze`: MUSHRA listening tests (ITU-R BS.1534-3)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 LISTENING_EXTRA = 'pip install "codecbench[listening]"'
 
@@ -35,19 +37,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("test_dir", metavar="TESTDIR")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept listeners from other machines")
-    serve.add_argument("--admin-password", default=None,
-                       help="password of user 'admin' on /admin/ (default: $CODECBENCH_MUSHRA_ADMIN_PASSWORD, "
-                            "else a random one, printed)")
+    password = serve.add_mutually_exclusive_group()
+    password.add_argument("--admin-password-file", default=None,
+                          help="a file whose first line is the password of user 'admin' on /admin/ (default: "
+                               "$CODECBENCH_MUSHRA_ADMIN_PASSWORD, else a random one, printed)")
+    password.add_argument("--admin-password", default=None,
+                          help="the admin password itself: visible to every user of this machine (ps); prefer "
+                               "the environment variable or --admin-password-file")
     serve.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
+    serve.add_argument("--registration", choices=("open", "invite"), default="open",
+                       help="open: anyone with the address may start; invite: only with a link from "
+                            "`codecbench mushra invite`")
+    serve.add_argument("--registrations-per-hour", type=int, default=60,
+                       help="open registrations accepted in any hour (invited listeners do not count)")
     serve.add_argument("--no-level-check", action="store_true", help="skip the level/headphone check screen")
     serve.add_argument("--concurrency", type=int, default=8, help="events handled at once per event type")
     serve.set_defaults(handler=handle_serve)
 
-    export = _action(actions, "export", "write ratings.csv (and events.csv) from a test's database")
+    invite = _action(actions, "invite", "create personal invitation links (one listener each)")
+    invite.add_argument("test_dir", metavar="TESTDIR")
+    invite.add_argument("count", type=int, metavar="N", help="how many links")
+    invite.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
+    invite.add_argument("--url", default="http://localhost:7860/", help="the address listeners open")
+    invite.set_defaults(handler=handle_invite)
+
+    export = _action(actions, "export",
+                     "write ratings.csv (events.csv, listening.csv) from a test's database, opened read-only")
     export.add_argument("test_dir", metavar="TESTDIR")
     export.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
     export.add_argument("--out", default="ratings.csv", help="the ratings file")
     export.add_argument("--events", default=None, help="also write the event log here")
+    export.add_argument("--listening", default=None,
+                        help="also write per-stimulus serving and play-time records here")
     export.set_defaults(handler=handle_export)
 
     analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
@@ -95,30 +116,69 @@ def handle_build(args: argparse.Namespace) -> int:
 
 def handle_serve(args: argparse.Namespace) -> int:
     _require_listening()
+    from codecbench.listening_test.store import MushraStore, Registration, default_db
+    from codecbench.listening_test.testdef import load_test
+
+    password = _admin_password(args)
+    registration = Registration(args.registration == "invite", args.registrations_per_hour)
+    store = MushraStore(args.db or default_db(args.test_dir), load_test(args.test_dir), not args.no_level_check,
+                        registration)  # a database it cannot write stops serve here, before Gradio loads
     try:
         import gradio  # noqa: F401
     except ImportError:
         raise ValueError(f"gradio is missing: {LISTENING_EXTRA}") from None
     from codecbench.listening_test.app import serve
 
-    serve(args.test_dir, port=args.port, host=args.host, db=args.db, admin_password=args.admin_password,
-          level_check=not args.no_level_check, concurrency=args.concurrency)
+    serve(store, port=args.port, host=args.host, admin_password=password, concurrency=args.concurrency)
+    return 0
+
+
+def _admin_password(args: argparse.Namespace) -> str | None:
+    """The password from --admin-password-file or --admin-password (None: serve's own default)."""
+    if args.admin_password:
+        print("warning: --admin-password is visible to every user of this machine (ps); use "
+              "$CODECBENCH_MUSHRA_ADMIN_PASSWORD or --admin-password-file", file=sys.stderr)
+        return args.admin_password
+    if not args.admin_password_file:
+        return None
+    lines = Path(args.admin_password_file).read_text().splitlines()
+    if not lines or not lines[0]:
+        raise ValueError(f"{args.admin_password_file} is empty: its first line must be the admin password")
+    return lines[0]
+
+
+def handle_invite(args: argparse.Namespace) -> int:
+    _require_listening()
+    from codecbench.listening_test.store import MushraStore, default_db
+    from codecbench.listening_test.testdef import load_test
+
+    if not 1 <= args.count <= 10000:
+        raise ValueError(f"N must be from 1 to 10000, not {args.count}")
+    store = MushraStore(args.db or default_db(args.test_dir), load_test(args.test_dir))
+    base = args.url if args.url.endswith("/") else args.url + "/"
+    for code in store.create_invites(args.count):
+        print(f"{base}?invite={code}")
     return 0
 
 
 def handle_export(args: argparse.Namespace) -> int:
     _require_listening()
-    from codecbench.listening_test.store import MushraStore, default_db, export_ratings
+    from codecbench.listening_test.results import ResultsDB, export_ratings
+    from codecbench.listening_test.store import default_db
     from codecbench.listening_test.testdef import load_test
+    from codecbench.safecsv import write_csv
 
     test = load_test(args.test_dir)
     db = args.db or default_db(args.test_dir)
     table = export_ratings(db, test, args.out)
     print(f"{len(table)} ratings of {table['listener'].nunique()} listeners -> {args.out}")
-    if args.events:
-        events = MushraStore(db, test).events()
-        events.to_csv(args.events, index=False)
-        print(f"{len(events)} events -> {args.events}")
+    results = ResultsDB(db, test)
+    for path, what, read in ((args.events, "events", results.events),
+                             (args.listening, "stimulus records", results.listening)):
+        if path:
+            frame = read()
+            write_csv(frame, path, private=True)
+            print(f"{len(frame)} {what} -> {path}")
     return 0
 
 

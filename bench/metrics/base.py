@@ -35,7 +35,8 @@ class Metric(ABC):
     `compute` receives signals already checked (`check_input`), resampled to `sample_rate` (and, for
     intrusive metrics, delay-aligned and of equal length) and returns one float per column. It raises MetricError when it
     cannot score; it never returns a placeholder value. A non-intrusive metric with `scores_reference` is also
-    computed on the reference (once per distinct reference and process) into `ref_<column>`.
+    computed on the reference (once per distinct reference and process) into `ref_<column>`. A metric with
+    `needs_transcript` is also given the utterance's corpus transcript (`compute(..., transcript=text or None)`).
     """
 
     name: ClassVar[str]
@@ -48,6 +49,7 @@ class Metric(ABC):
     default: ClassVar[bool] = True  # part of the default metric set
     extra: ClassVar[str | None] = None
     scores_reference: ClassVar[bool] = False  # non-intrusive only: also report the reference's own score
+    needs_transcript: ClassVar[bool] = False  # compute() takes the corpus transcript as `transcript`
     notes: ClassVar[str] = ""  # a caveat shown by `codecbench metrics` (e.g. meaningless for generative decoders)
 
     @classmethod

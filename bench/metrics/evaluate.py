@@ -70,7 +70,7 @@ def _attempt(scores: Scores, key: str, columns: tuple[str, ...], score: Callable
         scores.values.update({column: float("nan") for column in columns})
 
 
-def _score(name: str, pair: _Pair, what: str) -> dict[str, float]:
+def _score(name: str, pair: _Pair, what: str, transcript: str | None) -> dict[str, float]:
     """One metric on the `what` signal of `pair` (and, if intrusive, against its reference)."""
     metric = metric_instance(name)
     reason = pair.problems.get(what) or (pair.problems.get("reference") if metric.intrusive else None)
@@ -78,17 +78,21 @@ def _score(name: str, pair: _Pair, what: str) -> dict[str, float]:
         raise MetricError(reason)
     signal = pair.at(what, metric.sample_rate)
     metric.check_duration(signal)
-    return metric.compute(pair.at("reference", metric.sample_rate) if metric.intrusive else None, signal)
+    reference = pair.at("reference", metric.sample_rate) if metric.intrusive else None
+    if metric.needs_transcript:
+        return metric.compute(reference, signal, transcript=transcript)
+    return metric.compute(reference, signal)
 
 
-def _score_reference(name: str, pair: _Pair) -> dict[str, float]:
+def _score_reference(name: str, pair: _Pair, transcript: str | None) -> dict[str, float]:
     """A non-intrusive metric's score of the reference itself, computed once per distinct reference."""
     def compute() -> dict[str, float] | str:
         attempt = Scores()
-        _attempt(attempt, name, (), lambda: _score(name, pair, "reference"))
+        _attempt(attempt, name, (), lambda: _score(name, pair, "reference", transcript))
         return attempt.errors.get(name) or attempt.values
 
-    cached = _reference_scores.get(pair.at("reference", pair.sample_rate), pair.sample_rate, compute, tag=name)
+    tag = f"{name}|{transcript}" if get_metric_class(name).needs_transcript else name  # same samples, other text
+    cached = _reference_scores.get(pair.at("reference", pair.sample_rate), pair.sample_rate, compute, tag=tag)
     if isinstance(cached, str):
         raise MetricError(cached)
     return {REFERENCE_PREFIX + column: value for column, value in cached.items()}
@@ -96,7 +100,7 @@ def _score_reference(name: str, pair: _Pair) -> dict[str, float]:
 
 def evaluate(
     metric_names: list[str], reference: np.ndarray, degraded: np.ndarray, sample_rate: int,
-    unaligned: tuple[np.ndarray, np.ndarray] | None = None,
+    unaligned: tuple[np.ndarray, np.ndarray] | None = None, transcript: str | None = None,
 ) -> Scores:
     """Compute every metric on an aligned pair of equal-length mono signals at `sample_rate`.
 
@@ -110,6 +114,7 @@ def evaluate(
         sample_rate: their rate in Hz.
         unaligned: the (reference, degraded) pair before alignment, each [T'] at `sample_rate`, which
             non-intrusive metrics score (they need no alignment); default: the aligned pair.
+        transcript: the utterance's corpus transcript, for metrics that need one (None: there is none).
     """
     scores = Scores()
     aligned = _Pair(reference, degraded, sample_rate)
@@ -122,8 +127,8 @@ def evaluate(
             scores.values.update({column: float("nan") for column in cls.output_columns()})
             continue
         pair = aligned if cls.intrusive else whole
-        _attempt(scores, name, cls.computed_columns(), lambda: _score(name, pair, "degraded"))
+        _attempt(scores, name, cls.computed_columns(), lambda: _score(name, pair, "degraded", transcript))
         if cls.scores_reference:
             ref_columns = tuple(REFERENCE_PREFIX + c for c in cls.computed_columns())
-            _attempt(scores, REFERENCE_PREFIX + name, ref_columns, lambda: _score_reference(name, pair))
+            _attempt(scores, REFERENCE_PREFIX + name, ref_columns, lambda: _score_reference(name, pair, transcript))
     return scores

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 
 from codecbench.codecs.base import Availability
@@ -32,14 +33,33 @@ def default_metric_names() -> list[str]:
     return [n for n in metric_names() if get_metric_class(n).default and metric_availability(n).available]
 
 
+def metric_of_column(column: str) -> str:
+    """The metric whose output columns include `column` (e.g. `dnsmos_ovrl` -> `dnsmos`).
+
+    Raises:
+        ValueError: no metric, or more than one, has that column.
+    """
+    owners = [n for n in metric_names() if column in get_metric_class(n).output_columns()]
+    if len(owners) == 1:
+        return owners[0]
+    if owners:
+        raise ValueError(f"column {column!r} belongs to several metrics ({', '.join(owners)}): name one")
+    raise ValueError(f"unknown metric {column!r}; registered: {', '.join(metric_names())}")
+
+
 def parse_metric_list(texts: list[str] | None) -> list[str]:
     """`['pesq_wb,stoi', 'estoi']` -> validated names; None -> the default set.
 
-    An unavailable metric named explicitly is kept: every row gets NaN and `unavailable: <reason>`.
+    An output column names its metric (`dnsmos_ovrl` -> `dnsmos`, said on stderr). An unavailable metric
+    named explicitly is kept: every row gets NaN and `unavailable: <reason>`.
     """
     if not texts:
         return default_metric_names()
-    names = [n.strip().lower() for t in texts for n in t.split(",") if n.strip()]
-    for name in names:
-        get_metric_class(name)  # raises ValueError listing the registered names
+    names = []
+    for name in (n.strip().lower() for t in texts for n in t.split(",") if n.strip()):
+        if name not in metric_names():
+            metric = metric_of_column(name)
+            print(f"--metrics: {name} is a column of {metric}; computing {metric}", file=sys.stderr)
+            name = metric
+        names.append(name)
     return list(dict.fromkeys(names))

@@ -1,54 +1,51 @@
-"""Word error rate of Whisper's transcript of the decoded speech against its transcript of the reference.
+"""Word error rates of a speech recogniser's transcripts, one column per recogniser and reference text.
 
-The bundled LibriSpeech sample has no transcripts, so the reference text is Whisper's own transcript of
-the reference (a common choice for codecs: it isolates the errors the codec adds). Transcripts are
-normalised with Whisper's English normaliser and scored with `jiwer`.
+- `dwer` (differential WER): the transcript of the decoded speech scored against the transcript of the
+  reference speech by the same recogniser. It needs no transcripts and isolates the errors the codec adds.
+- `wer`: the decoded speech's transcript scored against the corpus transcript (LibriSpeech's
+  `*.trans.txt`), with `ref_wer`, the reference speech's own WER, beside it. NaN plus a reason where the
+  split has no transcripts (the bundled sample has none).
+
+Recognisers: pocketsphinx's bundled en-us models (offline; `dwer`, `wer`) and Whisper small.en
+(weights needed; `dwer_whisper`, `wer_whisper`). Texts are normalised by the recogniser's normaliser and
+scored with `jiwer`; reference transcripts are computed once per reference segment and process.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from codecbench.codecs.base import Availability
+from codecbench.metrics import sphinx, whisper_asr
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.cache import SignalCache
-from codecbench.metrics.torch_input import one_thread
-from codecbench.metrics.weights import locate_weights, weights_availability
-
-REPO_ID = "openai/whisper-small.en"
-WEIGHTS_ENV = "CODECBENCH_WHISPER"
-WHISPER_WINDOW_FRAMES = 3000  # 30 s of 10 ms log-mel frames: longer input is transcribed long-form
 
 
-@lru_cache(maxsize=1)
-def _model():
-    """Whisper processor and model, loaded once per process."""
-    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+@dataclass(frozen=True)
+class Recogniser:
+    """A speech recogniser as the WER metrics use it.
 
-    location = locate_weights(WEIGHTS_ENV, REPO_ID)
-    if location.source is None:
-        raise MetricError(location.reason)
-    processor = WhisperProcessor.from_pretrained(location.source)
-    return processor, WhisperForConditionalGeneration.from_pretrained(location.source).eval()
+    Args:
+        transcribe: [T] speech at 16 kHz -> normalised transcript.
+        normalise: a corpus transcript -> the same normal form.
+        availability: whether its libraries (and weights) are here.
+        notes: what it is, for `codecbench metrics`.
+    """
+
+    transcribe: Callable[[np.ndarray], str]
+    normalise: Callable[[str], str]
+    availability: Callable[[], Availability]
+    notes: str
 
 
-def transcribe(x: np.ndarray, sample_rate: int = 16000) -> str:
-    """Whisper's normalised English transcript of `x` [T] at 16 kHz (long-form past 30 s)."""
-    processor, model = _model()
-    inputs = processor(x.astype(np.float32), sampling_rate=sample_rate, return_tensors="pt", truncation=False,
-                       padding="longest", return_attention_mask=True)
-    long_form = inputs.input_features.shape[-1] > WHISPER_WINDOW_FRAMES
-    if not long_form:
-        inputs = processor(x.astype(np.float32), sampling_rate=sample_rate, return_tensors="pt",
-                           return_attention_mask=True)
-    # English-only checkpoints refuse `language`/`task`; multilingual ones are told to transcribe English.
-    english = {"language": "en", "task": "transcribe"} if getattr(model.generation_config, "is_multilingual", False) else {}
-    with one_thread():
-        tokens = model.generate(**inputs, return_timestamps=long_form, **english)
-    text = processor.batch_decode(tokens, skip_special_tokens=True)[0]
-    return processor.tokenizer.normalize(text)
+POCKETSPHINX = Recogniser(sphinx.transcribe, sphinx.normalise_text, sphinx.availability,
+                          "pocketsphinx en-us models bundled in its wheel (offline)")
+WHISPER = Recogniser(whisper_asr.transcribe, whisper_asr.normalise_text, whisper_asr.availability,
+                     f"Whisper {whisper_asr.REPO_ID}; weights: ${whisper_asr.WEIGHTS_ENV}, HF cache or download")
 
 
 def word_error_rate(reference_text: str, hypothesis_text: str) -> float:
@@ -60,25 +57,66 @@ def word_error_rate(reference_text: str, hypothesis_text: str) -> float:
     return float(jiwer.wer(reference_text, hypothesis_text))
 
 
-class WordErrorRate(Metric):
-    """WER (0 = same words; can exceed 1) of Whisper transcripts, decoded vs reference; lower is better."""
+class _RecogniserMetric(Metric):
+    """What the WER metrics share: direction, range, rate and their recogniser."""
 
-    name = "wer"
     sample_rate = 16000
     higher_is_better = False
     value_range = (0.0, float("inf"))
     min_duration_s = 0.5
-    default = False  # needs model weights, slow on CPU
+    default = False  # opt-in: a recogniser costs about real time on one core
     extra = "metrics"
-    notes = f"vs Whisper's transcript of the reference; weights: ${WEIGHTS_ENV}, HF cache or download"
+    recogniser: ClassVar[Recogniser] = POCKETSPHINX
+
+    @classmethod
+    def availability(cls) -> Availability:
+        status = Availability.of_modules("jiwer", install="'codecbench[metrics]'")
+        return cls.recogniser.availability() if status.available else status
+
+
+class DifferentialWer(_RecogniserMetric):
+    """Differential WER (0 = same words; can exceed 1): decoded speech's transcript against the reference
+    speech's, by pocketsphinx; lower is better."""
+
+    name = "dwer"
+    notes = f"vs the recogniser's transcript of the reference; {POCKETSPHINX.notes}"
 
     def __init__(self) -> None:
         self._reference_texts: SignalCache[str] = SignalCache()
 
-    @classmethod
-    def availability(cls) -> Availability:
-        return weights_availability(WEIGHTS_ENV, REPO_ID, ("torch", "transformers", "jiwer"))
-
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
+        transcribe = self.recogniser.transcribe
         reference_text = self._reference_texts.get(reference, self.sample_rate, lambda: transcribe(reference))
         return {self.name: word_error_rate(reference_text, transcribe(degraded))}
+
+
+class DifferentialWerWhisper(DifferentialWer):
+    """Differential WER by Whisper small.en."""
+
+    name = "dwer_whisper"
+    recogniser = WHISPER
+    notes = f"vs the recogniser's transcript of the reference; {WHISPER.notes}"
+
+
+class TranscriptWer(_RecogniserMetric):
+    """WER of pocketsphinx's transcript against the corpus transcript, of the decoded speech and (`ref_wer`)
+    of the reference; lower is better."""
+
+    name = "wer"
+    intrusive = False
+    scores_reference = True
+    needs_transcript = True
+    notes = f"vs the corpus transcript (NaN where the split has none: use dwer); {POCKETSPHINX.notes}"
+
+    def compute(self, reference: None, degraded: np.ndarray, transcript: str | None = None) -> dict[str, float]:
+        if not transcript:
+            raise MetricError("no transcript for this utterance (the split has none); dwer needs none")
+        return {self.name: word_error_rate(self.recogniser.normalise(transcript), self.recogniser.transcribe(degraded))}
+
+
+class TranscriptWerWhisper(TranscriptWer):
+    """WER of Whisper small.en's transcript against the corpus transcript."""
+
+    name = "wer_whisper"
+    recogniser = WHISPER
+    notes = f"vs the corpus transcript (NaN where the split has none); {WHISPER.notes}"

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pandas as pd
+
+from codecbench.listening_test import harness
+from codecbench.listening_test.client import event_outputs
+from codecbench.listening_test.harness import ServerProcess
 
 ADMIN_PASSWORD = "test-admin-pw"
 
@@ -36,80 +32,18 @@ def ratings(listeners: int, items: int, overrides: dict | None = None, phase: st
     return pd.DataFrame(rows)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def start_server(test_dir: Path, db: Path, log: Path, args: tuple[str, ...] = (), **kwargs) -> ServerProcess:
+    """`codecbench mushra serve` on localhost with the tests' admin password (in the environment)."""
+    return harness.start_server(test_dir, db, log, ADMIN_PASSWORD, args, **kwargs)
 
 
-@dataclass
-class Server:
-    """A `codecbench mushra serve` process on localhost."""
-
-    url: str
-    db: Path
-    process: subprocess.Popen
-    log: Path
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (the crash the store must survive)."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def start_server(test_dir: Path, db: Path, log: Path, port: int | None = None, timeout_s: float = 90) -> Server:
-    port = port or free_port()
-    command = [sys.executable, "-m", "codecbench.cli", "mushra", "serve", str(test_dir), "--port", str(port),
-               "--db", str(db), "--admin-password", ADMIN_PASSWORD]
-    handle = open(log, "ab")
-    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", db, process, log)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited ({process.returncode}): {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(server.url + "/config", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    server.kill()
-    raise RuntimeError(f"the server did not start within {timeout_s} s: {log.read_text()[-2000:]}")
-
-
-def parse_sse(text: str) -> list:
-    """The outputs of a Gradio `/gradio_api/call/...` event stream; raises on an `error` event."""
-    event = None
-    for line in text.splitlines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:") and event in ("complete", "error"):
-            if event == "error":
-                raise RuntimeError(f"gradio error event: {line}")
-            return json.loads(line.split(":", 1)[1])
-    raise RuntimeError(f"no complete event in {text[:500]!r}")
-
-
-def call(client: httpx.Client, api: str, *data, app: str = "") -> list:
+def call(client: httpx.Client, api: str, *data, app: str = "", params: dict | None = None) -> list:
     """One queued Gradio event through its REST API (the same queue the browser uses); `app` is the
     mount path of another Gradio app on the server (e.g. `/admin`)."""
     url = f"{app}/gradio_api/call/{api}"
-    event_id = client.post(url, json={"data": list(data)}).raise_for_status().json()["event_id"]
-    return parse_sse(client.get(f"{url}/{event_id}", timeout=120).raise_for_status().text)
+    event_id = client.post(url, json={"data": list(data)}, params=params).raise_for_status().json()["event_id"]
+    return event_outputs(client.get(f"{url}/{event_id}", timeout=120).raise_for_status().text)
 
 
-async def call_async(client: httpx.AsyncClient, api: str, *data) -> list:
-    response = await client.post(f"/gradio_api/call/{api}", json={"data": list(data)})
-    event_id = response.raise_for_status().json()["event_id"]
-    stream = await client.get(f"/gradio_api/call/{api}/{event_id}", timeout=120)
-    return parse_sse(stream.raise_for_status().text)
+def admin_login(client: httpx.Client, password: str = ADMIN_PASSWORD) -> None:
+    client.post("/admin/login", data={"username": "admin", "password": password}).raise_for_status()

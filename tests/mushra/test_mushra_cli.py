@@ -33,3 +33,10 @@ def test_user_errors_exit_2(mushra_run, mushra_test_dir, tmp_path, capsys):
     assert main(["mushra", "analyze", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "a")]) == 2
     assert main(["mushra", "serve", str(tmp_path / "nothing")]) == 2
     assert "test.yaml" in capsys.readouterr().err
+    (tmp_path / "empty").write_text("")
+    assert main(["mushra", "serve", str(mushra_test_dir), "--admin-password-file", str(tmp_path / "empty")]) == 2
+    assert "is empty" in capsys.readouterr().err
+    assert main(["mushra", "serve", str(mushra_test_dir), "--registrations-per-hour", "0"]) == 2
+    assert "must be >= 1" in capsys.readouterr().err
+    assert main(["mushra", "invite", str(mushra_test_dir), "0", "--db", str(tmp_path / "i.sqlite")]) == 2
+    assert "from 1 to 10000" in capsys.readouterr().err and not (tmp_path / "i.sqlite").exists()

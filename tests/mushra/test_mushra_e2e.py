@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mushra_helpers import start_server
+from mushra_helpers import ADMIN_PASSWORD, start_server
 
 from codecbench.cli import main
 
@@ -49,6 +49,7 @@ def test_listener_completes_training_and_two_trials(mushra_test_dir, tmp_path):
     db = tmp_path / "results.sqlite"
     server = start_server(mushra_test_dir, db, tmp_path / "server.log")
     audio_urls: list[str] = []
+    refused: list[str] = []  # requests the server's gate (or anything else) turned down
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
@@ -56,6 +57,8 @@ def test_listener_completes_training_and_two_trials(mushra_test_dir, tmp_path):
             page.set_default_timeout(30000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("response", lambda response: refused.append(f"{response.status} {response.url}")
+                    if response.status >= 400 else None)
             page.on("request", lambda request: audio_urls.append(request.url) if "/mushra/audio/" in request.url
                     else None)
             page.goto(server.url)
@@ -101,11 +104,25 @@ def test_listener_completes_training_and_two_trials(mushra_test_dir, tmp_path):
             page.goto(f"{server.url}/?token={token}")  # a reload resumes at the same trial
             page.wait_for_selector("h2:has-text('Trial 3 of 5')")
             assert not errors, errors
+
+            admin = browser.new_page(accept_downloads=True)  # the admin saves the ratings from the page
+            admin.set_default_timeout(30000)
+            admin.goto(f"{server.url}/admin/")
+            admin.fill("input[type=text]", "admin")
+            admin.fill("input[type=password]", ADMIN_PASSWORD)
+            admin.keyboard.press("Enter")
+            admin.click("#mushra-export")
+            admin.wait_for_selector("#mushra-fetched:has-text('Fetched at')")
+            with admin.expect_download() as download:
+                admin.click("#mushra-save-ratings")
+            saved = download.value.path().read_text()
+            assert download.value.suggested_filename.startswith("ratings-")
             browser.close()
     finally:
         server.stop()
 
     assert (tmp_path / "mushra_trial.png").read_bytes()[:4] == b"\x89PNG"
+    assert not refused, refused
     assert not any(secret in html for secret in SECRETS)
     assert audio_urls and not any(secret in url for url in audio_urls for secret in SECRETS)
 
@@ -129,3 +146,4 @@ def test_listener_completes_training_and_two_trials(mushra_test_dir, tmp_path):
     assert sorted(exported["rating"]) == sorted(r for _, _, r, _ in rows)
     assert set(exported["condition"]) == {"reference", "lowpass@3.5k", "lowpass@7k", "opus@12", "codec2@2.4"}
     assert (exported["listener"] == "L001").all() and len(exported) == 15
+    assert saved == out.read_text()  # the admin page's file is the command's file

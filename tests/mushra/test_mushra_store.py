@@ -17,10 +17,17 @@ def store(mushra_test_dir, tmp_path):
     return MushraStore(tmp_path / "results.sqlite", load_test(mushra_test_dir))
 
 
+def served(store, screen):
+    """Fetch every stimulus of a trial screen, as the page does before anything can be rated."""
+    for key in [s["key"] for s in screen["stimuli"]] + [screen["reference"]]:
+        assert store.deliver(key)
+    return screen
+
+
 def to_trial(store, name="x"):
     screen = store.register(name)
     assert screen["screen"] == "level"
-    return store.submit(screen["token"], 1, {"level": "skipped", "events": [{"t": 1, "kind": "play"}]})
+    return served(store, store.submit(screen["token"], 1, {"level": "skipped", "events": [{"t": 1, "kind": "play"}]}))
 
 
 def ratings_for(screen, value=50):
@@ -48,7 +55,7 @@ def test_screens_are_opaque(store):
         assert secret not in text
     keys = [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
     assert len(set(keys)) == 6  # the open reference's key differs from the hidden reference's
-    assert all(store.audio_file(k).exists() for k in keys) and store.audio_file("nope") is None
+    assert all(store.deliver(k)[:4] == b"RIFF" for k in keys) and store.deliver("nope") is None
 
 
 def test_submission_is_stored_once(store):
@@ -56,7 +63,7 @@ def test_submission_is_stored_once(store):
     submission = {"trial": screen["trial"], "ratings": ratings_for(screen), "client_id": "c1",
                   "events": [{"t": 10.5, "kind": "play", "key": screen["reference"]},
                              {"t": 20.0, "kind": "rate", "key": screen["stimuli"][0]["key"], "value": 50}]}
-    following = store.submit(screen["token"], 1, submission)
+    following = served(store, store.submit(screen["token"], 1, submission))
     assert following["trial"] == screen["trial"] + 1 and following["phase"] == "test"
     assert store.submit(screen["token"], 1, submission) == following  # a retried submit changes nothing
     table = store.ratings()
@@ -101,7 +108,7 @@ def test_unknown_token_and_session_are_refused(store):
 
 def test_resume_continues_where_the_listener_stopped(store):
     first = to_trial(store)
-    second = store.submit(first["token"], 1, {"trial": first["trial"], "ratings": ratings_for(first)})
+    second = served(store, store.submit(first["token"], 1, {"trial": first["trial"], "ratings": ratings_for(first)}))
     again = store.resume(first["token"], "agent")
     assert again["session"] == 2 and again["trial"] == second["trial"]
     assert again["stimuli"] == second["stimuli"] and again["reference"] == second["reference"]

@@ -1,0 +1,151 @@
+"""The byte-matching bot of the MUSHRA security review, run against a real `codecbench mushra serve`.
+
+A bot registers, fetches every stimulus of each trial and rates 100 whatever matches the open reference's
+bytes, 0 everything else. If the hidden reference were served byte-identical to the open reference, the
+bot would find it in every trial, rate it 100 and pass BS.1534-3 post-screening while dragging every codec
+to 0. Honest listeners beside it are simulated from the database (the condition behind each key, as the
+test's admin sees it): the hidden reference near 100, the 7 kHz anchor near 60, the 3.5 kHz anchor near
+20, codecs near 70. Prints what each bot found, who post-screening excluded, and each condition's mean.
+
+    python -m codecbench.benchmarks.mushra_bot results/mushra-demo --bots 3 --honest 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from codecbench.listening_test.analysis import screen_listeners
+from codecbench.listening_test.client import ListenerClient
+from codecbench.listening_test.harness import start_server
+from codecbench.listening_test.results import ResultsDB
+from codecbench.listening_test.testdef import LOW_ANCHOR, MID_ANCHOR, REFERENCE, load_test
+
+HONEST_MEANS = {REFERENCE: 98, MID_ANCHOR: 60, LOW_ANCHOR: 20}
+HONEST_CODEC_MEAN = 70
+
+
+@dataclass(frozen=True)
+class BotRun:
+    """What one bot did.
+
+    Args:
+        listener: its listener id.
+        trials: trials it submitted.
+        matched: trials in which a rated stimulus had exactly the open reference's bytes.
+    """
+
+    listener: str
+    trials: int
+    matched: int
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Bots and honest listeners on one server, and what post-screening made of them."""
+
+    bots: list[BotRun]
+    honest: list[str]
+    excluded: pd.DataFrame  # listener, reason
+    means: pd.DataFrame  # condition, mean of all listeners, mean of the kept ones
+
+
+async def byte_matching_bot(client: ListenerClient, name: str) -> BotRun:
+    """Register and rate every trial by byte equality with the open reference."""
+    screen = await client.start(name)
+    if screen["screen"] == "level":
+        screen = await client.skip_level(screen)
+    trials = matched = 0
+    while screen["screen"] == "trial":
+        audio = await client.fetch(screen)
+        reference = audio[screen["reference"]]
+        ratings = {s["key"]: 100 if audio[s["key"]] == reference else 0 for s in screen["stimuli"]}
+        trials, matched = trials + 1, matched + (100 in ratings.values())
+        screen = await client.submit(screen, ratings)
+    return BotRun(screen["listener"], trials, matched)
+
+
+def conditions_of(db: Path, keys: list[str]) -> dict[str, str]:
+    """The condition behind each stimulus key (what only the test's admin can see)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(f"SELECT key, condition FROM stimuli WHERE key IN ({','.join('?' * len(keys))})", keys)
+        return dict(rows.fetchall())
+
+
+async def honest_listener(client: ListenerClient, name: str, db: Path, rng: np.random.Generator) -> str:
+    """Register and rate every stimulus by its condition, with some spread (the hidden reference >= 92)."""
+    screen = await client.start(name)
+    if screen["screen"] == "level":
+        screen = await client.skip_level(screen)
+    while screen["screen"] == "trial":
+        await client.fetch(screen)
+        conditions = conditions_of(db, [s["key"] for s in screen["stimuli"]])
+        ratings = {}
+        for key, condition in conditions.items():
+            low = 92 if condition == REFERENCE else 0
+            ratings[key] = int(np.clip(HONEST_MEANS.get(condition, HONEST_CODEC_MEAN) + rng.normal(0, 6), low, 100))
+        screen = await client.submit(screen, ratings)
+    return screen["listener"]
+
+
+async def run_listeners(url: str, db: Path, bots: int, honest: int, seed: int) -> tuple[list[BotRun], list[str]]:
+    rng = np.random.default_rng(seed)
+    async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+        client = ListenerClient(http)
+        found = [await byte_matching_bot(client, f"bot-{i}") for i in range(bots)]
+        people = [await honest_listener(client, f"honest-{i}", db, rng) for i in range(honest)]
+    return found, people
+
+
+def experiment(url: str, test_dir: str | Path, db: str | Path, bots: int = 3, honest: int = 2,
+               seed: int = 0) -> Experiment:
+    """Run `bots` byte-matching bots and `honest` simulated listeners against the server at `url` (whose
+    database is `db`), then screen everyone's test ratings (BS.1534-3)."""
+    db = Path(db)
+    found, people = asyncio.run(run_listeners(url, db, bots, honest, seed))
+    ratings = ResultsDB(db, load_test(test_dir)).ratings()
+    screening = screen_listeners(ratings)
+    test = ratings[ratings["phase"] == "test"]
+    means = pd.DataFrame({"all": test.groupby("condition")["rating"].mean(),
+                          "kept": test[test["listener"].isin(screening.kept)].groupby("condition")["rating"].mean()})
+    return Experiment(found, people, screening.excluded, means.reset_index())
+
+
+def report(result: Experiment) -> str:
+    lines = [f"bot {b.listener}: {b.trials} trials, a stimulus byte-identical to the open reference in {b.matched}"
+             for b in result.bots]
+    lines.append(f"honest listeners: {', '.join(result.honest)}")
+    lines.append(f"excluded by post-screening: {len(result.excluded)}"
+                 + "".join(f"\n  {r.listener}: {r.reason}" for r in result.excluded.itertuples()))
+    lines.append(result.means.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("test_dir", metavar="TESTDIR", help="a test folder written by `codecbench mushra build`")
+    parser.add_argument("--bots", type=int, default=3)
+    parser.add_argument("--honest", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        db, log = Path(folder) / "results.sqlite", Path(folder) / "server.log"
+        server = start_server(args.test_dir, db, log, secrets.token_urlsafe(16), ("--no-level-check",))
+        try:
+            result = experiment(server.url, args.test_dir, db, args.bots, args.honest, args.seed)
+        finally:
+            server.stop()
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()

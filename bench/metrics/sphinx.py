@@ -1,0 +1,43 @@
+"""Offline English speech recognition: pocketsphinx with the US-English acoustic model, language model and
+dictionary bundled in its wheel (CMU Sphinx; no download, no weights to find)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from codecbench.codecs.base import Availability
+
+SAMPLE_RATE = 16000
+
+
+def availability() -> Availability:
+    return Availability.of_modules("pocketsphinx", install="'codecbench[metrics]'")
+
+
+@lru_cache(maxsize=1)
+def _decoder():
+    """A decoder with pocketsphinx's default (bundled en-us) models, built once per process (~1 s)."""
+    from pocketsphinx import Decoder
+
+    return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, words of letters, digits and inner apostrophes, single spaces: how pocketsphinx writes,
+    and what LibriSpeech's upper-case transcripts become."""
+    words = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
+    return " ".join(w.strip("'") for w in words if w.strip("'"))
+
+
+def transcribe(x: np.ndarray) -> str:
+    """pocketsphinx's normalised transcript of `x` [T] at 16 kHz ('' when it hears no words)."""
+    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16).tobytes()
+    decoder = _decoder()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    return normalise_text(hypothesis.hypstr) if hypothesis is not None else ""

@@ -1,0 +1,105 @@
+"""A listener's side of `codecbench mushra serve` over HTTP, spoken the way player.js speaks it.
+
+The listener app's events go through Gradio's REST event API (`POST /gradio_api/call/<api>`, then its
+event stream); the stimuli come from `/mushra/audio/<key>`. Load benchmarks, probes and tests use it
+to drive the real server.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+
+class ServerError(RuntimeError):
+    """The server refused an event (an `error` event, or a refused registration)."""
+
+
+def event_outputs(stream: str) -> list:
+    """The outputs of one Gradio event stream (`event: complete`).
+
+    Raises:
+        ServerError: the stream ended with an `error` event (its data as the message).
+    """
+    event = None
+    for line in stream.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event in ("complete", "error"):
+            data = line.split(":", 1)[1].strip()
+            if event == "error":
+                raise ServerError(f"the server answered with an error: {data}")
+            return json.loads(data)
+    raise ServerError(f"no complete event in {stream[:300]!r}")
+
+
+def playback_events(screen: dict[str, Any], ms_each: float = 1000.0) -> list[dict[str, Any]]:
+    """The events player.js logs for a listener who plays the reference, then switches through every
+    stimulus of the trial in label order, `ms_each` on each, and stops."""
+    keys = [screen["reference"]] + [s["key"] for s in screen["stimuli"]]
+    events = [{"t": 0.0, "kind": "ready", "key": "", "value": None, "detail": ""}]
+    for index, key in enumerate(keys):
+        events.append({"t": index * ms_each + 1.0, "kind": "play" if index == 0 else "switch", "key": key,
+                       "value": None, "detail": ""})
+    events.append({"t": len(keys) * ms_each + 1.0, "kind": "stop", "key": keys[-1], "value": None, "detail": ""})
+    return events
+
+
+class ListenerClient:
+    """One listener's calls to the listener app.
+
+    Args:
+        http: an async client whose `base_url` is the server.
+    """
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def call(self, api: str, *data: Any, params: dict[str, str] | None = None) -> list:
+        """One queued event through Gradio's REST API (the queue the browser uses); returns its outputs."""
+        joined = await self.http.post(f"/gradio_api/call/{api}", json={"data": list(data)}, params=params)
+        event_id = joined.raise_for_status().json()["event_id"]
+        stream = await self.http.get(f"/gradio_api/call/{api}/{event_id}")
+        return event_outputs(stream.raise_for_status().text)
+
+    async def start(self, name: str = "", invite: str | None = None) -> dict[str, Any]:
+        """Register (the welcome page's Start, with `?invite=` when given); returns the first screen.
+
+        Raises:
+            ServerError: registration refused (the notice shown to the listener as the message).
+        """
+        _, screen, notice = await self.call("start", name, params={"invite": invite} if invite else None)
+        if not screen:
+            raise ServerError(notice or "registration refused")
+        return screen
+
+    async def player(self, screen: dict[str, Any], submission: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The player element's event exactly as the browser sends it; returns the next screen."""
+        value = dict(screen) if submission is None else {**screen, "submission": submission}
+        return (await self.call("player", value))[0]
+
+    async def resume(self, token: str) -> dict[str, Any]:
+        """Where a listener with this personal token stands (a new session)."""
+        return await self.player({"token": token})
+
+    async def fetch(self, screen: dict[str, Any]) -> dict[str, bytes]:
+        """Every stimulus of the screen as served (a trial's stimuli and open reference, or the level sample)."""
+        keys = [screen["sample"]] if screen["screen"] == "level" else \
+            [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
+        bodies = {}
+        for key in keys:
+            response = await self.http.get(f"/mushra/audio/{key}")
+            bodies[key] = response.raise_for_status().content
+        return bodies
+
+    async def skip_level(self, screen: dict[str, Any]) -> dict[str, Any]:
+        return await self.player(screen, {"level": "skipped", "events": []})
+
+    async def submit(self, screen: dict[str, Any], ratings: dict[str, int], events: list[dict[str, Any]] | None = None,
+                     client_id: str = "") -> dict[str, Any]:
+        """Press Next on a trial screen with these ratings {stimulus key: 0..100}; returns the next screen."""
+        submission = {"trial": screen["trial"], "ratings": ratings, "client_id": client_id,
+                      "events": playback_events(screen) if events is None else events}
+        return await self.player(screen, submission)

@@ -1,0 +1,97 @@
+"""The listener's event log: what player.js reports with a submission, and the play time per stimulus in it.
+
+player.js logs, with `t` in ms on the page's clock since the screen appeared:
+`ready` (all audio decoded), `play` / `switch` / `stop` (key: the stimulus that starts or stops),
+`seek` / `loop` (position, loop bounds), `rate_move` / `rate` (key, rating), `next`; the level screen
+logs `play` / `stop` of its sample and `tone` / `answer` (side -1 or 1). Unknown kinds are kept as sent
+(cut to `MAX_KIND` characters): the log records what the page said, rules read the kinds they know.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MAX_KIND = 32
+MAX_DETAIL = 64
+STARTS_PLAYBACK = frozenset({"play", "switch"})  # the event's key is now the stimulus being heard
+ENDS_PLAYBACK = frozenset({"stop", "next"})  # nothing is heard from now on
+
+
+@dataclass(frozen=True)
+class Event:
+    """One logged event.
+
+    Args:
+        t_ms: when, on the page's clock (None if the page sent no number).
+        kind: what happened.
+        key: the stimulus it concerns, if it is one of the screen's keys ('' otherwise).
+        value: a number that goes with it (position, rating, side), or None.
+        detail: free text (e.g. a loop's end), at most `MAX_DETAIL` characters.
+    """
+
+    t_ms: float | None
+    kind: str
+    key: str
+    value: float | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Playback:
+    """How a stimulus was heard, from the event log.
+
+    Args:
+        starts: how often playback started on it (`play`, or `switch` to it).
+        play_ms: the time it was the stimulus being heard, on the page's clock.
+    """
+
+    starts: int
+    play_ms: float
+
+
+def parse_events(raw: list[Any], keys: set[str]) -> list[Event]:
+    """The events of a submission; entries that are not objects are dropped, keys not on the screen blanked."""
+    return [Event(_number(e.get("t")), str(e.get("kind", ""))[:MAX_KIND], _known(e.get("key"), keys),
+                  _number(e.get("value")), str(e.get("detail", ""))[:MAX_DETAIL])
+            for e in raw if isinstance(e, dict)]
+
+
+def playback(events: list[Event]) -> dict[str, Playback]:
+    """Per stimulus key: playback starts and time heard. A stretch runs from a `play`/`switch` to the next
+    `play`/`switch`/`stop`/`next` (or the last event); a stretch without usable times counts as 0 ms."""
+    starts: dict[str, int] = {}
+    heard: dict[str, float] = {}
+    current, since = "", None
+    for event in events:
+        if event.kind not in STARTS_PLAYBACK | ENDS_PLAYBACK:
+            continue
+        if current:
+            heard[current] = heard.get(current, 0.0) + _span(since, event.t_ms)
+        current, since = "", None
+        if event.kind in STARTS_PLAYBACK and event.key:
+            current, since = event.key, event.t_ms
+            starts[current] = starts.get(current, 0) + 1
+    if current and events:
+        heard[current] = heard.get(current, 0.0) + _span(since, events[-1].t_ms)
+    return {key: Playback(count, heard.get(key, 0.0)) for key, count in starts.items()}
+
+
+def _span(start: float | None, end: float | None) -> float:
+    return max(0.0, end - start) if start is not None and end is not None else 0.0
+
+
+def _known(key: Any, keys: set[str]) -> str:
+    return key if isinstance(key, str) and key in keys else ""
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (booleans, text, NaN, infinities and integers beyond float range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
