@@ -10,7 +10,9 @@ import argparse
 import errno
 import importlib
 import os
+import signal
 import sys
+import threading
 
 DEBUG_ENV = "CODECBENCH_DEBUG"
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -44,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a command the way Ctrl-C does: finished work is kept
+
+
 def error_line(exc: BaseException) -> str:
     """What the user reads about an error: one line, with what to do where that is known."""
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
@@ -59,6 +65,8 @@ def error_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -68,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"codecbench {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

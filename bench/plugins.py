@@ -1,7 +1,8 @@
 """Entry-point plugin registries (pluggy-style): names are listed without importing, classes load on demand.
 
 Set `CODECBENCH_DISABLE_PLUGIN_AUTOLOAD=1` to load only the plugins that ship with codecbench.
-Two distributions claiming one name is an error, never a silent shadowing.
+Two distributions claiming one name is an error, never a silent shadowing, and so is an entry point whose
+name differs from its class's `name`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 DISABLE_ENV = "CODECBENCH_DISABLE_PLUGIN_AUTOLOAD"
+BUILTIN = "codecbench"  # the distribution of the built-in plugins
 
 T = TypeVar("T")
 
@@ -43,7 +45,7 @@ class PluginRegistry(Generic[T]):
         found: dict[str, EntryPoint] = {}
         for ep in entry_points(group=self.group):
             name = ep.name.lower()
-            if builtin_only and _distribution(ep) != "codecbench":
+            if builtin_only and _distribution(ep) != BUILTIN:
                 continue
             if name in found and found[name].value != ep.value:
                 other = found[name]
@@ -67,6 +69,15 @@ class PluginRegistry(Generic[T]):
         """The distribution that registered `name`."""
         return _distribution(self._entries()[name])
 
+    def distribution_version(self, name: str) -> str:
+        """The installed version of the distribution that registered `name` ('?' when unknown)."""
+        dist = self._entries()[name].dist
+        return dist.version if dist is not None else "?"
+
+    def is_builtin(self, name: str) -> bool:
+        """Whether `name` ships with codecbench (third-party plugins are opt-in where a default set is chosen)."""
+        return self.distribution(name) == BUILTIN
+
     def get(self, name: str) -> type[T]:
         """Import and return the class registered as `name`.
 
@@ -89,4 +100,8 @@ class PluginRegistry(Generic[T]):
             ) from exc
         if not (isinstance(cls, type) and issubclass(cls, self.base)):
             raise RegistryError(f"{ep.value} is not a subclass of {self.base.__name__}")
+        declared = getattr(cls, "name", None)
+        if not isinstance(declared, str) or declared.lower() != name:
+            raise RegistryError(f"{self.kind} entry point {name!r} of {_distribution(ep)} loads {ep.value}, whose "
+                                f"`name` is {declared!r}: the entry point's name must equal the class's `name`")
         return cls

@@ -1,28 +1,97 @@
-"""Shared infrastructure: the user cache, file hashing, and the one lookup order for weights and data.
+"""Shared infrastructure: availability checks, the user cache, file hashing, package versions and the one
+lookup order for weights and data.
 
 Every model file and dataset is found through `locate()`, in this order:
 
 1. an explicit path (a codec's `weights=DIR` option, `--root DIR`);
 2. an environment variable (e.g. `$CODECBENCH_LYRA_DIR`, `$CODECBENCH_DATA`);
-3. the user cache (`$CODECBENCH_CACHE`, else the platform's user cache dir), where downloads land;
+3. the user cache (`$CODECBENCH_CACHE`, else the platform's user cache dir), where downloads land; for
+   models published on the Hugging Face hub also the hub's own cache, where hub downloads land;
 4. `../shared/` beside the checkout or the working directory (the project's development machines only);
 5. files embedded in the package (the LibriSpeech sample, Lyra v2's weights);
 
-and only then, where the caller allows it, the official download into the user cache. An explicit path
-or environment variable that does not hold the resource is an error, never skipped silently.
+and only then, where the caller allows it, the official download into the user cache, and only where the
+host answers (`unreachable_reason`: a TCP connect, no request). Listing commands (`codecbench codecs`,
+`codecbench metrics`) check availability and never download. An explicit path or environment variable
+that does not hold the resource is an error, never skipped silently.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import platform
+import socket
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 from platformdirs import user_cache_dir
 
 CACHE_ENV = "CODECBENCH_CACHE"
 CHECKOUT = Path(__file__).resolve().parents[1]  # the checkout, when installed in editable mode
+PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
+            "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
+            "onnxruntime", "onnx", "librosa", "auraloss", "jiwer", "resemblyzer", "pocketsphinx")  # can change a score
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a codec or metric can run here, and why not."""
+
+    available: bool
+    reason: str = ""
+
+    @classmethod
+    def of_modules(cls, *modules: str, install: str) -> "Availability":
+        """Available when every module imports; else the first that fails and the pip command that fixes it."""
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                return cls(False, f"{module} is not installed ({exc}); pip install {install}")
+        return cls(True)
+
+
+def package_versions(*extra: str) -> dict[str, str]:
+    """Installed versions of the packages that can change a score, and of `extra` packages (absent ones are
+    left out): the one place versions are collected, for runs, reports, listening tests and training."""
+    found = {}
+    for name in dict.fromkeys([*PACKAGES, *extra]):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform and, when torch is already loaded, its intra-op thread count."""
+    described: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
+                                 "machine": platform.machine()}
+    if "torch" in sys.modules:
+        described["torch_threads"] = sys.modules["torch"].get_num_threads()
+    return described
+
+
+@lru_cache(maxsize=None)
+def unreachable_reason(url: str, timeout_s: float = 2.0) -> str:
+    """Why the host of `url` cannot be reached (DNS or TCP connect, `timeout_s` at most); "" if it can.
+
+    Cached per process: a listing of many codecs probes each host once.
+    """
+    parsed = urlparse(url)
+    host, port = parsed.hostname or url, parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return ""
+    except OSError as exc:
+        return f"{host} is unreachable ({exc})"
 
 
 def cache_dir() -> Path:
@@ -57,6 +126,8 @@ class Resource:
         cache_path: its place under the user cache (relative), where a download puts it.
         shared_path: its place under `../shared` (relative), on development machines.
         embedded: the folder inside the installed package that holds it (package data).
+        hub_repo: its Hugging Face hub repository (e.g. `facebook/encodec_24khz`): the hub's cache is looked
+            in after the user cache, and `download_from_hub` fetches it.
     """
 
     name: str
@@ -65,6 +136,7 @@ class Resource:
     cache_path: str | None = None
     shared_path: str | None = None
     embedded: Path | None = None
+    hub_repo: str | None = None
 
     def missing(self, directory: Path) -> list[str]:
         """The required paths `directory` lacks."""
@@ -75,6 +147,9 @@ class Resource:
         found: list[tuple[str, Path]] = []
         if self.cache_path:
             found.append(("user cache", cache_dir() / self.cache_path))
+        snapshot = _hub_snapshot(self) if self.hub_repo else None
+        if snapshot is not None:
+            found.append(("Hugging Face cache", snapshot))
         if self.shared_path:
             found += [("../shared", shared / self.shared_path) for shared in shared_dirs()]
         if self.embedded is not None:
@@ -118,3 +193,42 @@ def _require(resource: Resource, path: Path, what: str) -> Path:
     if missing:
         raise FileNotFoundError(f"{what} {path} does not hold the {resource.name}: it lacks {', '.join(missing)}")
     return path
+
+
+HUB_ENDPOINT = "https://huggingface.co"
+
+
+def _hub_snapshot(resource: Resource) -> Path | None:
+    """The folder of the Hugging Face cache holding the resource's files; None when it holds none."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    cached = try_to_load_from_cache(resource.hub_repo, resource.required[0])
+    return Path(cached).parent if isinstance(cached, str) else None
+
+
+def hub_unavailable_reason(resource: Resource) -> str:
+    """Why `download_from_hub` could not fetch `resource` now ("" if it could): offline mode or no network."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    return unreachable_reason(constants.ENDPOINT or HUB_ENDPOINT)
+
+
+def download_from_hub(resource: Resource) -> Path:
+    """Download the resource's files from its hub repository into the hub's cache (the official download).
+
+    Raises:
+        ConnectionError: the hub cannot be reached or refuses.
+    """
+    from huggingface_hub import snapshot_download
+
+    reason = hub_unavailable_reason(resource)
+    if reason:
+        raise ConnectionError(f"cannot download {resource.hub_repo}: {reason}")
+    try:
+        return Path(snapshot_download(resource.hub_repo, allow_patterns=list(resource.required)))
+    except Exception as exc:  # HTTP, DNS, authentication: all mean "not here"
+        raise ConnectionError(f"cannot download {resource.hub_repo}: {type(exc).__name__}: {exc}") from exc

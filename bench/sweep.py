@@ -17,7 +17,8 @@ import pandas as pd
 
 from codecbench.codecs import CodecSpec, parse_spec
 from codecbench.datasets import Selection
-from codecbench.runner import RunResult, metric_columns_of, run_benchmark
+from codecbench.metrics import metric_columns
+from codecbench.runner import RunResult, run_benchmark
 
 TABLE = "sweep.csv"
 FIGURE = "sweep.png"
@@ -165,7 +166,7 @@ def run_sweep(selection: Selection, spec: str | CodecSpec, params: dict[str, lis
     """
     base = parse_spec(spec) if isinstance(spec, str) else spec
     grid = grid_specs(base, params)
-    columns = metric_columns_of([metric])
+    columns = metric_columns([metric])
     if columns != [metric]:
         raise ValueError(f"sweep a metric with one column named like it, not {metric!r} (columns {columns})")
     metrics = [metric, *[m for m in extra_metrics or [] if m != metric]]

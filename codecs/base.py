@@ -9,6 +9,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from codecbench.codecs.spec import CodecSpec
+from codecbench.resources import Availability  # re-exported: the plugin API names it codecbench.codecs.Availability
 
 
 @dataclass
@@ -33,26 +34,6 @@ class Encoded:
     @property
     def payload_bytes(self) -> int:
         return sum(len(p) for p in self.packets)
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether a codec can run here, and why not."""
-
-    available: bool
-    reason: str = ""
-
-    @classmethod
-    def of_modules(cls, *modules: str, install: str) -> "Availability":
-        """Available when every module imports; else the first that fails and the pip command that fixes it."""
-        import importlib
-
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except ImportError as exc:
-                return cls(False, f"{module} is not installed ({exc}); pip install {install}")
-        return cls(True)
 
 
 FAST_PATH_OPTIONS: dict[str, tuple[str, ...]] = {

@@ -9,6 +9,8 @@ import numpy as np
 
 from codecbench.audio import from_pcm16, to_pcm16
 from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream
+from codecbench.codecs.bitpack import pack_fields, unpack_fields
+from codecbench.processes import die_with_parent
 
 MODES = {3.2: 3200, 2.4: 2400, 1.6: 1600, 1.4: 1400, 1.3: 1300, 1.2: 1200, 0.7: 700}  # 700 = mode 700C
 
@@ -64,22 +66,16 @@ class Codec2Codec(Codec):
         pcm = np.pad(pcm, (0, -len(pcm) % self.samples_per_frame))
         bits = []
         for start in range(0, len(pcm), self.samples_per_frame):
-            frame = state.encode(pcm[start : start + self.samples_per_frame])
-            bits.append(np.unpackbits(np.frombuffer(frame, np.uint8))[: self.bits_per_frame])
-        return Encoded(packets=[np.packbits(np.concatenate(bits)).tobytes()], num_samples=len(waveform))
+            frame = state.encode(pcm[start : start + self.samples_per_frame])  # bits_per_frame bits, byte-padded
+            bits.append(unpack_fields(frame, [(self.bits_per_frame, 1)])[0])
+        return Encoded(packets=[pack_fields([(np.concatenate(bits), 1)])], num_samples=len(waveform))
 
     def decode(self, encoded: Encoded) -> np.ndarray:
-        bits = np.unpackbits(np.frombuffer(b"".join(encoded.packets), np.uint8))
         n_frames = -(-encoded.num_samples // self.samples_per_frame)
-        if len(bits) < n_frames * self.bits_per_frame:
-            raise ValueError(
-                f"truncated codec2 bitstream: {len(bits)} bits for {n_frames} frames of "
-                f"{self.bits_per_frame} bits"
-            )
-        frames = bits[: n_frames * self.bits_per_frame].reshape(n_frames, self.bits_per_frame)
-        padded = np.pad(frames, ((0, 0), (0, self.bytes_per_frame * 8 - self.bits_per_frame)))
-        payload = np.packbits(padded, axis=1).tobytes()
-        with multiprocessing.get_context("fork").Pool(1) as pool:
+        (bits,) = unpack_fields(b"".join(encoded.packets), [(n_frames * self.bits_per_frame, 1)])
+        frames = bits.reshape(n_frames, self.bits_per_frame)
+        payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
+        with multiprocessing.get_context("fork").Pool(1, initializer=die_with_parent) as pool:
             pcm = pool.apply(_decode_frames, (MODES[self.kbps], payload))
         return from_pcm16(pcm)
 

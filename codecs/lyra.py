@@ -12,9 +12,9 @@ import numpy as np
 
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, FrameStream
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
-from codecbench.codecs.weights import WeightsOption, unreachable_reason
+from codecbench.codecs.weights import WeightsOption
 from codecbench.datasets.download import download
-from codecbench.resources import Resource, cache_dir, locate
+from codecbench.resources import Resource, cache_dir, locate, unreachable_reason
 from codecbench.stages import stage
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz: one packet

@@ -9,7 +9,6 @@ the same published checkpoints (converted by Hugging Face) without it.
 from __future__ import annotations
 
 import math
-import os
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,8 +18,8 @@ import numpy as np
 from codecbench.audio import fit_length
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
-from codecbench.codecs.weights import WeightsOption, require_files, unreachable_reason
-from codecbench.resources import file_digest
+from codecbench.codecs.weights import WeightsOption
+from codecbench.resources import Located, Resource, download_from_hub, file_digest, hub_unavailable_reason, locate
 from codecbench.stages import stage
 
 if TYPE_CHECKING:
@@ -37,9 +36,10 @@ class TransformersRVQCodec(WeightsOption, Codec):
     rate is the declared one up to the last frame's padding and one byte. Each row also gets
     `index_entropy_kbps`, the empirical entropy of the indices.
 
-    Weights are looked up in order: `weights=DIR` (a directory with `config.json` and
-    `model.safetensors`), the environment variable `weights_env`, the Hugging Face hub cache, then a
-    download of `repo_id` from the hub.
+    Weights (a directory with `config.json` and `model.safetensors`) are looked up in the order of
+    `codecbench.resources`: `weights=DIR`, the environment variable `weights_env`, the user cache and the
+    Hugging Face cache, `../shared/models/<repo name>`, then a download of `repo_id` from the hub where it
+    answers.
 
     Args:
         kbps: an operating point of the subclass.
@@ -100,52 +100,44 @@ class TransformersRVQCodec(WeightsOption, Codec):
     # -- weights and availability ----------------------------------------------------------------------------
 
     @classmethod
-    def local_weights(cls, explicit: str | Path | None = None) -> tuple[Path, str] | None:
-        """The checkpoint directory found without network, and where it was found; None if none is.
+    def weights_resource(cls) -> Resource:
+        """The checkpoint as `codecbench.resources.locate` finds it (`models/<repo name>` in the user cache
+        and `../shared`, the Hugging Face cache, the hub)."""
+        folder = f"models/{cls.repo_id.split('/')[-1]}"
+        return Resource(f"{cls.repo_id} weights", tuple(WEIGHT_FILES), env_var=cls.weights_env, cache_path=folder,
+                        shared_path=folder, hub_repo=cls.repo_id)
+
+    @classmethod
+    def local_weights(cls, explicit: str | Path | None = None) -> Located | None:
+        """The checkpoint directory found without network, and where; None if none is.
 
         Raises:
-            ValueError: `explicit` or the environment variable names a directory without the files.
+            FileNotFoundError: `explicit` or the environment variable names a directory without the files.
         """
-        if explicit is not None:
-            return require_files(Path(explicit), WEIGHT_FILES, f"{cls.name} weights="), "weights option"
-        if os.environ.get(cls.weights_env):
-            directory = require_files(Path(os.environ[cls.weights_env]), WEIGHT_FILES, f"${cls.weights_env}")
-            return directory, cls.weights_env
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = [try_to_load_from_cache(cls.repo_id, name) for name in WEIGHT_FILES]
-        if all(isinstance(path, str) for path in cached):
-            return Path(cached[0]).parent, "Hugging Face cache"
-        return None
+        return locate(cls.weights_resource(), explicit)
 
     @classmethod
     def _fetch_weights(cls, explicit: str | None) -> tuple[Path, str]:
         found = cls.local_weights(explicit)
         if found is not None:
-            return found
-        from huggingface_hub import snapshot_download
-
+            return found.path, found.source
         try:
-            return Path(snapshot_download(cls.repo_id, allow_patterns=WEIGHT_FILES)), "Hugging Face hub download"
-        except Exception as exc:  # offline mode, DNS, HTTP: all mean "not here"
-            raise CodecUnavailable(f"cannot download {cls.repo_id}: {type(exc).__name__}: {exc}") from exc
+            return download_from_hub(cls.weights_resource()), "Hugging Face hub download"
+        except ConnectionError as exc:
+            raise CodecUnavailable(str(exc)) from exc
 
     @classmethod
     def weights_availability(cls, weights: str | None) -> Availability:
         try:
             if cls.local_weights(weights) is not None:
                 return Availability(True)
-        except ValueError as exc:
+        except FileNotFoundError as exc:
             return Availability(False, str(exc))
-        from huggingface_hub import constants
-
-        where = (f"{cls.repo_id} weights: none in the Hugging Face cache ({constants.HF_HUB_CACHE}), "
-                 f"weights=DIR or ${cls.weights_env}")
-        if constants.HF_HUB_OFFLINE:
-            return Availability(False, f"{where}; no download: HF_HUB_OFFLINE is set")
-        unreachable = unreachable_reason(constants.ENDPOINT)
-        if unreachable:
-            return Availability(False, f"{where}; no download: {unreachable}")
+        resource = cls.weights_resource()
+        unavailable = hub_unavailable_reason(resource)
+        if unavailable:
+            return Availability(False, f"{resource.name}: none in {resource.looked_in()} (or weights=DIR); "
+                                       f"no download: {unavailable}")
         return Availability(True, f"{cls.repo_id} downloads from the Hugging Face hub on first use")
 
     def provenance(self) -> dict[str, Any]:

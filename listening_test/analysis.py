@@ -10,23 +10,21 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from codecbench.listening_test.testdef import MID_ANCHOR, PHASES, RATINGS_COLUMNS, REFERENCE
+from codecbench.resources import package_versions
 from codecbench.safecsv import write_csv
-from codecbench.summary import mean_ci
+from codecbench.stats import DEFAULT, mean_ci
 
 REFERENCE_BELOW = 90  # a hidden-reference rating below this counts against the listener
 ANCHOR_ABOVE = 90  # a mid-anchor rating above this counts against the listener
 MAX_FRACTION = Fraction(15, 100)  # excluded when MORE than this fraction of the items count against them
 ANCHOR_ITEM_FRACTION = Fraction(25, 100)  # an item whose mid anchor more listeners rate > 90 is not used
-BOOTSTRAP_RESAMPLES = 2000
 
 
 def read_ratings(path: str | Path) -> pd.DataFrame:
@@ -145,29 +143,16 @@ def condition_order(conditions: list[str], reference: str = REFERENCE, mid_ancho
     return first + [c for c in dict.fromkeys(conditions) if c not in first]
 
 
-def bootstrap_ci(values: np.ndarray, seed: int, resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
-    """BCa bootstrap 95 % CI of the mean (scipy); the value itself for constant data, NaN for fewer than 2."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2:
-        return float("nan"), float("nan")
-    if np.ptp(values) == 0:
-        return float(values[0]), float(values[0])
-    result = stats.bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=0.95, method="BCa",
-                             rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def summarize(test: pd.DataFrame, by: list[str], order: list[str], seed: int = 0) -> pd.DataFrame:
-    """n, mean, t-based 95 % CI, median, IQR and a bootstrap 95 % CI of the ratings per group of `by`
-    (pooled over listeners x items); conditions in `order`."""
+def summarize(test: pd.DataFrame, by: list[str], order: list[str]) -> pd.DataFrame:
+    """n, mean, 95 % CI (`codecbench.stats.mean_ci`, the interval of every codecbench table), median and
+    IQR of the ratings per group of `by` (pooled over listeners x items); conditions in `order`."""
     records = []
     for keys, group in test.groupby(by, sort=False):
         values = group["rating"].to_numpy(dtype=float)
-        mean, low, high = mean_ci(values)
-        boot_low, boot_high = bootstrap_ci(values, seed)
+        estimate = mean_ci(values)
         records.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), "n": len(values),
-                        "mean": mean, "ci95_low": low, "ci95_high": high, "median": float(np.median(values)),
-                        "iqr": float(stats.iqr(values)), "boot_ci95_low": boot_low, "boot_ci95_high": boot_high})
+                        "mean": estimate.mean, "ci95_low": estimate.low, "ci95_high": estimate.high,
+                        "median": float(np.median(values)), "iqr": float(stats.iqr(values)), "ci": DEFAULT.label})
     table = pd.DataFrame(records)
     table["condition"] = pd.Categorical(table["condition"], categories=order, ordered=True)
     table = table.sort_values(by, kind="stable")
@@ -253,7 +238,7 @@ class AnalysisResult:
 
 
 def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str = REFERENCE,
-            mid_anchor: str = MID_ANCHOR, seed: int = 0, plots: bool = True) -> AnalysisResult:
+            mid_anchor: str = MID_ANCHOR, plots: bool = True) -> AnalysisResult:
     """Screen listeners and analyse the test ratings of the kept ones; write tables, plots and `analysis.json`.
 
     Args:
@@ -261,7 +246,6 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         out: the output folder.
         reference: the hidden reference's condition name.
         mid_anchor: the mid anchor's condition name (the 7 kHz low-pass).
-        seed: the bootstrap seed.
         plots: write the PNG plots.
 
     Raises:
@@ -280,9 +264,9 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         raise ValueError("no test-phase ratings of a kept listener to analyse "
                          f"({len(screening.excluded)} listeners excluded)")
     order = condition_order(test["condition"].tolist(), reference, mid_anchor)
-    summary = summarize(test, ["condition"], order, seed)
+    summary = summarize(test, ["condition"], order)
     write_csv(summary, out / "summary.csv")
-    item_summary = summarize(test, ["item", "condition"], order, seed)
+    item_summary = summarize(test, ["item", "condition"], order)
     write_csv(item_summary, out / "item_summary.csv")
     anova, anova_note = rm_anova(test)
     pairs, pairs_note = pairwise_tests(test)
@@ -303,19 +287,8 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         "listeners": int(table["listener"].nunique()), "kept": screening.kept,
         "excluded": screening.excluded.to_dict("records"), "anchor_rule_exempt_items": screening.exempt_items,
         "test_ratings_analysed": len(test), "training_ratings_ignored": int((table["phase"] == "training").sum()),
-        "anova": anova_note, "pairwise": pairs_note, "bootstrap": {"method": "BCa", "resamples": BOOTSTRAP_RESAMPLES,
-                                                                     "seed": seed},
-        "notes": notes, "versions": _versions(),
+        "anova": anova_note, "pairwise": pairs_note, "ci": DEFAULT.label,
+        "notes": notes, "versions": package_versions("pingouin", "statsmodels", "matplotlib"),
     }
     (out / "analysis.json").write_text(json.dumps(info, indent=2))
     return AnalysisResult(out, screening, summary, item_summary, anova, pairs, notes)
-
-
-def _versions() -> dict[str, Any]:
-    found = {}
-    for name in ("codecbench", "numpy", "scipy", "pandas", "pingouin", "statsmodels", "matplotlib"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found

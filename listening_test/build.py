@@ -3,8 +3,8 @@
 Two sources:
 - a finished run (`codecbench run --out RUN`): the runner keeps no decoded audio, so the stimuli are
   re-created by re-running the run's codecs on the utterances in its `manifest.csv` (checked against
-  their SHA-256), each reseeded with the run's derived seed, and time-aligned to the reference with the
-  runner's delay estimate. The re-measured bitrate is recorded next to the run's.
+  their SHA-256) through `pipeline.code` with the run's seed, and time-aligned to the reference with the
+  delay `pipeline.score` finds, exactly as the run did. The re-measured bitrate is recorded next to the run's.
 - a folder of stimuli: `DIR/<item>/<condition>.wav`, with a `reference.wav` in every item folder.
 
 Every trial gets the hidden reference and both BS.1534-3 anchors; excerpts are cut to at most 12 s in
@@ -125,7 +125,7 @@ def check_trial(item: str, formats: dict[str, tuple[int, int, int]]) -> None:
 
 
 def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.ndarray:
-    """Undo a codec delay (see `codecbench.alignment.estimate_delay`) and fit `length` samples."""
+    """Undo a codec delay (`codecbench.pipeline.delay_of`) and fit `length` samples."""
     from codecbench.audio import fit_length
 
     if delay > 0:
@@ -152,12 +152,10 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     Returns:
         The items and a description of the source for `test.yaml`.
     """
-    from codecbench.alignment import estimate_delay
+    from codecbench import pipeline
     from codecbench.audio import load_audio
     from codecbench.codecs import CodecUnavailable, load_codec
     from codecbench.resources import file_digest
-    from codecbench.provenance import derive_seed
-    from codecbench.runner import code_utterance
 
     run_dir = Path(run_dir)
     for name in ("run.json", "manifest.csv", "utterances.parquet"):
@@ -187,7 +185,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         codecs = {spec: load_codec(spec).to(device) for spec in specs}
     except CodecUnavailable as exc:
         raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
-    rate, max_lag = int(config["working_rate"]), int(round(config["max_delay_s"] * config["working_rate"]))
+    rate = int(config["working_rate"])
     items = []
     for utt in tqdm(picked, desc="re-coding stimuli", unit="item", disable=not progress):
         path = Path(manifest.loc[utt, "path"])
@@ -197,21 +195,17 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         reference = audio.samples.astype(np.float64)
         signals, info = {}, {}
         for spec, codec in codecs.items():
-            codec_seed = derive_seed(int(config["seed"]), utt, spec)
-            row: dict[str, Any] = {}
             try:
-                (decoded,) = code_utterance(codec, audio, row, [codec_seed])
-            except RuntimeError as exc:
+                coded = pipeline.code(codec, audio, pipeline.utterance_seed(int(config["seed"]), utt, spec))
+            except pipeline.CodingError as exc:
                 raise ValueError(f"{spec} on {utt}: {exc}") from exc
-            delay = codec.known_delay_at(rate)
-            if delay is None:
-                delay = estimate_delay(audio.samples, decoded, max_lag)
-            signals[spec] = on_reference_timeline(decoded.astype(np.float64), delay, len(reference))[:, None]
+            delay = pipeline.score(coded, [], float(config["max_delay_s"])).delay_samples
+            signals[spec] = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(reference))[:, None]
             stored = rows[(rows["utterance"] == utt) & (rows["spec"] == spec)]["measured_kbps"].iloc[-1]
-            info[spec] = {"seed": codec_seed, "delay_samples": delay, "measured_kbps": round(row["measured_kbps"], 4),
+            info[spec] = {"seed": coded.seeds[0], "delay_samples": delay, "measured_kbps": round(coded.measured_kbps, 4),
                           "run_measured_kbps": round(float(stored), 4)}
-            if abs(row["measured_kbps"] - stored) > 1e-6:
-                print(f"warning: {spec} on {utt} measures {row['measured_kbps']:.3f} kbps now, {stored:.3f} in the run "
+            if abs(coded.measured_kbps - stored) > 1e-6:
+                print(f"warning: {spec} on {utt} measures {coded.measured_kbps:.3f} kbps now, {stored:.3f} in the run "
                       "(the codec or its library changed since)", file=sys.stderr)
         items.append(ItemSource(utt, str(manifest.loc[utt, "speaker"]), rate,
                                 with_anchors(reference[:, None], rate, signals), str(path), info))
@@ -293,7 +287,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     import yaml
 
     from codecbench import __version__
-    from codecbench.provenance import package_versions
+    from codecbench.resources import package_versions
 
     out = Path(out)
     staging = _prepare_out(out, overwrite)
@@ -355,7 +349,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
                      "peak_limit_dbfs": st.PEAK_LIMIT_DBFS, "max_span_lu": MAX_LOUDNESS_SPAN_LU,
                      "flagged_items": flagged},
         "source": source,
-        "versions": {**package_versions(), "pyloudnorm": version("pyloudnorm"), "pyyaml": version("pyyaml")},
+        "versions": package_versions("pyloudnorm", "pyyaml"),
         "training": entries["training"],
         "items": entries["test"],
     }

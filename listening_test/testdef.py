@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecbench.resources import file_digest
+
 FORMAT = "codecbench-mushra-test/1"
 TEST_YAML = "test.yaml"
 CHECKSUMS = "SHA256SUMS"
@@ -64,18 +66,10 @@ class MushraTest:
         return self.root / relative
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_checksums(root: Path) -> str:
     """Write `SHA256SUMS` (sha256sum format) over every file of the folder; returns the test digest."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != CHECKSUMS)
-    text = "".join(f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in files)
+    text = "".join(f"{file_digest(p)}  {p.relative_to(root).as_posix()}\n" for p in files)
     (root / CHECKSUMS).write_text(text)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -96,7 +90,7 @@ def verify_checksums(root: Path) -> str:
         path = root / relative
         if not path.exists():
             bad.append(f"{relative} (missing)")
-        elif sha256_file(path) != expected:
+        elif file_digest(path) != expected:
             bad.append(f"{relative} (changed)")
     if bad:
         raise ValueError(f"{root} does not match its {CHECKSUMS}: {', '.join(bad[:5])}"

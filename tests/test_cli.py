@@ -1,8 +1,10 @@
 """Every subcommand's --help and one real invocation, so flags and functions cannot drift."""
 
+import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,12 +13,45 @@ from codecbench.cli import COMMAND_MODULES, build_parser, main
 SUBCOMMANDS = [m.rsplit(".", 1)[1] for m in COMMAND_MODULES]
 
 
+def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every (sub)command's parser, with its command path."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, (*path, name))
+
+
 @pytest.mark.parametrize("command", SUBCOMMANDS)
-def test_help(command, capsys):
+def test_help_documents_every_flag(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert command in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"usage: codecbench {command}")
+    for path, parser in _parsers(build_parser()):
+        if path[:1] != (command,):
+            continue
+        for action in parser._actions:
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                assert action.help and action.help != argparse.SUPPRESS, f"{' '.join(path)} {action.dest}: no help"
+                if action.option_strings:
+                    assert f"{action.option_strings[-1]}" in parser.format_help()
+
+
+def test_help_loads_no_model_library():
+    """Building the CLI and printing every help imports no torch, transformers, ONNX runtime or Gradio: those
+    load inside the handlers that need them."""
+    script = """
+import sys
+from test_cli import _parsers
+from codecbench.cli import build_parser
+for _, parser in _parsers(build_parser()):
+    parser.format_help()
+print(sorted(m for m in ("torch", "transformers", "onnxruntime", "gradio", "ai_edge_litert") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).parent, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_codecs_lists_availability(capsys):

@@ -9,6 +9,8 @@ import pytest
 
 from codecbench.cli import main
 from codecbench.datasets import librispeech
+from codecbench.journal import Journal
+from codecbench.rundir import JOURNAL
 
 
 def one_error_line(capsys, command: str) -> str:
@@ -69,6 +71,6 @@ def test_full_disk_during_a_run(tmp_path):
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "disk is full" in lines[0] and "--resume" in lines[0] and "rows.jsonl" in lines[0]
-    stored = pd.read_json(out / "rows.jsonl", lines=True, nrows=3)
-    assert len(stored) == 3 and set(stored["spec"]) <= {"opus@6", "opus@12"}
+    assert "disk is full" in lines[0] and "--resume" in lines[0] and JOURNAL in lines[0]
+    stored = pd.DataFrame(Journal(out / JOURNAL).records())
+    assert len(stored) >= 3 and set(stored["spec"]) <= {"opus@6", "opus@12"}

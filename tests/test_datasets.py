@@ -105,12 +105,20 @@ def test_download_parts_are_checksummed():
 
 
 def test_checksum_mismatch_removes_the_file(tmp_path):
+    import hashlib
+
     from codecbench.datasets.download import download
 
-    archive = tmp_path / "a.tar.gz"
-    archive.write_bytes(b"not the archive")
-    with pytest.raises(OSError):
-        download("http://127.0.0.1:9/none.tar.gz", archive, "0" * 64)  # wrong bytes, no server: fails loudly
+    served = tmp_path / "served.tar.gz"
+    served.write_bytes(b"not the archive")
+    target = tmp_path / "cache" / "a.tar.gz"
+    with pytest.raises(ValueError, match="sha256 mismatch .* expected 0000"):
+        download(served.as_uri(), target, "0" * 64)  # the transfer works, the bytes are wrong
+    assert not target.exists() and not target.with_suffix(".gz.partial").exists()
+    good = hashlib.sha256(served.read_bytes()).hexdigest()
+    assert download(served.as_uri(), target, good) == target and target.read_bytes() == served.read_bytes()
+    with pytest.raises(OSError, match="cannot download"):
+        download((tmp_path / "absent.tar.gz").as_uri(), tmp_path / "b.tar.gz", good)
 
 
 def test_folder_dataset_ids(tmp_path, librispeech_root):

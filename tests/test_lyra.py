@@ -14,7 +14,7 @@ from codecbench.codecs import CodecUnavailable, load_codec
 from codecbench import resources
 from codecbench.codecs.lyra import FILES, SHA256, WEIGHTS, WEIGHTS_ENV, LyraCodec, find_weights
 from codecbench.runner import run_benchmark
-from codecbench.store import LEADING_COLUMNS, TRAILING_COLUMNS
+from codecbench.rows import LEADING_COLUMNS, TRAILING_COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def test_metric_workers_survive_torch_threads_in_the_parent():
 import torch
 torch.set_num_threads(2)
 torch.randn(600, 600) @ torch.randn(600, 600)  # an OpenMP parallel region in the parent
-from codecbench.runner import metric_pool
+from codecbench.engines.local import metric_pool
 a = torch.randn(400, 400)
 with metric_pool(2) as pool:
     futures = [pool.submit(torch.mm, a, a) for _ in range(2)]

@@ -1,56 +1,88 @@
-"""Registry and entry points, including a third-party codec registered by a real dist-info entry point."""
+"""Registry and entry points: README's codec plugin and third-party metrics installed as real distributions
+(dist-info entry points), and the safeguards around them."""
 
+import re
 import sys
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from codecbench.codecs import codec_names, get_codec_class, load_codec
 from codecbench.codecs.registry import CODECS
+from codecbench.metrics import default_metric_names, evaluate, get_metric_class, metric_names
+from codecbench.metrics.registry import METRICS
 from codecbench.plugins import DISABLE_ENV, RegistryError
 
-TOY_MODULE = '''
+REPO = Path(__file__).resolve().parents[1]
+
+METRIC_MODULE = """
 import numpy as np
-from codecbench.codecs.base import Codec, Encoded
+from codecbench.metrics import Metric
 
 
-class ToyCodec(Codec):
-    """8-bit mu-law PCM at 8 kHz: 64 kbps."""
+class LevelDifference(Metric):
+    \"\"\"RMS level of the decoded signal relative to the reference, dB.\"\"\"
 
-    name = "toy"
-    sample_rate = 8000
-    operating_points = (64.0,)
-    default_point = 64.0
+    name = "level_db"
+    sample_rate = 16000
 
-    def encode(self, waveform):
-        mu = 255.0
-        y = np.sign(waveform) * np.log1p(mu * np.abs(np.clip(waveform, -1, 1))) / np.log1p(mu)
-        return Encoded([((y + 1) * 127.5).round().astype(np.uint8).tobytes()], len(waveform))
-
-    def decode(self, encoded):
-        y = np.frombuffer(b"".join(encoded.packets), np.uint8).astype(np.float32) / 127.5 - 1
-        return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(255.0)) / 255.0).astype(np.float32)
-'''
+    def compute(self, reference, degraded):
+        return {"level_db": float(10 * np.log10(np.mean(degraded ** 2) / np.mean(reference ** 2)))}
 
 
-def install_plugin(tmp_path, monkeypatch, name="toy", target="toy_codec:ToyCodec", dist="toy_codec"):
-    """A real distribution on sys.path: a module plus dist-info with an entry_points.txt."""
-    (tmp_path / "toy_codec.py").write_text(TOY_MODULE)
-    info = tmp_path / f"{dist}-0.1.dist-info"
+class Misspelled(LevelDifference):
+    name = "misspelled"
+    columns = ("level",)
+
+    def compute(self, reference, degraded):
+        return {"levle": 0.0}
+"""
+
+
+def readme_plugin() -> tuple[str, str, str]:
+    """README's codec plugin: (module source, entry-point name, entry-point target)."""
+    section = (REPO / "README.md").read_text().split("\n## Plugins\n", 1)[1]
+    source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    name, target = re.search(r'```toml\n\[project.entry-points."codecbench.codecs"\]\n(\S+) = "(\S+)"', section).groups()
+    return source, name, target
+
+
+def install_plugin(site, monkeypatch, modules: dict[str, str], entry_points: str, dist="toy_codec"):
+    """A real distribution on sys.path: modules (dotted name -> source) plus dist-info with entry_points.txt."""
+    site.mkdir(parents=True, exist_ok=True)
+    for dotted, source in modules.items():
+        path = site.joinpath(*dotted.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for package in list(path.relative_to(site).parents)[:-1]:
+            (site / package / "__init__.py").touch()
+        path.write_text(source)
+    info = site / f"{dist}-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[codecbench.codecs]\n{name} = {target}\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    (info / "entry_points.txt").write_text(entry_points)
+    monkeypatch.syspath_prepend(str(site))
     CODECS.refresh()
+    METRICS.refresh()
+
+
+def install_readme_codec(site, monkeypatch, name=None, target=None):
+    source, readme_name, readme_target = readme_plugin()
+    module = readme_target.split(":")[0]
+    install_plugin(site, monkeypatch, {module: source},
+                   f"[codecbench.codecs]\n{name or readme_name} = {target or readme_target}\n")
+    return readme_name
 
 
 @pytest.fixture(autouse=True)
 def fresh_registry():
     CODECS.refresh()
+    METRICS.refresh()
     yield
-    sys.modules.pop("toy_codec", None)
+    for module in [m for m in sys.modules if m.split(".")[0] in {"mypackage", "toy_metrics"}]:
+        sys.modules.pop(module)
     CODECS.refresh()
+    METRICS.refresh()
 
 
 def test_builtins_are_registered_by_entry_points():
@@ -58,36 +90,54 @@ def test_builtins_are_registered_by_entry_points():
     assert get_codec_class("opus").__name__ == "OpusCodec"
 
 
-def test_third_party_entry_point_runs_through_the_runner(tmp_path, monkeypatch, short_selection):
+def test_readme_plugin_example_runs_through_the_runner(tmp_path, monkeypatch, short_selection):
     from codecbench.runner import run_benchmark
 
-    site = tmp_path / "site"
-    site.mkdir()
-    install_plugin(site, monkeypatch)
-    assert "toy" in codec_names()
-    assert CODECS.distribution("toy") == "toy_codec"
-    result = run_benchmark(short_selection, ["toy@64"], ["pesq_nb"], tmp_path / "run", progress=False)
+    name = install_readme_codec(tmp_path / "site", monkeypatch)
+    assert name in codec_names() and CODECS.distribution(name) == "toy_codec"
+    result = run_benchmark(short_selection, [f"{name}@64"], ["pesq_nb"], tmp_path / "run", progress=False)
     rows = result.rows
-    assert list(rows["spec"].unique()) == ["toy@64"] and (rows["error"] == "").all()
+    assert list(rows["spec"].unique()) == [f"{name}@64"] and (rows["error"] == "").all()
     assert np.allclose(rows["measured_kbps"], 64.0, rtol=1e-3)
     assert rows["pesq_nb"].min() > 3.0  # mu-law at 8 kHz is toll quality
 
 
+def test_an_entry_point_must_carry_its_class_name(tmp_path, monkeypatch):
+    install_readme_codec(tmp_path / "site", monkeypatch, name="alaw")
+    with pytest.raises(RegistryError, match="entry point 'alaw' .* whose `name` is 'mulaw'"):
+        get_codec_class("alaw")
+
+
+def test_third_party_metrics_are_opt_in_and_checked(tmp_path, monkeypatch, speech):
+    install_plugin(tmp_path / "site", monkeypatch, {"toy_metrics": METRIC_MODULE},
+                   "[codecbench.metrics]\nlevel_db = toy_metrics:LevelDifference\n"
+                   "misspelled = toy_metrics:Misspelled\n", dist="toy_metrics")
+    assert {"level_db", "misspelled"} <= set(metric_names())
+    assert get_metric_class("level_db").default  # declared default, yet not in the default set
+    assert not {"level_db", "misspelled"} & set(default_metric_names())
+    assert "pesq_wb" in default_metric_names()
+    quieter = evaluate(["level_db"], speech, 0.5 * speech, 16000)
+    assert quieter.errors == {} and quieter.values["level_db"] == pytest.approx(-6.02, abs=0.01)
+    wrong = evaluate(["misspelled"], speech, speech, 16000)
+    assert set(wrong.values) == {"level"} and np.isnan(wrong.values["level"])
+    assert wrong.errors["misspelled"] == "returned the columns ['levle'], but declares ['level']"
+
+
 def test_disable_autoload_hides_third_party(tmp_path, monkeypatch):
-    install_plugin(tmp_path, monkeypatch)
+    name = install_readme_codec(tmp_path, monkeypatch)
     monkeypatch.setenv(DISABLE_ENV, "1")
     CODECS.refresh()
-    assert "toy" not in codec_names() and "opus" in codec_names()
+    assert name not in codec_names() and "opus" in codec_names()
 
 
 def test_duplicate_name_is_an_error(tmp_path, monkeypatch):
-    install_plugin(tmp_path, monkeypatch, name="opus")
+    install_readme_codec(tmp_path, monkeypatch, name="opus")
     with pytest.raises(RegistryError, match="registered twice"):
         codec_names()
 
 
 def test_broken_plugin_reports_its_origin(tmp_path, monkeypatch):
-    install_plugin(tmp_path, monkeypatch, name="broken", target="no_such_module:Nothing")
+    install_readme_codec(tmp_path, monkeypatch, name="broken", target="no_such_module:Nothing")
     with pytest.raises(RegistryError, match="toy_codec"):
         get_codec_class("broken")
 

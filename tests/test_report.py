@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -15,7 +16,7 @@ from codecbench.report import build_report
 from codecbench.report.claims import load_claims, shipped_claims
 from codecbench.report.rankings import bd_comparisons, pareto_front
 from codecbench.report.sources import MetricColumn, load_run
-from codecbench.report.stats import bootstrap_mean
+from codecbench.stats import CiMethod, mean_ci
 
 SPECS = ["opus@6", "opus@12", "codec2@2.4", "codec2@1.2", "lowpass@3.5k"]
 
@@ -102,24 +103,46 @@ def test_table_value_equals_pandas_recomputation(report, run_dir):
     assert f"{rows[rows['spec'] == 'opus@12']['stoi'].mean():.3f} [" in md
 
 
-def test_ci_equals_known_answer_bootstrap(report, run_dir):
+def test_ci_is_the_run_summarys_to_the_printed_digit(report, run_dir):
+    """The report and the run's summary.csv print the same interval (one routine: codecbench.stats)."""
+    summary = pd.read_csv(run_dir / "summary.csv").set_index("spec")
+    table = report.table.set_index("spec")
+    md = (run_dir / "report" / "report.md").read_text()
+    for spec in SPECS:
+        for column in ("pesq_wb", "stoi", "measured_kbps"):
+            for suffix in ("mean", "ci95_low", "ci95_high"):
+                assert table.loc[spec, f"{column}_{suffix}"] == pytest.approx(summary.loc[spec, f"{column}_{suffix}"],
+                                                                              rel=1e-12, abs=1e-12)
+        low, high = (summary.loc[spec, f"stoi_ci95_{s}"] for s in ("low", "high"))
+        assert f"{summary.loc[spec, 'stoi_mean']:.3f} [{low:.3f}, {high:.3f}]" in md
+    assert set(summary["ci"]) == {"Student-t 95%"} and "Student-t 95%" in md
+    values = pd.read_parquet(run_dir / "utterances.parquet").query("spec == 'opus@12'")["pesq_wb"].to_numpy()
+    low, high = stats.t.interval(0.95, values.size - 1, loc=values.mean(), scale=stats.sem(values))
+    assert table.loc["opus@12", "pesq_wb_ci95_low"] == pytest.approx(low, rel=1e-12)
+    assert table.loc["opus@12", "pesq_wb_ci95_high"] == pytest.approx(high, rel=1e-12)
+
+
+def test_bca_bootstrap_on_request(run_dir, tmp_path):
     rows = pd.read_parquet(run_dir / "utterances.parquet")
     values = rows.loc[rows["spec"] == "opus@12", "pesq_wb"].to_numpy()
-    expected = stats.bootstrap((values,), np.mean, n_resamples=9999, method="BCa",
-                               rng=np.random.default_rng(0)).confidence_interval
-    row = report.table.set_index("spec").loc["opus@12"]
+    expected = stats.bootstrap((values,), np.mean, n_resamples=2000, method="BCa",
+                               rng=np.random.default_rng(3)).confidence_interval
+    result = build_report(run_dir, out=tmp_path, formats=("md",), ci=CiMethod("bca", seed=3, resamples=2000))
+    row = result.table.set_index("spec").loc["opus@12"]
     assert row["pesq_wb_ci95_low"] == pytest.approx(expected.low, rel=1e-12)
     assert row["pesq_wb_ci95_high"] == pytest.approx(expected.high, rel=1e-12)
-    assert row["pesq_wb_ci95_low"] < row["pesq_wb_mean"] < row["pesq_wb_ci95_high"]
+    assert "BCa bootstrap 95% (2000 resamples, seed 3)" in (tmp_path / "report.md").read_text()
 
 
-def test_bootstrap_agrees_with_t_interval_on_large_samples():
+def test_mean_ci_edge_cases_and_bootstrap_agreement():
     values = np.random.default_rng(7).normal(3.0, 0.4, 400)
-    est = bootstrap_mean(values)
-    t_low, t_high = stats.t.interval(0.95, values.size - 1, loc=values.mean(), scale=stats.sem(values))
-    assert est.low == pytest.approx(t_low, abs=0.01) and est.high == pytest.approx(t_high, abs=0.01)
-    assert bootstrap_mean(np.array([2.0, np.nan])).n == 1 and np.isnan(bootstrap_mean(np.array([2.0])).low)
-    assert bootstrap_mean(np.full(5, 1.5)).low == 1.5
+    t = mean_ci(values)
+    bca = mean_ci(values, CiMethod("bca"))
+    assert bca.low == pytest.approx(t.low, abs=0.01) and bca.high == pytest.approx(t.high, abs=0.01)
+    assert mean_ci(np.array([2.0, np.nan])).n == 1 and np.isnan(mean_ci(np.array([2.0])).low)
+    assert mean_ci(np.full(5, 1.5)).low == 1.5
+    with pytest.raises(ValueError, match="select one of"):
+        CiMethod("normal")
 
 
 def test_bold_marks_the_direction_aware_best(report, run_dir):
@@ -245,8 +268,26 @@ def test_unknown_columns_are_listed_and_seed_spread_is_reported(run_dir, tmp_pat
     assert "index_entropy_kbps" in run.ignored and run.seed_columns == {"pesq_wb": "pesq_wb_seed_std"}
     result = build_report(copy, formats=("md",))
     md = (result.out / "report.md").read_text()
-    assert "index_entropy_kbps (numeric, but no registered metric produces it)" in md
+    assert "index_entropy_kbps (numeric, but no metric of this run produces it)" in md
     assert "Seed spread" in md and (result.out / "figures" / "seed_spread_pesq_wb.png").exists()
+
+
+def test_a_run_reports_metrics_whose_plugin_is_not_installed(run_dir, tmp_path):
+    """run.json records each metric's columns, direction and range: the report needs no plugin to read them."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report"))
+    rows = pd.read_parquet(copy / "utterances.parquet")
+    rows["noise_db"] = -rows["pesq_wb"]  # lower is better, as its (uninstalled) metric declared
+    rows.to_parquet(copy / "utterances.parquet", index=False)
+    info = json.loads((copy / "run.json").read_text())
+    info["config"]["metrics"].append("noise")
+    info["metrics"]["noise"] = {**info["metrics"]["pesq_wb"], "columns": ["noise_db"], "higher_is_better": False,
+                                "value_range": [-5.0, 0.0], "class": "gone_plugin.Noise", "distribution": "gone"}
+    (copy / "run.json").write_text(json.dumps(info))
+    run = load_run(copy)
+    assert run.metric("noise_db") == MetricColumn("noise_db", "noise", False, (-5.0, 0.0))
+    table = build_report(copy, formats=("md",)).table.set_index("spec")
+    assert table["noise_db_mean"].idxmin() == table["pesq_wb_mean"].idxmax()
 
 
 def test_missing_run_is_a_clear_error(tmp_path, capsys):
@@ -257,7 +298,7 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 def test_cli_real_invocation(run_dir, tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["report", str(run_dir), "--format", "md,tex", "--out", str(out), "--claims", "seed_papers",
-                 "--resamples", "2000"]) == 0
+                 "--ci", "bca", "--resamples", "2000"]) == 0
     printed = capsys.readouterr().out
     assert "Results per codec spec" in printed and "Claim-check" in printed and "melvq-ddpm" in printed
     assert (out / "report.md").exists() and (out / "report.tex").exists() and not (out / "report.html").exists()

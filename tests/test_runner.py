@@ -1,17 +1,16 @@
-"""The runner: output contract, summary, provenance, resume after a kill or Ctrl-C."""
+"""The runner: output contract, summary, provenance, resume (faults: test_fault_injection.py)."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from run_helpers import SHORT_UTTERANCES, copy_utterances
 
+from codecbench.cli import main
+from codecbench.journal import Journal
+from codecbench.rundir import JOURNAL, RunFolderError
 from codecbench.runner import run_benchmark
-from codecbench.store import JOURNAL
 
 CONTRACT = ["utterance", "speaker", "split", "duration_s", "codec", "spec", "target_kbps", "measured_kbps",
             "delay_samples", "encode_s", "decode_s"]
@@ -71,9 +70,9 @@ def test_run_json_records_what_ran(finished_run):
 
 
 def test_existing_run_is_not_overwritten_silently(finished_run, short_selection):
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(RunFolderError, match="--resume"):
         run_benchmark(short_selection, ["opus@6"], ["pesq_wb", "stoi"], finished_run.out, progress=False)
-    with pytest.raises(ValueError, match="different metrics"):
+    with pytest.raises(RunFolderError, match="different metrics"):
         run_benchmark(short_selection, ["opus@6"], ["pesq_nb"], finished_run.out, resume=True, progress=False)
 
 
@@ -82,65 +81,14 @@ def test_resume_adds_only_new_pairs(tmp_path, short_selection):
     result = run_benchmark(short_selection, ["opus@6", "opus@12"], ["pesq_wb"], tmp_path, resume=True,
                            progress=False)
     assert len(result.rows) == 6
-    assert len((tmp_path / JOURNAL).read_text().splitlines()) == 6
+    assert len(Journal(tmp_path / JOURNAL).records()) == 6
 
 
-def _cli(out, *extra):
-    return [sys.executable, "-m", "codecbench.cli", "run", "--limit", "8", "--codecs", "opus@6,codec2@2.4",
-            "--metrics", "pesq_wb", "--workers", "1", "--no-progress", "--out", str(out), *extra]
-
-
-def _stop_after_rows(command, rows, sig):
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    journal = command[command.index("--out") + 1] + "/" + JOURNAL
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if len(open(journal).read().splitlines()) >= rows:
-                break
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    process.send_signal(sig)
-    process.wait(timeout=60)
-    return process
-
-
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_interrupted_run_resumes_without_duplicates(tmp_path, sig):
-    out = tmp_path / "run"
-    process = _stop_after_rows(_cli(out), 5, sig)
-    assert process.returncode != 0
-    stored = len((out / JOURNAL).read_text().splitlines())
-    assert 5 <= stored < 16
-    if sig == signal.SIGINT:
-        assert process.returncode == 130
-        assert b"--resume" in process.stderr.read()
-        assert len(pd.read_parquet(out / "utterances.parquet")) == stored  # tables written on Ctrl-C
-    subprocess.run(_cli(out, "--resume"), check=True, capture_output=True)
-    rows = pd.read_parquet(out / "utterances.parquet")
-    assert len(rows) == 16 and not rows.duplicated(["utterance", "spec"]).any()
-    assert len((out / JOURNAL).read_text().splitlines()) == 16  # nothing was coded twice
-    fresh = tmp_path / "fresh"
-    subprocess.run(_cli(fresh), check=True, capture_output=True)
-    np.testing.assert_allclose(rows["pesq_wb"], pd.read_parquet(fresh / "utterances.parquet")["pesq_wb"])
-
-
-def test_a_declared_delay_replaces_the_cross_correlation_search(speech):
-    from codecbench.codecs.opus import OpusCodec
-    from codecbench.codecs.reference import ReferenceCodec
-    from codecbench.runner import score_pair
-
-    reference = speech[:32000]
-    delayed = np.concatenate([np.zeros(80, np.float32), reference])
-    assert score_pair(reference, delayed, 16000, ["stoi"], 4000)["delay_samples"] == 80
-    declared = score_pair(reference, delayed, 16000, ["stoi"], 4000, known_delay=80)
-    assert declared["delay_samples"] == 80 and declared["values"]["stoi"] > 0.99
-    wrong = score_pair(reference, delayed, 16000, ["stoi"], 4000, known_delay=0)["values"]["stoi"]
-    assert wrong < declared["values"]["stoi"]
-    assert OpusCodec.known_delay_at(16000) is None  # Opus is found by cross-correlation
-
-    class DelayedReference(ReferenceCodec):
-        known_delay_samples = 8
-
-    assert DelayedReference.known_delay_at(48000) == 24
+def test_resume_defaults_to_the_runs_codecs_and_metrics(tmp_path, librispeech_root, capsys):
+    data = copy_utterances(librispeech_root, SHORT_UTTERANCES[:1], tmp_path / "data")
+    common = ["run", "--dataset", "folder", "--root", str(data), "--out", str(tmp_path / "run"), "--workers", "1",
+              "--no-progress"]
+    assert main([*common, "--codecs", "opus@12", "--metrics", "lsd"]) == 0
+    assert main([*common, "--resume"]) == 0  # not the demo's codecs and default metrics: the run's own
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["config"]["specs"] == ["opus@12"] and info["invocations"][-1]["todo"] == 0

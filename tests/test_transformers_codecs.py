@@ -172,7 +172,8 @@ def test_plumbing_weights_from_a_local_directory(encodec_model, speech24, tmp_pa
     clip = speech24[:12000]
     assert codec.encode(clip).packets == EncodecCodec(6, model=encodec_model).encode(clip).packets
     monkeypatch.setenv("CODECBENCH_ENCODEC_DIR", str(tmp_path))
-    assert EncodecCodec.local_weights() == (tmp_path, "CODECBENCH_ENCODEC_DIR")
+    found = EncodecCodec.local_weights()
+    assert (found.path, found.source) == (tmp_path, "environment")
     status = EncodecCodec.availability_for(parse_spec(f"encodec@6:weights={tmp_path / 'nothing'}"))
     assert not status.available and "config.json" in status.reason
 

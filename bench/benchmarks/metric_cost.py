@@ -1,5 +1,5 @@
 """Benchmark of the metric stage: cost of each metric in ms per second of audio, and the parallel
-efficiency of the metric stage (`score_pair` in the runner's process pool) with 1 and 2 workers.
+efficiency of the metric stage (`pipeline.score` in the local engine's process pool) with 1 and 2 workers.
 
     python -m codecbench.benchmarks.metric_cost [--utterances 8] [--pairs 16] [--repeats 3]
 
@@ -36,19 +36,19 @@ def coded_pairs(limit: int, spec: str = "opus@6") -> list[tuple[np.ndarray, np.n
 
 def per_metric_cost(names: list[str], pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, float]]:
     """ms per second of audio of each metric alone, warmed up; reference caches count as in a run."""
-    from codecbench.runner import score_pair
+    from codecbench.pipeline import Coded, score
 
     seconds = sum(len(ref) for ref, _ in pairs) / 16000
 
     def timed() -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         for ref, deg in pairs:
-            score_pair(ref, deg, 16000, [name], 4000)
+            score(Coded.external(ref, deg), [name])
         return 1000 * (time.process_time() - cpu) / seconds, 1000 * (time.perf_counter() - wall) / seconds
 
     cost = {}
     for name in names:
-        score_pair(pairs[0][0][:32000], pairs[0][1][:32000], 16000, [name], 4000)  # load models, JIT
+        score(Coded.external(pairs[0][0][:32000], pairs[0][1][:32000]), [name])  # load models, JIT
         cpu, wall = timed()
         cpu_again, wall_again = timed()  # the same references again: what every further codec of a run pays
         cost[name] = {"cpu_ms_per_s": round(cpu, 1), "cpu_ms_per_s_cached_ref": round(cpu_again, 1),
@@ -69,17 +69,17 @@ def _warm(names: list[str]) -> None:
 
 def _cpu_timed_score(ref: np.ndarray, deg: np.ndarray, names: list[str]) -> float:
     """CPU seconds a worker spends scoring one pair."""
-    from codecbench.runner import score_pair
+    from codecbench.pipeline import Coded, score
 
     start = time.process_time()
-    score_pair(ref, deg, 16000, names, 4000)
+    score(Coded.external(ref, deg), names)
     return time.process_time() - start
 
 
 def stage_time(names: list[str], pairs: list[tuple[np.ndarray, np.ndarray]], workers: int) -> tuple[float, float]:
     """Wall time and total worker CPU time of scoring every pair in the runner's pool of `workers`
     warmed-up processes."""
-    from codecbench.runner import metric_pool
+    from codecbench.engines.local import metric_pool
 
     with metric_pool(workers) as pool:
         for future in [pool.submit(_warm, names) for _ in range(workers)]:

@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def metric_table():
     import pandas as pd
 
-    from codecbench.metrics import get_metric_class, metric_availability, metric_names
+    from codecbench.metrics import get_metric_class, in_default_set, metric_availability, metric_names
 
     rows = []
     for name in metric_names():
@@ -25,7 +25,7 @@ def metric_table():
             "intrusive": "yes" if cls.intrusive else "no",
             "better": "higher" if cls.higher_is_better else "lower",
             "range": f"{cls.value_range[0]:g}..{cls.value_range[1]:g}",
-            "default": "yes" if cls.default else "no",
+            "default": "yes" if in_default_set(name) else "no",
             "available": "yes" if status.available else "no", "reason": status.reason, "notes": cls.notes,
         })
     return pd.DataFrame(rows)

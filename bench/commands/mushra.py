@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=handle_build)
 
     serve = _action(actions, "serve", "serve a test to listeners (Gradio) with an admin page")
-    serve.add_argument("test_dir", metavar="TESTDIR")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("test_dir", metavar="TESTDIR", help="a test folder written by `mushra build`")
+    serve.add_argument("--port", type=int, default=7860, help="HTTP port")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept listeners from other machines")
     password = serve.add_mutually_exclusive_group()
     password.add_argument("--admin-password-file", default=None,
@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=handle_serve)
 
     invite = _action(actions, "invite", "create personal invitation links (one listener each)")
-    invite.add_argument("test_dir", metavar="TESTDIR")
+    invite.add_argument("test_dir", metavar="TESTDIR", help="a test folder written by `mushra build`")
     invite.add_argument("count", type=int, metavar="N", help="how many links")
     invite.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
     invite.add_argument("--url", default="http://localhost:7860/", help="the address listeners open")
@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     export = _action(actions, "export",
                      "write ratings.csv (events.csv, listening.csv) from a test's database, opened read-only")
-    export.add_argument("test_dir", metavar="TESTDIR")
+    export.add_argument("test_dir", metavar="TESTDIR", help="a test folder written by `mushra build`")
     export.add_argument("--db", default=None, help="results database (default: TESTDIR/results/mushra.sqlite)")
     export.add_argument("--out", default="ratings.csv", help="the ratings file")
     export.add_argument("--events", default=None, help="also write the event log here")
@@ -72,11 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=handle_export)
 
     analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
-    analyze.add_argument("ratings", metavar="RATINGS_CSV")
+    analyze.add_argument("ratings", metavar="RATINGS_CSV", help="ratings in the export format (from any source)")
     analyze.add_argument("--out", required=True, help="output folder")
     analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
     analyze.add_argument("--mid-anchor", default="lowpass@7k", help="the mid anchor's condition name")
-    analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     analyze.set_defaults(handler=handle_analyze)
 
@@ -186,7 +185,7 @@ def handle_analyze(args: argparse.Namespace) -> int:
     _require_listening()
     from codecbench.listening_test.analysis import analyze
 
-    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=args.mid_anchor, seed=args.seed,
+    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=args.mid_anchor,
                      plots=not args.no_plots)
     excluded = result.screening.excluded
     print(f"listeners: {len(result.screening.listeners)}, excluded by post-screening: {len(excluded)}")

@@ -19,8 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--claims", default=None, metavar="FILE",
                         help="claims YAML to check, or a shipped one by name: seed_papers")
     parser.add_argument("--group-by", default=None, choices=["split", "speaker"], help="also tabulate per group")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples")
+    parser.add_argument("--ci", default="t",
+                        help="confidence interval of the means: t (Student-t, as in summary.csv) or bca (BCa bootstrap)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (--ci bca)")
+    parser.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples (--ci bca)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-corrected)")
     parser.set_defaults(handler=handle)
 
@@ -28,10 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from codecbench.report import build_report
     from codecbench.report.document import grid_markdown
+    from codecbench.stats import CiMethod
 
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     result = build_report(args.run_dir, out=args.out, formats=formats, latency=args.latency, mushra=args.mushra,
-                          claims=args.claims, group_by=args.group_by, seed=args.seed, n_resamples=args.resamples,
+                          claims=args.claims, group_by=args.group_by, ci=CiMethod(args.ci, args.seed, args.resamples),
                           alpha=args.alpha)
     results = result.document.sections[0].blocks[0]
     print(grid_markdown(results))

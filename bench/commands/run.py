@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that select the utterances (shared by `run` and `sweep`)."""
-    parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"])
+    parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"],
+                        help="a LibriSpeech layout, or any folder of audio files (ids: relative paths)")
     parser.add_argument("--root", default=None,
                         help="data root; default: $CODECBENCH_DATA, the user cache, ../shared/data/LibriSpeech "
                              "(development machines), the embedded sample")
@@ -48,7 +49,8 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the neural codecs (default: torch's choice; 1 avoids oversubscribing "
                              "a small machine while metric workers run)")
-    parser.add_argument("--resume", action="store_true", help="finish a previous run in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish (or extend) the run in --out; codecs and metrics default to the run's")
     parser.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -57,12 +59,14 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.codecs import parse_spec_list
     from codecbench.datasets import select
     from codecbench.metrics import parse_metric_list
+    from codecbench.rundir import RunDir
     from codecbench.runner import run_benchmark, set_torch_threads
 
     set_torch_threads(args.threads)
+    previous = RunDir(args.out).read_info() if args.resume else None  # --resume defaults to the run's own choices
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
-    specs = parse_spec_list(texts) if texts else parse_spec_list(DEMO_SPECS)
-    metrics = parse_metric_list(args.metrics)
+    specs = parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS))
+    metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
     print(selection.describe())
     result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,

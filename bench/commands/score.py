@@ -1,7 +1,7 @@
 """`codecbench score REF DEG`: score one degraded file against its reference; prints one JSON object.
 
-The pair goes through the runner's own path: both files are read at the working rate (conversions
-recorded), the delay is found and removed, and each metric resamples to its own rate.
+The pair goes through `pipeline.score`, as every row of a run does: both files are read at the working rate
+(conversions recorded), the delay is found and removed, and each metric resamples to its own rate.
 """
 
 from __future__ import annotations
@@ -19,28 +19,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("degraded", metavar="DEG", help="degraded (decoded) audio file")
     parser.add_argument("--metrics", action="append", default=None,
                         help="comma-separated metric names (default: the default metric set)")
-    parser.add_argument("--max-delay-s", type=float, default=0.25, help="largest delay searched by the alignment")
+    parser.add_argument("--max-delay-s", type=float, default=None,
+                        help="largest delay searched by the alignment (default: codecbench.pipeline.MAX_DELAY_S)")
     parser.set_defaults(handler=handle)
 
 
-def score_files(reference: str, degraded: str, metrics: list[str], max_delay_s: float = 0.25) -> dict:
+def score_files(reference: str, degraded: str, metrics: list[str], max_delay_s: float | None = None) -> dict:
     """Scores of `degraded` against `reference` as a JSON-ready dict (NaN -> None).
+
+    Args:
+        max_delay_s: the alignment's search range (default: the pipeline's, as in `run`).
 
     Raises:
         AudioError: a file cannot be read or is empty.
     """
+    from codecbench import pipeline
     from codecbench.audio import load_audio
-    from codecbench.runner import WORKING_RATE, score_pair
 
-    ref = load_audio(reference, WORKING_RATE, check=False)
-    deg = load_audio(degraded, WORKING_RATE, check=False)
-    result = score_pair(ref.samples, deg.samples, WORKING_RATE, metrics, int(round(max_delay_s * WORKING_RATE)))
+    ref = load_audio(reference, pipeline.WORKING_RATE, check=False)
+    deg = load_audio(degraded, pipeline.WORKING_RATE, check=False)
+    scored = pipeline.score(pipeline.Coded.external(ref.samples, deg.samples), metrics,
+                            pipeline.MAX_DELAY_S if max_delay_s is None else max_delay_s)
     return {
-        "reference": reference, "degraded": degraded, "sample_rate": WORKING_RATE,
+        "reference": reference, "degraded": degraded, "sample_rate": pipeline.WORKING_RATE,
         "conversions": {"reference": ref.conversions, "degraded": deg.conversions},
-        "delay_samples": result["delay_samples"],
-        "scores": {k: (None if math.isnan(v) else v) for k, v in result["values"].items()},
-        "errors": result["errors"],
+        "delay_samples": scored.delay_samples,
+        "scores": {k: (None if math.isnan(v) else v) for k, v in scored.values.items()},
+        "errors": dict(scored.errors),
     }
 
 

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train the models of a diffusion codec (resumable; exports fp16 safetensors)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("recipe", choices=RECIPE_NAMES)
+    parser.add_argument("recipe", choices=RECIPE_NAMES, help="what to train")
     parser.add_argument("--root", default=None, help="LibriSpeech root (default: the usual lookup)")
     parser.add_argument("--split", default="train-clean-100", help="training split")
     parser.add_argument("--out", required=True, help="run directory (train.json, checkpoints/, *.safetensors)")
@@ -22,14 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     parser.add_argument("--preset", default="default", choices=["default", "tiny"],
                         help="model sizes: the shipped ones, or tiny ones for tests")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, batches and noise")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--segment-frames", type=int, default=None, help="mel frames per segment (recipe default)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (recipe default)")
     parser.add_argument("--val-speakers", type=int, default=6, help="speakers held back for validation")
-    parser.add_argument("--val-every", type=int, default=500)
-    parser.add_argument("--checkpoint-every", type=int, default=250)
-    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--val-every", type=int, default=500, help="steps between validations")
+    parser.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints/last.pt")
+    parser.add_argument("--log-every", type=int, default=50, help="steps between train.json history entries")
     parser.add_argument("--cache", default=None, help="waveform cache directory (default: the user cache)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--until", type=int, default=None,

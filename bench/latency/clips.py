@@ -9,9 +9,9 @@ import numpy as np
 
 from codecbench.audio import load_audio
 from codecbench.datasets import Utterance, select
+from codecbench.pipeline import WORKING_RATE
 from codecbench.resources import file_digest
 
-WORKING_RATE = 16000
 DEFAULT_UTTERANCE = "1688-142285-0003"  # test-other (also in the embedded sample), 5 s, speech from 0.2 s
 
 

@@ -16,19 +16,21 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from codecbench.audio import resample
+from codecbench import pipeline
+from codecbench.audio import LoadedAudio, resample
 from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, get_codec_class, load_codec, parse_spec
 from codecbench.codecs.base import FAST_PATH_OPTIONS
 from codecbench.latency import resources
-from codecbench.latency.clips import DEFAULT_UTTERANCE, WORKING_RATE, Clips, load_clips
+from codecbench.latency.clips import DEFAULT_UTTERANCE, Clips, load_clips
 from codecbench.latency.clock import Clock
 from codecbench.latency.complexity import count_flops, count_parameters
 from codecbench.latency.delay import delay_check, streaming_delay_ms
 from codecbench.latency.rows import COLUMNS, NAN, LatencyRow
 from codecbench.latency.settings import Timings, batch_interface, stream_frames, time_round_trips, time_stream
 from codecbench.latency.stats import summarize_ms
-from codecbench.provenance import environment, package_versions
-from codecbench.runner import MAX_DELAY_S, score_pair, set_torch_threads
+from codecbench.resources import environment, package_versions
+from codecbench.pipeline import WORKING_RATE
+from codecbench.runner import set_torch_threads
 
 SETTINGS = ("clip", "stream", "batch")
 EAGER = {key: choices[0] for key, choices in FAST_PATH_OPTIONS.items()}  # compile=eager, dtype=fp32
@@ -86,9 +88,9 @@ class _Session:
     """The shared state of one latency run: device, clock, clips, counts and progress."""
 
     def __init__(self, device: str, runs: int, warmup: int, batch_runs: int, clips: Clips, settings: tuple[str, ...],
-                 max_lag: int, bar: tqdm) -> None:
+                 bar: tqdm) -> None:
         self.device, self.runs, self.warmup, self.batch_runs = device, runs, warmup, batch_runs
-        self.clips, self.settings, self.max_lag, self.bar = clips, settings, max_lag, bar
+        self.clips, self.settings, self.bar = clips, settings, bar
         self.clock = Clock(device)
         self.references: dict[str, _Reference] = {}
         self.skipped: dict[str, str] = {}
@@ -149,13 +151,10 @@ class _Session:
         return self.references[str(key)]
 
     def quality(self, codec: Codec) -> tuple[float, float]:
-        """(PESQ-WB, alignment delay in ms) of the seed-0 round trip of the clip, aligned as the runner does."""
-        codec.reseed(0)
-        decoded = codec.decode(codec.encode(self.signal(codec)))
-        degraded = resample(np.asarray(decoded, dtype=np.float32).reshape(-1), codec.sample_rate, WORKING_RATE)
-        scored = score_pair(self.clips.first, degraded, WORKING_RATE, [QUALITY_METRIC], self.max_lag,
-                            codec.known_delay_at(WORKING_RATE))
-        return float(scored["values"][QUALITY_METRIC]), 1000 * scored["delay_samples"] / WORKING_RATE
+        """(PESQ-WB, alignment delay in ms) of the seed-0 round trip of the clip, coded and scored by the pipeline."""
+        coded = pipeline.code(codec, LoadedAudio(self.clips.first, WORKING_RATE, WORKING_RATE), seed=0)
+        scored = pipeline.score(coded, [QUALITY_METRIC])
+        return float(scored.values[QUALITY_METRIC]), 1000 * scored.delay_samples / WORKING_RATE
 
     def signal(self, codec: Codec) -> np.ndarray:
         return resample(self.clips.first, WORKING_RATE, codec.sample_rate)
@@ -182,7 +181,7 @@ class _Session:
         frames = stream_frames(signal, stream.frame_samples, max(count, one_pass))
         timings, outputs = time_stream(self.clock, stream, frames, self.warmup, self.tick)
         streamed_ms = streaming_delay_ms(signal, outputs[:one_pass], stream.frame_samples, codec.sample_rate,
-                                         stream.output_rate, int(self.max_lag * codec.sample_rate / WORKING_RATE))
+                                         stream.output_rate, pipeline.max_lag(codec.sample_rate))
         frame_s = stream.frame_samples / codec.sample_rate
         rows = self.rows(timings, spec, codec, f"stream_{1000 * frame_s:g}ms", 1, frame_s,
                          len(frames) - self.warmup, {"encode": NAN, "decode": NAN})
@@ -322,8 +321,7 @@ def measure_latency(
     batch_runs = batch_runs or runs
     per_spec = sum({"clip": warmup + runs, "stream": warmup + runs, "batch": warmup + batch_runs}[s] for s in settings)
     bar = tqdm(total=per_spec * len(expanded), desc="timing", unit="run", disable=not progress)
-    session = _Session(device, runs, warmup, batch_runs, clips, tuple(settings),
-                       int(round(MAX_DELAY_S * WORKING_RATE)), bar)
+    session = _Session(device, runs, warmup, batch_runs, clips, tuple(settings), bar)
     session.rss_reset = resources.reset_peaks(device)
     rows: list[LatencyRow] = []
     provenance: dict[str, Any] = {}

@@ -5,7 +5,10 @@ from codecbench.metrics.evaluate import Scores, evaluate
 from codecbench.metrics.registry import (
     default_metric_names,
     get_metric_class,
+    in_default_set,
     metric_availability,
+    metric_columns,
+    metric_metadata,
     metric_names,
     parse_metric_list,
 )
@@ -17,7 +20,10 @@ __all__ = [
     "default_metric_names",
     "evaluate",
     "get_metric_class",
+    "in_default_set",
     "metric_availability",
+    "metric_columns",
+    "metric_metadata",
     "metric_names",
     "parse_metric_list",
 ]

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 
 MIN_STD = 1e-6  # below this a signal is constant (DC): nothing to score
 REFERENCE_PREFIX = "ref_"  # columns of a non-intrusive metric's score of the reference itself
@@ -46,7 +46,7 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
     min_duration_s: ClassVar[float] = 0.0
-    default: ClassVar[bool] = True  # part of the default metric set
+    default: ClassVar[bool] = True  # part of the default metric set (built-in metrics only: plugins are opt-in)
     extra: ClassVar[str | None] = None
     scores_reference: ClassVar[bool] = False  # non-intrusive only: also report the reference's own score
     needs_transcript: ClassVar[bool] = False  # compute() takes the corpus transcript as `transcript`

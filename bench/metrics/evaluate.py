@@ -55,9 +55,12 @@ class _Pair:
 
 
 def _attempt(scores: Scores, key: str, columns: tuple[str, ...], score: Callable[[], dict[str, float]]) -> None:
-    """Run `score` into `scores`; a failure becomes NaN in `columns` and a reason under `key`."""
+    """Run `score` into `scores`; a failure, or values for other columns than `columns`, becomes NaN in
+    `columns` and a reason under `key`."""
     try:
         values = score()
+        if set(values) != set(columns):
+            raise MetricError(f"returned the columns {sorted(values)}, but declares {list(columns)}")
         bad = [c for c, v in values.items() if not np.isfinite(v)]
         if bad:
             raise MetricError(f"returned a non-finite value for {bad}")
@@ -88,7 +91,8 @@ def _score_reference(name: str, pair: _Pair, transcript: str | None) -> dict[str
     """A non-intrusive metric's score of the reference itself, computed once per distinct reference."""
     def compute() -> dict[str, float] | str:
         attempt = Scores()
-        _attempt(attempt, name, (), lambda: _score(name, pair, "reference", transcript))
+        _attempt(attempt, name, get_metric_class(name).computed_columns(),
+                 lambda: _score(name, pair, "reference", transcript))
         return attempt.errors.get(name) or attempt.values
 
     tag = f"{name}|{transcript}" if get_metric_class(name).needs_transcript else name  # same samples, other text

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.cache import SignalCache
+from codecbench.resources import Availability
 
 FMIN, FMAX = 50.0, 550.0  # Hz: covers adult and child speech
 FRAME, HOP = 1024, 160  # 64 ms analysis frames every 10 ms at 16 kHz

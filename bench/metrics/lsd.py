@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
 from codecbench.metrics.base import Metric
 from codecbench.metrics.torch_input import one_thread, torch_availability
+from codecbench.resources import Availability
 
 N_FFT, HOP = 512, 128  # 32 ms Hann window, 8 ms hop at 16 kHz
 EPS = 1e-8  # power floor: keeps silent bins finite

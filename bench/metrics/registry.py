@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
+from typing import Any
 
-from codecbench.codecs.base import Availability
 from codecbench.metrics.base import Metric
 from codecbench.plugins import PluginRegistry
+from codecbench.resources import Availability
 
 METRICS: PluginRegistry[Metric] = PluginRegistry("codecbench.metrics", Metric, "metric")
 
@@ -28,9 +29,30 @@ def metric_availability(name: str) -> Availability:
     return get_metric_class(name).availability()
 
 
+def in_default_set(name: str) -> bool:
+    """Whether a metric belongs to the default set: a built-in one declaring `default = True`. Third-party
+    metrics are opt-in (`--metrics NAME`), so installing a plugin never changes what a default run computes."""
+    return METRICS.is_builtin(name) and get_metric_class(name).default
+
+
 def default_metric_names() -> list[str]:
     """The metrics `run` computes when `--metrics` is not given: the default ones that are available."""
-    return [n for n in metric_names() if get_metric_class(n).default and metric_availability(n).available]
+    return [n for n in metric_names() if in_default_set(n) and metric_availability(n).available]
+
+
+def metric_columns(names: list[str]) -> list[str]:
+    """The row columns of `names`, in order."""
+    return [column for name in names for column in get_metric_class(name).output_columns()]
+
+
+def metric_metadata(name: str) -> dict[str, Any]:
+    """What a run records of a metric (so a report can read the run without the plugin installed)."""
+    cls = get_metric_class(name)
+    return {"columns": list(cls.output_columns()), "higher_is_better": bool(cls.higher_is_better),
+            "value_range": [float(v) for v in cls.value_range], "sample_rate": cls.sample_rate,
+            "intrusive": bool(cls.intrusive), "scores_reference": bool(cls.scores_reference),
+            "class": f"{cls.__module__}.{cls.__qualname__}", "distribution": METRICS.distribution(name),
+            "version": METRICS.distribution_version(name)}
 
 
 def metric_of_column(column: str) -> str:

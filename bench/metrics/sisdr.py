@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
 from codecbench.metrics.base import Metric
 from codecbench.metrics.torch_input import as_batch, one_thread, torch_availability
+from codecbench.resources import Availability
 
 
 def si_sdr(reference: np.ndarray, degraded: np.ndarray) -> float:

@@ -6,9 +6,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
 from codecbench.metrics.base import Metric
 from codecbench.metrics.torch_input import as_batch, one_thread, torch_availability
+from codecbench.resources import Availability
 
 SAMPLE_RATE = 16000
 

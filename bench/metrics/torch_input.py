@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 
 
 def torch_availability(auraloss: bool = True) -> Availability:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from codecbench.resources import file_digest
+from codecbench.resources import file_digest, package_versions
 from codecbench.report import plots
 from codecbench.report.claims import check_claims, claims_grid, load_claims, resolve_claims_path
 from codecbench.report.correlation import correlation_grid, correlations, joined_scores
@@ -23,8 +23,8 @@ from codecbench.report.latex import document_latex
 from codecbench.report.rankings import bd_comparisons, bd_grid, pareto_front, pareto_grid
 from codecbench.report.significance import ALPHA, matrix_grid, not_different_from_best, paired_tests
 from codecbench.report.sources import LatencyData, MushraData, RunData, load_latency, load_mushra, load_run
-from codecbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from codecbench.report.tables import spec_grid, spec_table
+from codecbench.stats import DEFAULT, CiMethod
 
 FORMATS = ("md", "tex", "html")
 REPORT_PACKAGES = ("scipy", "statsmodels", "matplotlib", "bjontegaard", "pyyaml", "pandas", "numpy")
@@ -43,18 +43,6 @@ class ReportResult:
     document: Document | None = field(default=None, repr=False)
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("codecbench", *REPORT_PACKAGES):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
 def _footer(run: RunData, inputs: dict[str, str], settings: dict[str, Any], command: str) -> list[str]:
     info, dataset = run.run_info, run.run_info.get("dataset", {})
     check = {True: "matches manifest.csv", False: "DOES NOT match manifest.csv", None: "manifest.csv not checked"}
@@ -69,9 +57,9 @@ def _footer(run: RunData, inputs: dict[str, str], settings: dict[str, Any], comm
              "Run versions: " + ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
              "Run environment: " + ", ".join(f"{k} {v}" for k, v in info.get("environment", {}).items()),
              "Inputs sha256: " + ", ".join(f"{k} {v}" for k, v in inputs.items()),
-             f"Report: {command}; " + ", ".join(f"{k} {v}" for k, v in _versions().items()),
-             f"Statistics: BCa bootstrap, {settings['n_resamples']} resamples, seed {settings['seed']}; paired "
-             f"Wilcoxon signed-rank, Holm-corrected per metric, α = {settings['alpha']:g}"]
+             f"Report: {command}; " + ", ".join(f"{k} {v}" for k, v in package_versions(*REPORT_PACKAGES).items()),
+             f"Statistics: {settings['ci']} intervals of the mean; paired Wilcoxon signed-rank, Holm-corrected per "
+             f"metric, α = {settings['alpha']:g}"]
     return lines
 
 
@@ -125,8 +113,7 @@ def build_report(
     mushra: str | Path | None = None,
     claims: str | Path | None = None,
     group_by: str | None = None,
-    seed: int = BOOTSTRAP_SEED,
-    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    ci: CiMethod = DEFAULT,
     alpha: float = ALPHA,
     command: list[str] | None = None,
 ) -> ReportResult:
@@ -140,8 +127,7 @@ def build_report(
         mushra: MUSHRA `summary.csv` / `ratings.csv`, or their directory.
         claims: a claims YAML file, or the name of a shipped one (`seed_papers`).
         group_by: also tabulate per value of this column (`split`, `speaker`).
-        seed: bootstrap seed.
-        n_resamples: bootstrap resamples.
+        ci: the confidence interval of the means (default: Student-t, as in the run's summary.csv).
         alpha: significance level of the Holm-corrected paired tests.
         command: the command line recorded in the footer.
 
@@ -168,15 +154,16 @@ def build_report(
         frame.to_csv(out / name, index=False)
         files.append(out / name)
 
-    table = spec_table(run, seed, n_resamples)
+    table = spec_table(run, ci)
     write_csv(table, "table.csv")
     tests = paired_tests(run.rows, run.specs, run.metrics, alpha)
     write_csv(tests, "significance.csv")
-    results: list[Block] = [spec_grid(table, run, not_different_from_best(tests, table, run.metrics), alpha=alpha)]
+    results: list[Block] = [spec_grid(table, run, not_different_from_best(tests, table, run.metrics), alpha=alpha,
+                                      method=ci)]
     if group_by:
-        grouped = spec_table(run, seed, n_resamples, group_by)
+        grouped = spec_table(run, ci, group_by)
         write_csv(grouped, f"table_by_{group_by}.csv")
-        results.append(spec_grid(grouped, run, group_by=group_by))
+        results.append(spec_grid(grouped, run, group_by=group_by, method=ci))
     if not run.metrics:
         results.append("This run has no registered metric columns: only the measured bitrate is reported.")
     if run.ignored:
@@ -228,7 +215,7 @@ def build_report(
         sections.append(Section("Listening test (MUSHRA)", blocks))
 
     command_text = shlex.join(command if command is not None else sys.argv)
-    settings = {"seed": seed, "n_resamples": n_resamples, "alpha": alpha}
+    settings = {"ci": ci.label, "alpha": alpha}
     document = Document(f"codecbench report: {run.root.name}", sections, _footer(run, inputs, settings, command_text))
     writers = {"md": ("report.md", lambda: document_markdown(document, out)),
                "tex": ("report.tex", lambda: document_latex(document, out)),
@@ -239,7 +226,7 @@ def build_report(
         files.append(out / name)
     files += sorted(figures.iterdir())
     provenance = {"command": command_text, "written": datetime.now(timezone.utc).isoformat(), "run": str(run.root),
-                  "inputs_sha256": inputs, "settings": settings, "group_by": group_by, "versions": _versions(),
+                  "inputs_sha256": inputs, "settings": settings, "group_by": group_by, "versions": package_versions(*REPORT_PACKAGES),
                   "run_versions": run.run_info.get("versions", {}), "manifest_verified": run.manifest_verified,
                   "metrics": [asdict(m) for m in run.metrics], "ignored_columns": run.ignored}
     (out / "report.json").write_text(json.dumps(provenance, indent=2, default=str))

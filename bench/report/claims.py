@@ -187,7 +187,7 @@ def claims_grid(result: pd.DataFrame, metrics: list[MetricColumn]) -> Grid:
                      Cell(fmt(r["measured_kbps"], 2)), Cell(r["metric"]), Cell(f"{r['claimed']:g}"),
                      Cell(measured), Cell(fmt(r["difference"], d)), Cell(r["within_ci"] or "–"),
                      Cell(f"[{sources.index(r['source']) + 1}]")])
-    notes = ["measured: mean [95 % bootstrap CI] of this run; difference: measured − claimed; inside CI: whether the "
+    notes = ["measured: mean [95 % CI] of this run; difference: measured − claimed; inside CI: whether the "
              f"claimed value lies in the measured 95 % CI. A claim is matched to the codec's spec whose measured kbps "
              f"is nearest to the claimed rate, within ±{BITRATE_TOLERANCE:.0%}. Latency (latency_ms) is the "
              "end-to-end p50 of the --latency results, which carry no CI."]

@@ -6,38 +6,23 @@ the utterance from that pair only). The Holm correction runs over all pairs of o
 
 from __future__ import annotations
 
-import warnings
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from codecbench.report.document import Cell, Grid, fmt_p
 from codecbench.report.sources import MetricColumn
 from codecbench.report.tables import best_specs
+from codecbench.stats import holm, wilcoxon_paired
 
 ALPHA = 0.05
 COLUMNS = ["metric", "spec_a", "spec_b", "n_pairs", "mean_a", "mean_b", "mean_diff", "median_diff", "statistic",
            "p_value", "p_holm", "significant", "better", "note"]
 
 
-def _wilcoxon(a: np.ndarray, b: np.ndarray) -> tuple[float, float, str]:
-    diff = a - b
-    if diff.size == 0:
-        return float("nan"), float("nan"), "no utterance scored by both"
-    if np.all(diff == 0):
-        return 0.0, 1.0, "identical scores"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = stats.wilcoxon(a, b)
-    return float(result.statistic), float(result.pvalue), ""
-
-
 def paired_tests(rows: pd.DataFrame, specs: list[str], metrics: list[MetricColumn], alpha: float = ALPHA) -> pd.DataFrame:
     """One row per (metric, spec pair) with the test, the Holm-adjusted p and the better spec."""
-    from statsmodels.stats.multitest import multipletests
-
     records = []
     for metric in metrics:
         scores = rows.pivot(index="utterance", columns="spec", values=metric.column)
@@ -45,19 +30,18 @@ def paired_tests(rows: pd.DataFrame, specs: list[str], metrics: list[MetricColum
         for spec_a, spec_b in combinations([s for s in specs if s in scores], 2):
             pair = scores[[spec_a, spec_b]].dropna()
             a, b = pair[spec_a].to_numpy(dtype=float), pair[spec_b].to_numpy(dtype=float)
-            statistic, p_value, note = _wilcoxon(a, b)
+            test = wilcoxon_paired(a, b)
             mean_diff = float(np.mean(a - b)) if a.size else float("nan")
             sign = mean_diff if metric.higher_is_better else -mean_diff
             block.append({"metric": metric.column, "spec_a": spec_a, "spec_b": spec_b, "n_pairs": int(a.size),
                           "mean_a": float(np.mean(a)) if a.size else float("nan"),
                           "mean_b": float(np.mean(b)) if b.size else float("nan"), "mean_diff": mean_diff,
                           "median_diff": float(np.median(a - b)) if a.size else float("nan"),
-                          "statistic": statistic, "p_value": p_value, "p_holm": float("nan"),
-                          "better": spec_a if sign > 0 else spec_b if sign < 0 else "", "note": note})
+                          "statistic": test.statistic, "p_value": test.p_value, "p_holm": float("nan"),
+                          "better": spec_a if sign > 0 else spec_b if sign < 0 else "", "note": test.note})
         tested = [i for i, r in enumerate(block) if np.isfinite(r["p_value"])]
         if tested:
-            adjusted = multipletests([block[i]["p_value"] for i in tested], alpha=alpha, method="holm")[1]
-            for i, p in zip(tested, adjusted):
+            for i, p in zip(tested, holm([block[i]["p_value"] for i in tested], alpha)):
                 block[i]["p_holm"] = float(p)
         records += block
     table = pd.DataFrame(records, columns=COLUMNS)

@@ -1,8 +1,9 @@
 """Read the stored results a report is made from: a run directory, latency.csv and MUSHRA results.
 
-Nothing here runs a codec or a metric. A run's numeric columns are reported only when a registered
-metric produces them (metadata such as `higher_is_better` comes from the metric registry); every
-other column is listed, with the reason, in `RunData.ignored`. Per-seed spread of stochastic decoders
+Nothing here runs a codec or a metric. A run's numeric columns are reported only when a metric of the run
+produces them; their metadata (`higher_is_better`, range) comes from `run.json`, which records it, so a run
+whose metric plugins are not installed here still reports (runs older than that record fall back to the
+metric registry). Every other column is listed, with the reason, in `RunData.ignored`. Per-seed spread of stochastic decoders
 is read from columns named `<metric column>_seed_std` (the per-utterance standard deviation of that
 metric over the decoder seeds).
 """
@@ -20,11 +21,11 @@ import pandas as pd
 from codecbench.resources import file_digest
 from codecbench.metrics import get_metric_class, metric_names
 from codecbench.provenance import table_digest
-from codecbench.store import CSV, LEADING_COLUMNS, PARQUET, TRAILING_COLUMNS
-from codecbench.summary import mean_ci
+from codecbench.rows import ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
+from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY
+from codecbench.stats import mean_ci
 
-BOOKKEEPING = frozenset([*LEADING_COLUMNS, *TRAILING_COLUMNS, "error"])
-SEED_STD_SUFFIX = "_seed_std"
+BOOKKEEPING = frozenset([*LEADING_COLUMNS, *TRAILING_COLUMNS, ERROR])
 REFERENCE_CODEC = "reference"  # the identity condition: listed, never ranked
 
 
@@ -84,8 +85,15 @@ def registered_columns(preferred: list[str]) -> tuple[dict[str, MetricColumn], d
     return known, broken
 
 
-def _classify_columns(rows: pd.DataFrame, preferred: list[str]):
-    known, broken = registered_columns(preferred)
+def recorded_columns(metrics: dict[str, dict[str, Any]]) -> dict[str, MetricColumn]:
+    """The columns of the metrics a run recorded in `run.json` (`RunInfo.metrics`), with their metadata."""
+    return {column: MetricColumn(column, name, bool(meta["higher_is_better"]),
+                                 tuple(float(v) for v in meta["value_range"]))
+            for name, meta in metrics.items() for column in meta["columns"]}
+
+
+def _classify_columns(rows: pd.DataFrame, preferred: list[str], recorded: dict[str, MetricColumn]):
+    known, broken = (recorded, {}) if recorded else registered_columns(preferred)
     metrics, seed_columns, ignored = [], {}, {}
     for column in rows.columns:
         if column in BOOKKEEPING:
@@ -97,7 +105,7 @@ def _classify_columns(rows: pd.DataFrame, preferred: list[str]):
         elif not pd.api.types.is_numeric_dtype(rows[column]):
             ignored[column] = "not numeric"
         else:
-            ignored[column] = "numeric, but no registered metric produces it"
+            ignored[column] = "numeric, but no metric of this run produces it"
     for name, reason in broken.items():
         if name in preferred:
             ignored[f"({name})"] = f"metric of this run failed to load: {reason}"
@@ -113,7 +121,7 @@ def load_run(run_dir: str | Path) -> RunData:
         ValueError: the run has no rows.
     """
     root = Path(run_dir)
-    parquet, run_json = root / PARQUET, root / "run.json"
+    parquet, run_json = root / PARQUET, root / RUN_JSON
     for path in (parquet, run_json):
         if not path.is_file():
             raise FileNotFoundError(f"{root} is not a finished codecbench run: {path.name} is missing "
@@ -127,12 +135,13 @@ def load_run(run_dir: str | Path) -> RunData:
     present = list(dict.fromkeys(rows["spec"]))
     specs = [s for s in config.get("specs", []) if s in present] + [
         s for s in present if s not in config.get("specs", [])]
-    metrics, seed_columns, ignored = _classify_columns(rows, list(config.get("metrics", [])))
-    checksums = {name: file_digest(root / name) for name in (PARQUET, CSV, "run.json", "manifest.csv", "summary.csv")
+    metrics, seed_columns, ignored = _classify_columns(rows, list(config.get("metrics", [])),
+                                                       recorded_columns(run_info.get("metrics", {})))
+    checksums = {name: file_digest(root / name) for name in (PARQUET, CSV, RUN_JSON, MANIFEST, SUMMARY)
                  if (root / name).is_file()}
     verified = None
-    if (root / "manifest.csv").is_file() and "manifest_sha256" in run_info.get("dataset", {}):
-        manifest = pd.read_csv(root / "manifest.csv", dtype=str)
+    if (root / MANIFEST).is_file() and "manifest_sha256" in run_info.get("dataset", {}):
+        manifest = pd.read_csv(root / MANIFEST, dtype=str)
         verified = table_digest(manifest) == run_info["dataset"]["manifest_sha256"]
     return RunData(root, rows, run_info, specs, dict(run_info.get("skipped", {})), metrics, seed_columns,
                    ignored, checksums, verified)
@@ -211,8 +220,9 @@ def _summary_from_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
     test = ratings[ratings["phase"].astype(str) == "test"]
     records = []
     for condition, group in test.groupby("condition", sort=False):
-        mean, low, high = mean_ci(group["rating"].to_numpy(dtype=float))
-        records.append({"condition": condition, "n": len(group), "mean": mean, "ci95_low": low, "ci95_high": high})
+        estimate = mean_ci(group["rating"].to_numpy(dtype=float))
+        records.append({"condition": condition, "n": len(group), "mean": estimate.mean, "ci95_low": estimate.low,
+                        "ci95_high": estimate.high})
     return pd.DataFrame(records, columns=MUSHRA_SUMMARY)
 
 

@@ -1,4 +1,5 @@
-"""The results table: per codec spec, measured kbps and each metric's mean with a bootstrap 95 % CI."""
+"""The results table: per codec spec, measured kbps and each metric's mean with its 95 % CI (`codecbench.stats`,
+the same interval as the run's `summary.csv`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import pandas as pd
 
 from codecbench.report.document import Cell, Grid, fmt
 from codecbench.report.sources import REFERENCE_CODEC, MetricColumn, RunData
-from codecbench.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_mean
+from codecbench.stats import DEFAULT, CiMethod, summarize
 
 RATE = "measured_kbps"
 NOT_DIFFERENT = "†"
 
 
-def spec_table(run: RunData, seed: int = BOOTSTRAP_SEED, n_resamples: int = BOOTSTRAP_RESAMPLES,
-               group_by: str | None = None) -> pd.DataFrame:
+def spec_table(run: RunData, method: CiMethod = DEFAULT, group_by: str | None = None) -> pd.DataFrame:
     """One row per spec (per spec and group value with `group_by`, e.g. `speaker` or `split`).
 
     Columns: [group_by,] spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
@@ -22,21 +22,14 @@ def spec_table(run: RunData, seed: int = BOOTSTRAP_SEED, n_resamples: int = BOOT
     """
     if group_by is not None and group_by not in run.rows:
         raise ValueError(f"cannot group by {group_by!r}: not a column of the run (try split or speaker)")
-    columns = [RATE, *(m.column for m in run.metrics)]
-    keys = [group_by] if group_by else []
-    records = []
-    for key, group in run.rows.groupby([*keys, "spec"], sort=False):
-        record = dict(zip([*keys, "spec"], key))
-        record.update(codec=group["codec"].iloc[0], n=len(group), n_errors=int((group["error"] != "").sum()))
-        for column in columns:
-            est = bootstrap_mean(group[column].to_numpy(dtype=float), seed, n_resamples)
-            record.update({f"{column}_mean": est.mean, f"{column}_ci95_low": est.low,
-                           f"{column}_ci95_high": est.high, f"{column}_n": est.n})
-        records.append(record)
-    table = pd.DataFrame(records)
+    keys = [*([group_by] if group_by else []), "spec"]
+    counts = run.rows.groupby(keys, sort=False).agg(codec=("codec", "first"), n=("spec", "size"),
+                                                    n_errors=("error", lambda e: int((e != "").sum())))
+    estimates = summarize(run.rows, keys, [RATE, *(m.column for m in run.metrics)], method)
+    table = counts.reset_index().merge(estimates, on=keys, how="left")
     order = {spec: i for i, spec in enumerate(run.specs)}
     table["_order"] = table["spec"].map(order)
-    table = table.sort_values([*keys, "_order"], kind="stable").drop(columns="_order")
+    table = table.sort_values([*keys[:-1], "_order"], kind="stable").drop(columns="_order")
     return table.reset_index(drop=True)
 
 
@@ -57,7 +50,7 @@ def estimate_text(mean: float, low: float, high: float, decimals: int) -> str:
 
 
 def spec_grid(table: pd.DataFrame, run: RunData, not_different: dict[str, set[str]] | None = None,
-              group_by: str | None = None, alpha: float = 0.05) -> Grid:
+              group_by: str | None = None, alpha: float = 0.05, method: CiMethod = DEFAULT) -> Grid:
     """The table as a Grid: best value per metric column in bold; with `not_different` (metric column ->
     specs whose paired test against the best is not significant), those cells are marked †."""
     not_different = not_different or {}
@@ -78,7 +71,7 @@ def spec_grid(table: pd.DataFrame, run: RunData, not_different: dict[str, set[st
                 mark = NOT_DIFFERENT if record["spec"] in not_different.get(m.column, set()) else ""
                 row.append(Cell(text, bold=record["spec"] in best[m.column], mark=mark))
             rows.append(row)
-    notes = ["Mean [95 % CI] over utterances; CI: BCa bootstrap (scipy.stats.bootstrap, fixed seed). "
+    notes = [f"Mean [95 % CI] over utterances; CI: {method.label}, as in the run's summary.csv. "
              "kbps is measured from the payload bytes. Bold: best mean per column (↑ higher / ↓ lower is "
              "better; the reference condition is not ranked)."]
     if not_different:

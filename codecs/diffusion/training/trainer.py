@@ -127,17 +127,9 @@ def cosine_factor(step: int, total: int, warmup: int) -> float:
 
 
 def _versions() -> dict[str, str]:
-    from codecbench.provenance import package_versions
+    from codecbench.resources import package_versions
 
-    found = package_versions()
-    for name in ("librosa", "safetensors"):
-        try:
-            from importlib.metadata import version
-
-            found[name] = version(name)
-        except Exception:  # noqa: BLE001 - an absent package is simply not listed
-            continue
-    return found
+    return package_versions("safetensors")
 
 
 def _hardware(device: str) -> dict[str, Any]:

@@ -1,0 +1,220 @@
+"""The two stages every command goes through: `code` (a signal through a codec and back) and `score` (the
+delay rule, alignment and metrics). `run`, `score`, `sweep`, `latency`'s quality check and `mushra build`
+all call these two functions, so a number means the same thing wherever it is printed.
+
+    audio --resample--> codec.encode --bytes--> [channel] --> codec.decode (per seed) --resample--> Coded
+    Coded --delay rule--> align --> metrics (mean and spread over seeds) --> Scored
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from codecbench.alignment import align, estimate_delay
+from codecbench.audio import LoadedAudio, resample
+from codecbench.codecs import Codec, Encoded
+from codecbench.metrics import evaluate
+from codecbench.rows import reserved_columns
+
+WORKING_RATE = 16000  # every input is read, and every decode scored, at this rate
+MAX_DELAY_S = 0.25  # the largest codec delay the cross-correlation searches
+CLEAN = "clean"  # the `channel` of a lossless transmission
+
+
+class CodingError(RuntimeError):
+    """A codec stage failed; the message starts with the stage (`encode failed: ...`)."""
+
+
+class Channel(Protocol):
+    """What lies between encoder and decoder (packet loss, bit errors).
+
+    `code` passes the encoder's packets through `transmit` once per utterance and decodes what it
+    returns; the measured bitrate counts the packets the encoder sent.
+
+    Attributes:
+        name: the row's `channel` column, e.g. `loss@5%`.
+    """
+
+    name: str
+
+    def transmit(self, encoded: Encoded, seed: int) -> Encoded:
+        """The packets as received (lost, emptied or bit-flipped), drawn from `seed` alone."""
+
+
+@dataclass(frozen=True)
+class Coded:
+    """One input through one codec: the reference and every decode, at `sample_rate`.
+
+    Args:
+        reference: [T] the input.
+        decodes: one [T'] signal per decoder seed.
+        seeds: the decoder seeds, `seeds[0]` being the utterance's seed.
+        known_delay: the codec's declared output delay at `sample_rate` (None: found by cross-correlation).
+        payload_bytes: bytes the encoder sent (NaN for a signal decoded elsewhere).
+        measured_kbps: 8 x payload bytes / input duration.
+        encode_s, decode_s: wall seconds of the encode and of one decode (mean over seeds).
+        columns: what the codec measured itself (`Encoded.columns`, then `decode_info()` means over seeds).
+        channel: the transmission's name (`clean` without a channel).
+        sample_rate: of every signal here.
+    """
+
+    reference: np.ndarray
+    decodes: tuple[np.ndarray, ...]
+    seeds: tuple[int, ...]
+    known_delay: int | None
+    payload_bytes: float
+    measured_kbps: float
+    encode_s: float
+    decode_s: float
+    columns: Mapping[str, float] = field(default_factory=dict)
+    channel: str = CLEAN
+    sample_rate: int = WORKING_RATE
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.reference) / self.sample_rate
+
+    @classmethod
+    def external(cls, reference: np.ndarray, degraded: np.ndarray, sample_rate: int = WORKING_RATE) -> "Coded":
+        """A signal decoded outside codecbench (`codecbench score REF DEG`): no payload, no timings, delay unknown."""
+        nan = float("nan")
+        return cls(reference, (degraded,), (), None, nan, nan, nan, nan, sample_rate=sample_rate)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The scores of a `Coded`.
+
+    Args:
+        delay_samples: the delay removed before intrusive metrics (of the first decode).
+        values: metric column -> value, the mean over decodes (NaN where a metric failed).
+        errors: metric -> reason it failed (`seed k: ...` for a failure on decode k > 0).
+        seed_std: metric column -> sample standard deviation over decodes (only with several decodes).
+        n_seeds: how many decodes were scored.
+        metrics_s: wall seconds of alignment and metrics.
+    """
+
+    delay_samples: int
+    values: Mapping[str, float]
+    errors: Mapping[str, str]
+    seed_std: Mapping[str, float]
+    n_seeds: int
+    metrics_s: float
+
+
+def derive_seed(run_seed: int, *parts: str) -> int:
+    """A stable 31-bit seed from a seed and identifiers (utterance id, spec, decode number)."""
+    text = "|".join([str(run_seed), *parts])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def utterance_seed(run_seed: int, utterance: str, spec: str) -> int:
+    """The seed `code` gets for one (utterance, spec) of a run: reruns, resumes and `mushra build` agree."""
+    return derive_seed(run_seed, utterance, spec)
+
+
+def decode_seeds(seed: int, count: int) -> list[int]:
+    """The decoder seeds of `count` decodes: `seed` itself, then one derived from it per further decode."""
+    return [seed, *(derive_seed(seed, str(k)) for k in range(1, count))]
+
+
+def max_lag(sample_rate: int = WORKING_RATE, max_delay_s: float = MAX_DELAY_S) -> int:
+    """The cross-correlation search range in samples at `sample_rate`."""
+    return int(round(max_delay_s * sample_rate))
+
+
+def delay_of(reference: np.ndarray, decoded: np.ndarray, known_delay: int | None, lag: int) -> int:
+    """The delay rule: the codec's declared delay where it has one, else the cross-correlation peak
+    within ±`lag` samples (generative decoders must declare theirs: their phase does not follow the input)."""
+    return estimate_delay(reference, decoded, lag) if known_delay is None else known_delay
+
+
+def _timed(stage: str, function: Callable[[Any], Any], argument: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    try:
+        result = function(argument)
+    except Exception as exc:
+        raise CodingError(f"{stage} failed: {type(exc).__name__}: {exc}") from exc
+    return result, time.perf_counter() - start
+
+
+def _check_clash(stage: str, what: str, names: Sequence[str], taken: set[str]) -> None:
+    clash = sorted(set(names) & taken)
+    if clash:
+        raise CodingError(f"{stage} failed: the codec's {what} {clash} clash with the row's columns")
+
+
+def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = None) -> Coded:
+    """Resample to the codec's rate, encode once, send the bytes through `channel`, decode once per
+    decoder seed (`codec.reseed` first; `seeds=K` of stochastic codecs gives K) and resample back.
+
+    Args:
+        codec: a loaded codec.
+        audio: the input, mono, at its `sample_rate` (the working rate in a run).
+        seed: the utterance's seed (`utterance_seed`); further decodes derive theirs from it.
+        channel: the transmission between encoder and decoder (None: lossless).
+
+    Raises:
+        CodingError: a stage failed, a decode is empty or not finite, or the codec's own columns clash
+            with the row's columns; the message names the stage.
+    """
+    taken = reserved_columns()
+    encoded, encode_s = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate, codec.sample_rate))
+    _check_clash("encode", "extra columns", list(encoded.columns), taken)
+    received = encoded if channel is None else channel.transmit(encoded, seed)
+    seeds = decode_seeds(seed, codec.num_seeds if codec.stochastic else 1)
+    decodes, elapsed, info = [], 0.0, {}
+    for decode_seed in seeds:
+        codec.reseed(decode_seed)
+        decoded, seconds = _timed("decode", codec.decode, received)
+        elapsed += seconds
+        for key, value in codec.decode_info().items():
+            info[key] = info.get(key, 0.0) + value / len(seeds)
+        decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
+        if decoded.size == 0 or not np.all(np.isfinite(decoded)):
+            raise CodingError("decode failed: empty or non-finite output")
+        decodes.append(resample(decoded, codec.sample_rate, audio.sample_rate))
+    _check_clash("decode", "decode_info columns", list(info), taken | set(encoded.columns))
+    return Coded(reference=audio.samples, decodes=tuple(decodes), seeds=tuple(seeds),
+                 known_delay=codec.known_delay_at(audio.sample_rate), payload_bytes=encoded.payload_bytes,
+                 measured_kbps=8 * encoded.payload_bytes / audio.duration_s / 1000, encode_s=encode_s,
+                 decode_s=elapsed / len(seeds), columns={**encoded.columns, **info},
+                 channel=channel.name if channel is not None else CLEAN, sample_rate=audio.sample_rate)
+
+
+def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S,
+          transcript: str | None = None) -> Scored:
+    """Apply the delay rule to every decode, align it to the reference and score it (intrusive metrics
+    see the aligned, trimmed pair; non-intrusive ones the signals as they are). With several decodes each
+    metric column is the mean over them and `seed_std` their sample standard deviation.
+
+    Args:
+        coded: the output of `code` (or `Coded.external`).
+        metrics: registered metric names (may be empty: only the delay is found).
+        max_delay_s: the largest delay the cross-correlation searches.
+        transcript: the input's corpus transcript, for metrics that need one (None: there is none).
+    """
+    start = time.perf_counter()
+    lag = max_lag(coded.sample_rate, max_delay_s)
+    delays, results = [], []
+    for decoded in coded.decodes:
+        delay = delay_of(coded.reference, decoded, coded.known_delay, lag)
+        reference, degraded = align(coded.reference, decoded, delay)
+        delays.append(delay)
+        results.append(evaluate(list(metrics), reference, degraded, coded.sample_rate,
+                                unaligned=(coded.reference, decoded), transcript=transcript))
+    errors: dict[str, str] = {}
+    for k, result in enumerate(results):
+        for metric, reason in result.errors.items():
+            errors.setdefault(metric, reason if k == 0 else f"seed {k}: {reason}")
+    columns = list(results[0].values)
+    table = np.array([[r.values[c] for c in columns] for r in results], dtype=float).reshape(len(results), -1)
+    values = dict(zip(columns, table.mean(axis=0).tolist()))
+    seed_std = dict(zip(columns, table.std(axis=0, ddof=1).tolist())) if len(results) > 1 else {}
+    return Scored(delays[0], values, errors, seed_std, len(results), time.perf_counter() - start)

@@ -1,0 +1,67 @@
+"""Child processes that never outlive the run: they exit when their parent dies, whatever signal killed it.
+
+A metric worker blocked on its task queue holds both ends of the queue's pipes, so it never sees the parent
+go; a forked decoder waits on its pool's pipe the same way. `die_with_parent` is called first thing in
+such a child (a pool initializer): on Linux the kernel sends it SIGKILL when its parent exits
+(`PR_SET_PDEATHSIG`), and with `watch_pid` (e.g. the run's main process, when the parent is a fork server)
+a daemon thread exits the process as soon as that process is gone (a pidfd, or polling elsewhere).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import sys
+import threading
+import time
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+POLL_S = 0.5  # where pidfds are missing
+
+
+def _exit_now() -> None:
+    os._exit(1)  # no cleanup: the run that needs this process is gone
+
+
+def _set_parent_death_signal() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+def _watch(pid: int) -> None:
+    """Block until process `pid` has exited, then end this process."""
+    try:
+        descriptor = os.pidfd_open(pid)
+    except ProcessLookupError:
+        _exit_now()
+    except (AttributeError, OSError):  # no pidfd (not Linux >= 5.3): poll
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                _exit_now()
+            except PermissionError:
+                pass
+            time.sleep(POLL_S)
+    select.select([descriptor], [], [])
+    _exit_now()
+
+
+def die_with_parent(watch_pid: int | None = None) -> None:
+    """Make this (child) process exit when its parent dies, and when process `watch_pid` does; SIGTERM ends it
+    at once (a forked child inherits the parent's handler, which turns SIGTERM into KeyboardInterrupt).
+
+    Args:
+        watch_pid: a further process whose death ends this one (the run's main process).
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        _set_parent_death_signal()
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            _exit_now()
+    if watch_pid is not None:
+        threading.Thread(target=_watch, args=(watch_pid,), name="codecbench-parent-watch", daemon=True).start()
