@@ -54,8 +54,8 @@ def main() -> None:
         for name in engines:
             before = load()
             startup, run = timed_run(selection, specs, metrics, name, args.workers)
-            print(f"repeat {repeat + 1} {name}: run {run:.2f} s (+ start-up {startup:.2f} s)  [{before}; after: {load()}]",
-                  flush=True)
+            print(f"repeat {repeat + 1} {name}: run {run:.2f} s (+ start-up {startup:.2f} s)  "
+                  f"[{before}; after: {load()}]", flush=True)
             if name not in best or run < best[name][1]:
                 best[name] = (startup, run)
     for name, (startup, run) in best.items():

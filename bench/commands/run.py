@@ -78,7 +78,8 @@ def handle(args: argparse.Namespace) -> int:
     metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
     print(selection.describe())
-    with make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors) as engine:
+    engine = make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors, args.threads)
+    with engine:
         result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
                                overwrite=args.overwrite, seed=args.seed, device=args.device,
                                progress=not args.no_progress, engine=engine)

@@ -9,7 +9,7 @@ ENGINES = ("local", "ray")
 
 
 def make_engine(name: str, workers: int = 1, device: str = "cpu", address: str | None = None,
-                actors: int | None = None) -> Engine:
+                actors: int | None = None, threads: int | None = None) -> Engine:
     """The engine called `name` (see `codecbench run --engine`).
 
     Args:
@@ -18,18 +18,19 @@ def make_engine(name: str, workers: int = 1, device: str = "cpu", address: str |
         device: where torch codecs run (`cpu`, `cuda`).
         address: ray: a running cluster to join (`auto`, `ray://HOST:10001`); None starts one here.
         actors: ray: codec actors (default: one per CPU, or per GPU with `device` cuda).
+        threads: ray: torch's threads in each actor (the local engine's are this process's: `--threads`).
 
     Raises:
         ValueError: an unknown engine, or Ray options with the local engine.
     """
     if name == "local":
-        if address is not None or actors is not None:
+        if address is not None or actors is not None:  # threads: set for this process by the caller
             raise ValueError("--ray-address and --actors need --engine ray")
         return LocalEngine(workers, device)
     if name == "ray":
         from codecbench.engines.ray import RayEngine
 
-        return RayEngine(workers, device, address, actors)
+        return RayEngine(workers, device, address, actors, threads)
     raise ValueError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
 
 
