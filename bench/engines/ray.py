@@ -169,25 +169,31 @@ class RayEngine(Engine):
             self.ray.shutdown()
         self.ray, self.started_here = None, False
 
-    def _actor_options(self) -> tuple[int, dict[str, Any]]:
-        """The pool size and the options of each actor."""
-        resources = self.ray.cluster_resources()
-        options: dict[str, Any] = {"max_restarts": RETRIES, "max_task_retries": RETRIES,
-                                   "scheduling_strategy": "SPREAD"}  # SPREAD: actors on every node
-        if self.device.startswith("cuda"):
-            gpus = resources.get("GPU", 0)
-            if gpus <= 0:
-                raise ValueError(f"--device {self.device}: the Ray cluster has no GPU")
-            size = self.actors or int(gpus)
-            return size, {**options, "num_gpus": min(1.0, gpus / size)}
-        return self.actors or max(int(resources.get("CPU", 1)), 1), options
+    def _actor_options(self) -> list[dict[str, Any]]:
+        """The options of each actor of the pool: a share of a GPU with `device` cuda, and a node. Actors go
+        round the nodes in proportion to their CPUs (GPUs), so every node codes (Ray's own SPREAD is best
+        effort and may stack actors that hold no CPU); the placement is soft, so a restarted actor may move."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        resource = "GPU" if self.device.startswith("cuda") else "CPU"
+        nodes = [(node["NodeID"], int(node["Resources"].get(resource, 0))) for node in self.ray.nodes()
+                 if node["Alive"] and node["Resources"].get(resource, 0) > 0]
+        if not nodes:
+            raise ValueError(f"--device {self.device}: the Ray cluster has no {resource}")
+        slots = [node for k in range(max(count for _, count in nodes)) for node, count in nodes if count > k]
+        size = self.actors or len(slots)
+        options: dict[str, Any] = {"max_restarts": RETRIES, "max_task_retries": RETRIES}
+        if resource == "GPU":
+            options["num_gpus"] = min(1.0, len(slots) / size)
+        return [{**options, "scheduling_strategy": NodeAffinitySchedulingStrategy(slots[i % len(slots)], soft=True)}
+                for i in range(size)]
 
     def load(self, specs: list[CodecSpec]) -> tuple[dict[str, CodecInfo], dict[str, str]]:
         self.start()
         ray = self.ray
-        size, options = self._actor_options()
         actor_class = ray.remote(CodecActor)
-        self.pool = [actor_class.options(**options).remote(self.device, self.threads) for _ in range(size)]
+        self.pool = [actor_class.options(**options).remote(self.device, self.threads)
+                     for options in self._actor_options()]
         try:
             loaded = ray.get([actor.load.remote([str(spec) for spec in specs]) for actor in self.pool])
         except ray.exceptions.RayTaskError as exc:  # a bad spec option: the actor's ValueError, as raised here
