@@ -1,13 +1,29 @@
-"""Per-codec summary of a run (`summary.csv`): n, errors, mean and 95 % CI of measured kbps and every metric."""
+"""Per-codec summary of a run (`summary.csv`): n, errors, mean and 95 % CI of measured kbps and every metric.
+
+Metric columns appear in `metric_order`: the primary metrics first (`PRIMARY_COLUMNS`: PESQ-WB, STOI, ESTOI,
+ViSQOL, DNSMOS), then the others in the run's order, then the reference input's own scores (`ref_*`). The
+printed summary, `summary.csv` and `codecbench report` all use this one order.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from codecbench.metrics.base import REFERENCE_PREFIX
 from codecbench.rows import CONDITIONS, SEED_STD_SUFFIX
 from codecbench.stats import DEFAULT, CiMethod
 from codecbench.stats import summarize as summarize_groups
+
+PRIMARY_COLUMNS = ("pesq_wb", "stoi", "estoi", "visqol", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
+
+
+def metric_order(columns: list[str]) -> list[str]:
+    """`columns` in reporting order: `PRIMARY_COLUMNS` first (in that order), then the rest as given, then the
+    reference input's own columns (`ref_*`)."""
+    primary = [c for c in PRIMARY_COLUMNS if c in columns]
+    reference = [c for c in columns if c.startswith(REFERENCE_PREFIX)]
+    return primary + [c for c in columns if c not in primary and c not in reference] + reference
 
 
 def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, str] | None = None,
@@ -16,13 +32,13 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
     """One row per codec spec (in `order`, else of first appearance) and condition (`conditions`: condition
     column -> its values in the order the run lists them), plus a row per skipped spec.
 
-    Columns: spec, the condition columns, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high` for
-    measured_kbps and each metric column (`codecbench.stats.mean_ci`), then `ci` (the interval's method,
+    Columns: spec, the condition columns, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
+    for measured_kbps and each metric column in `metric_order` (`codecbench.stats.mean_ci`), then `ci` (the interval's method,
     e.g. `Student-t 95%`) and `skipped` (the reason a spec did not run). Specs decoded with several seeds
     (rows with `<col>_seed_std`) also get `<col>_seed_std_mean` right after `<col>_ci95_high`: the mean
     within-utterance standard deviation over seeds, next to the between-utterance CI.
     """
-    columns = ["measured_kbps", *metric_columns]
+    columns = ["measured_kbps", *metric_order(metric_columns)]
     by = ["spec", *(conditions or [])]
     estimates = summarize_groups(rows, by, columns, method).set_index(by) if len(rows) else None
     groups = {k if isinstance(k, tuple) else (k,): g for k, g in rows.groupby(by, sort=False)}
@@ -57,7 +73,7 @@ def format_summary(summary: pd.DataFrame, metric_columns: list[str]) -> str:
         if record.get("skipped"):
             line["note"] = record["skipped"]
         else:
-            for column in ["measured_kbps", *metric_columns]:
+            for column in ["measured_kbps", *metric_order(metric_columns)]:
                 mean, low, high = (record.get(f"{column}_{s}") for s in ("mean", "ci95_low", "ci95_high"))
                 half = (high - low) / 2 if np.isfinite(low) and np.isfinite(high) else float("nan")
                 line[column] = "nan" if not np.isfinite(mean) else (

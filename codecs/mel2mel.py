@@ -12,12 +12,12 @@ Q = 2 -> 1500 bit/s (`mel2mel@1.5`), Q = 4 -> 3000 bit/s (`mel2mel@3`), plus und
 
 from __future__ import annotations
 
-from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import SampledCodecAdapter
 
 CODEBOOKS = {1.5: 2, 3.0: 4}
 
 
-class Mel2MelCodec(MelCodecAdapter):
+class Mel2MelCodec(SampledCodecAdapter):
     """Args:
         kbps: 1.5 or 3.
         steps: sampler steps (default 20).
@@ -30,18 +30,6 @@ class Mel2MelCodec(MelCodecAdapter):
     operating_points = tuple(CODEBOOKS)
     default_point = 1.5
     checkpoints = ("mel-rvq", "mel2mel", "hifigan")
-    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS}
-
-    def __init__(self, kbps: float | None = None, steps: int = 20, sampler: str = "ddpm",
-                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32") -> None:
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, not {steps}")
-        self.steps, self.sampler_name = steps, sampler
-        super().__init__(kbps, weights, compile, dtype)
-
-    @property
-    def num_steps(self) -> int:
-        return self.steps
 
     def build(self):
         from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata

@@ -12,10 +12,10 @@ utterances of 1-30 s (1.55 kbps for 3 s).
 
 from __future__ import annotations
 
-from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import SampledCodecAdapter
 
 
-class MelVQDDPMCodec(MelCodecAdapter):
+class MelVQDDPMCodec(SampledCodecAdapter):
     """Args:
         kbps: 1.5 (the only operating point).
         steps: sampler steps (default 20).
@@ -28,18 +28,6 @@ class MelVQDDPMCodec(MelCodecAdapter):
     operating_points = (1.5,)
     default_point = 1.5
     checkpoints = ("melvq-ddpm",)
-    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS}
-
-    def __init__(self, kbps: float | None = None, steps: int = 20, sampler: str = "ddpm",
-                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32") -> None:
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, not {steps}")
-        self.steps, self.sampler_name = steps, sampler
-        super().__init__(kbps, weights, compile, dtype)
-
-    @property
-    def num_steps(self) -> int:
-        return self.steps
 
     def build(self):
         from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata

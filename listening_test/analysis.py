@@ -2,6 +2,10 @@
 
 Reads the export contract `ratings.csv` (`listener, session, trial, item, condition, rating, phase,
 timestamp`) from any source. Only `phase == test` rows are analysed; training rows are ignored.
+With a `listeners.csv` export beside it, each listener's headphone screen is reported next to
+post-screening, and can exclude them (`headphone_rule="exclude"`). Every output is written whatever
+screening leaves: with no listener kept the tables have their columns and no rows, the plots say why,
+and `analysis.json` lists who was excluded and why.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from codecbench.listening_test.testdef import MID_ANCHOR, PHASES, RATINGS_COLUMNS, REFERENCE
+from codecbench.listening_test.headphones import MIN_CORRECT, passed
+from codecbench.listening_test.testdef import PHASES, RATINGS_COLUMNS, REFERENCE
 from codecbench.resources import package_versions
 from codecbench.safecsv import write_csv
 from codecbench.stats import DEFAULT, mean_ci
 
+AUTO = "auto"
+MIN_LISTENERS_FOR_TESTS = 6  # fewer: no ANOVA, no pairwise tests (see `analyze`)
 REFERENCE_BELOW = 90  # a hidden-reference rating below this counts against the listener
 ANCHOR_ABOVE = 90  # a mid-anchor rating above this counts against the listener
 MAX_FRACTION = Fraction(15, 100)  # excluded when MORE than this fraction of the items count against them
@@ -95,21 +102,59 @@ def _percent(fraction: Fraction) -> str:
     return f"{float(fraction) * 100:.0f} %"
 
 
-def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anchor: str = MID_ANCHOR) -> Screening:
-    """BS.1534-3 post-screening of the test-phase ratings.
+def find_mid_anchor(conditions: list[str]) -> str | None:
+    """The mid anchor among rated conditions: `lowpass@7k` if rated, else the low-pass condition with the
+    highest cut-off beside the low anchor `lowpass@3.5k` (a mid anchor chosen for the material, see
+    `anchors`), else None (no anchors: a MUSHRA-like test)."""
+    from codecbench.listening_test.anchors import anchor_name, cutoff_of, LOW_CUTOFF_HZ, STANDARD_MID_HZ
+
+    lowpass = {}
+    for condition in set(conditions):
+        try:
+            lowpass[condition] = cutoff_of(condition)
+        except ValueError:
+            continue
+    if anchor_name(STANDARD_MID_HZ) in lowpass:
+        return anchor_name(STANDARD_MID_HZ)
+    higher = {c: f for c, f in lowpass.items() if f > LOW_CUTOFF_HZ}
+    return max(higher, key=higher.get) if higher else None
+
+
+def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anchor: str | None = AUTO,
+                     checks: pd.DataFrame | None = None, headphone_rule: str = "report",
+                     headphone_min_correct: int = MIN_CORRECT) -> Screening:
+    """BS.1534-3 post-screening of the test-phase ratings, and the headphone screen beside it.
 
     A listener is excluded who rates the hidden reference below 90 for more than 15 % of the test items
     they rated, or the mid anchor above 90 for more than 15 % of the items, where an item whose mid
     anchor more than 25 % of all listeners rated above 90 is not used for the anchor rule. Exactly 15 %
     is kept; counts are compared as exact fractions.
+
+    Args:
+        ratings: validated ratings.
+        reference: the hidden reference's condition.
+        mid_anchor: the mid anchor's condition; `auto`: `find_mid_anchor`; None: no anchor rule.
+        checks: a `listeners.csv` export (`listener`, `huggins_correct`, `huggins_rounds`): adds each
+            listener's headphone screen to the table.
+        headphone_rule: `report` (only show it) or `exclude` (exclude who did not pass or did not take it).
+        headphone_min_correct: correct rounds needed to pass the headphone screen.
     """
+    if headphone_rule not in ("report", "exclude"):
+        raise ValueError(f"the headphone rule is 'report' or 'exclude', not {headphone_rule!r}")
+    if headphone_rule == "exclude" and checks is None:
+        raise ValueError("excluding by the headphone screen needs the listeners file (export --listeners)")
     test = ratings[ratings["phase"] == "test"]
     notes = []
+    if mid_anchor == AUTO:
+        mid_anchor = find_mid_anchor(test["condition"].tolist())
     ref = test[test["condition"] == reference]
-    anchor = test[test["condition"] == mid_anchor]
+    anchor = test[test["condition"] == mid_anchor] if mid_anchor else test.iloc[0:0]
     if ref.empty:
         notes.append(f"no '{reference}' ratings: the hidden-reference rule was not applied")
-    if anchor.empty:
+    if mid_anchor is None:
+        notes.append("no mid anchor among the conditions (a MUSHRA-like test without anchors): the mid-anchor "
+                     "rule was not applied")
+    elif anchor.empty:
         notes.append(f"no '{mid_anchor}' ratings: the mid-anchor rule was not applied")
     high_share = anchor.groupby("item")["rating"].agg(lambda r: Fraction(int((r > ANCHOR_ABOVE).sum()), len(r)))
     exempt = sorted(high_share[high_share > ANCHOR_ITEM_FRACTION].index)
@@ -126,17 +171,34 @@ def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anch
         if len(mine_anchor) and Fraction(anchor_bad, len(mine_anchor)) > MAX_FRACTION:
             reasons.append(f"mid anchor ({mid_anchor}) rated above {ANCHOR_ABOVE} in {anchor_bad} of "
                            f"{len(mine_anchor)} test items ({_percent(Fraction(anchor_bad, len(mine_anchor)))} > 15 %)")
+        headphone = _headphone_screen(checks, listener, headphone_min_correct)
+        if headphone_rule == "exclude" and headphone["headphone_passed"] is not True:
+            reasons.append(headphone["headphone_screen"])
         records.append({"listener": listener, "items": int(test[test["listener"] == listener]["item"].nunique()),
                         "reference_items": len(mine_ref), "reference_below_90": ref_bad,
-                        "anchor_items": len(mine_anchor), "anchor_above_90": anchor_bad,
+                        "anchor_items": len(mine_anchor), "anchor_above_90": anchor_bad, **headphone,
                         "excluded": bool(reasons), "reason": "; ".join(reasons)})
     columns = ["listener", "items", "reference_items", "reference_below_90", "anchor_items", "anchor_above_90",
-               "excluded", "reason"]
+               "headphone_screen", "headphone_passed", "excluded", "reason"]
     return Screening(pd.DataFrame(records, columns=columns), exempt, notes)
 
 
-def condition_order(conditions: list[str], reference: str = REFERENCE, mid_anchor: str = MID_ANCHOR) -> list[str]:
-    """Hidden reference, then the anchors, then the other conditions in order of first appearance."""
+def _headphone_screen(checks: pd.DataFrame | None, listener: str, min_correct: int) -> dict[str, Any]:
+    """A listener's headphone screen in words and as passed (True / False / None: no listeners file)."""
+    if checks is None:
+        return {"headphone_screen": "", "headphone_passed": None}
+    row = checks[checks["listener"].astype(str) == listener]
+    correct = pd.to_numeric(row["huggins_correct"], errors="coerce").iloc[0] if len(row) else float("nan")
+    if pd.isna(correct):
+        return {"headphone_screen": "headphone screen not taken", "headphone_passed": False}
+    rounds = int(pd.to_numeric(row["huggins_rounds"], errors="coerce").fillna(0).iloc[0])
+    ok = passed(int(correct), min_correct)
+    return {"headphone_screen": f"headphone screen {'passed' if ok else 'failed'}: {int(correct)} of {rounds} "
+                                f"correct (needs {min_correct})", "headphone_passed": ok}
+
+
+def condition_order(conditions: list[str], reference: str = REFERENCE, mid_anchor: str | None = None) -> list[str]:
+    """Hidden reference, then the anchors (mid first), then the other conditions in order of first appearance."""
     anchors = [c for c in dict.fromkeys(conditions) if c.startswith("lowpass@")]
     anchors.sort(key=lambda c: (c != mid_anchor, c))
     first = [c for c in (reference, *anchors) if c in conditions]
@@ -147,13 +209,17 @@ def summarize(test: pd.DataFrame, by: list[str], order: list[str]) -> pd.DataFra
     """n, mean, 95 % CI (`codecbench.stats.mean_ci`, the interval of every codecbench table), median and
     IQR of the ratings per group of `by` (pooled over listeners x items); conditions in `order`."""
     records = []
+    columns = [*by, "n", "mean", "ci95_low", "ci95_high", "median", "iqr", "ci"]
+    if test.empty:
+        return pd.DataFrame(columns=columns)
     for keys, group in test.groupby(by, sort=False):
         values = group["rating"].to_numpy(dtype=float)
         estimate = mean_ci(values)
+        mean, low, high = np.clip([estimate.mean, estimate.low, estimate.high], 0, 100)  # ratings lie in [0, 100]
         records.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,))), "n": len(values),
-                        "mean": estimate.mean, "ci95_low": estimate.low, "ci95_high": estimate.high,
-                        "median": float(np.median(values)), "iqr": float(stats.iqr(values)), "ci": DEFAULT.label})
-    table = pd.DataFrame(records)
+                        "mean": mean, "ci95_low": low, "ci95_high": high, "median": float(np.median(values)),
+                        "iqr": float(stats.iqr(values)), "ci": DEFAULT.label})
+    table = pd.DataFrame(records, columns=columns)
     table["condition"] = pd.Categorical(table["condition"], categories=order, ordered=True)
     table = table.sort_values(by, kind="stable")
     table["condition"] = table["condition"].astype(str)
@@ -238,39 +304,63 @@ class AnalysisResult:
 
 
 def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str = REFERENCE,
-            mid_anchor: str = MID_ANCHOR, plots: bool = True) -> AnalysisResult:
+            mid_anchor: str | None = AUTO, plots: bool = True, screening: bool = True,
+            listeners: str | Path | pd.DataFrame | None = None, headphone_rule: str = "report",
+            headphone_min_correct: int = MIN_CORRECT) -> AnalysisResult:
     """Screen listeners and analyse the test ratings of the kept ones; write tables, plots and `analysis.json`.
+
+    Every output is written whatever screening leaves. The ANOVA and the pairwise tests need at least
+    `MIN_LISTENERS_FOR_TESTS` kept listeners: with fewer, even a test on per-listener means cannot reach
+    p < 0.05 (the smallest two-sided p of a Wilcoxon signed-rank test on n listeners is 2 / 2^n, 0.0625 at
+    n = 5), and tests that pool (listener, item) blocks would only measure these few listeners' habits.
 
     Args:
         ratings: a `ratings.csv` path or its table.
         out: the output folder.
         reference: the hidden reference's condition name.
-        mid_anchor: the mid anchor's condition name (the 7 kHz low-pass).
+        mid_anchor: the mid anchor's condition name; `auto` finds it (see `find_mid_anchor`); None: no anchor rule.
         plots: write the PNG plots.
+        screening: apply post-screening (False: every listener is kept, and the table still shows the counts).
+        listeners: a `listeners.csv` export (path or table): the headphone screen is reported (and applied).
+        headphone_rule: `report` or `exclude` (listeners who did not pass the headphone screen).
+        headphone_min_correct: correct rounds needed to pass the headphone screen.
 
     Raises:
-        ValueError: invalid ratings, or no test-phase rating of a kept listener.
+        ValueError: invalid ratings or listeners file.
     """
     from codecbench.listening_test.plots import plot_all
 
     table = read_ratings(ratings) if not isinstance(ratings, pd.DataFrame) else validate_ratings(ratings)
+    checks = _read_listeners(listeners)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    screening = screen_listeners(table, reference, mid_anchor)
-    write_csv(screening.excluded, out / "excluded_listeners.csv")
-    write_csv(screening.listeners, out / "screening.csv")
-    test = table[(table["phase"] == "test") & table["listener"].isin(screening.kept)]
+    screened = screen_listeners(table, reference, mid_anchor, checks, headphone_rule, headphone_min_correct)
+    notes = list(screened.notes)
+    if not screening:
+        screened.listeners["excluded"] = False
+        screened.listeners["reason"] = ""
+        notes.append("post-screening off (--no-screening): every listener is kept; screening.csv shows the counts")
+    write_csv(screened.excluded, out / "excluded_listeners.csv")
+    write_csv(screened.listeners, out / "screening.csv")
+    test = table[(table["phase"] == "test") & table["listener"].isin(screened.kept)]
     if test.empty:
-        raise ValueError("no test-phase ratings of a kept listener to analyse "
-                         f"({len(screening.excluded)} listeners excluded)")
-    order = condition_order(test["condition"].tolist(), reference, mid_anchor)
+        notes.append(f"no test-phase ratings of a kept listener ({len(screened.excluded)} of "
+                     f"{len(screened.listeners)} listeners excluded): the tables are empty; see "
+                     "excluded_listeners.csv, or analyse with --no-screening")
+    found_mid = find_mid_anchor(table["condition"].tolist()) if mid_anchor == AUTO else mid_anchor
+    order = condition_order(test["condition"].tolist(), reference, found_mid)
     summary = summarize(test, ["condition"], order)
     write_csv(summary, out / "summary.csv")
     item_summary = summarize(test, ["item", "condition"], order)
     write_csv(item_summary, out / "item_summary.csv")
-    anova, anova_note = rm_anova(test)
-    pairs, pairs_note = pairwise_tests(test)
-    notes = list(screening.notes)
+    kept = len(screened.kept)
+    if kept < MIN_LISTENERS_FOR_TESTS:
+        too_few = (f"{kept} kept listeners, fewer than the {MIN_LISTENERS_FOR_TESTS} an inferential test needs "
+                   f"(with n listeners the smallest two-sided Wilcoxon p is 2/2^n)")
+        (anova, anova_note), (pairs, pairs_note) = (None, too_few), (None, too_few)
+    else:
+        anova, anova_note = rm_anova(test)
+        pairs, pairs_note = pairwise_tests(test)
     for frame, name, note in ((anova, "anova.csv", anova_note), (pairs, "pairwise.csv", pairs_note)):
         if frame is None:
             notes.append(f"{name} not written: {note}")
@@ -278,17 +368,31 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         else:
             write_csv(frame, out / name)
     if plots:
-        plot_all(test, summary, order, out)
+        plot_all(test, summary, order, out, excluded=len(screened.excluded))
     info = {
         "ratings": str(ratings) if not isinstance(ratings, pd.DataFrame) else "(table)",
-        "rules": {"reference": reference, "reference_below": REFERENCE_BELOW, "mid_anchor": mid_anchor,
-                  "anchor_above": ANCHOR_ABOVE, "max_fraction": str(MAX_FRACTION),
-                  "anchor_item_fraction": str(ANCHOR_ITEM_FRACTION)},
-        "listeners": int(table["listener"].nunique()), "kept": screening.kept,
-        "excluded": screening.excluded.to_dict("records"), "anchor_rule_exempt_items": screening.exempt_items,
+        "rules": {"screening": screening, "reference": reference, "reference_below": REFERENCE_BELOW,
+                  "mid_anchor": found_mid, "anchor_above": ANCHOR_ABOVE, "max_fraction": str(MAX_FRACTION),
+                  "anchor_item_fraction": str(ANCHOR_ITEM_FRACTION), "headphone_rule": headphone_rule if
+                  checks is not None else None, "headphone_min_correct": headphone_min_correct,
+                  "min_listeners_for_tests": MIN_LISTENERS_FOR_TESTS},
+        "listeners": int(table["listener"].nunique()), "kept": screened.kept,
+        "excluded": screened.excluded.to_dict("records"), "anchor_rule_exempt_items": screened.exempt_items,
         "test_ratings_analysed": len(test), "training_ratings_ignored": int((table["phase"] == "training").sum()),
         "anova": anova_note, "pairwise": pairs_note, "ci": DEFAULT.label,
         "notes": notes, "versions": package_versions("pingouin", "statsmodels", "matplotlib"),
     }
     (out / "analysis.json").write_text(json.dumps(info, indent=2))
-    return AnalysisResult(out, screening, summary, item_summary, anova, pairs, notes)
+    return AnalysisResult(out, screened, summary, item_summary, anova, pairs, notes)
+
+
+def _read_listeners(listeners: str | Path | pd.DataFrame | None) -> pd.DataFrame | None:
+    """A listeners export with the columns the headphone rule reads (None stays None)."""
+    if listeners is None:
+        return None
+    table = listeners if isinstance(listeners, pd.DataFrame) else pd.read_csv(listeners, dtype={"listener": str})
+    missing = [c for c in ("listener", "huggins_correct", "huggins_rounds") if c not in table.columns]
+    if missing:
+        raise ValueError(f"the listeners file lacks {missing}: write it with `codecbench mushra export --listeners`")
+    return table
+

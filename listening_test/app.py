@@ -36,8 +36,10 @@ import pandas as pd  # noqa: E402
 
 from codecbench.listening_test.analysis import screen_listeners  # noqa: E402
 from codecbench.listening_test.gate import MAX_BODY_BYTES, Gate  # noqa: E402
-from codecbench.listening_test.store import MushraStore, SubmissionError  # noqa: E402
+from codecbench.listening_test.platforms import platform_ids  # noqa: E402
+from codecbench.listening_test.store import MushraStore, SubmissionError, now  # noqa: E402
 from codecbench.listening_test.testdef import LOUDNESS_CSV  # noqa: E402
+from codecbench.listening_test.texts import instructions_text, welcome_text  # noqa: E402
 from codecbench.listening_test.throttle import LoginThrottle  # noqa: E402
 from codecbench.safecsv import csv_text  # noqa: E402
 
@@ -47,22 +49,12 @@ ADMIN_USER = "admin"
 ADMIN_PATH = "/admin"
 PASSWORD_ENV = "CODECBENCH_MUSHRA_ADMIN_PASSWORD"
 GENERIC_ERROR = "The server could not handle this request, and nothing was saved: try again, or reload the page."
-EXPORTS = ("ratings", "events", "listening")
+EXPORTS = ("ratings", "events", "listening", "trials", "listeners")
+ADMIN_REFRESH_S = 15
+NARROW_SCREEN_CSS = "@media (max-width: 640px) { .gradio-container { padding-left: 8px !important; " \
+                    "padding-right: 8px !important; } }"  # a phone's width goes to the sliders
 KEEP_ALIVE_S = 65  # idle connections stay open longer than a room of listeners' burst of requests takes
 log = logging.getLogger("codecbench.mushra")
-
-WELCOME = """\
-# Listening test: {name}
-
-You will hear short speech recordings processed in different ways and rate their quality on a scale
-from 0 to 100 (**Bad · Poor · Fair · Good · Excellent**) against the **Reference**. One of the stimuli
-in every trial is the reference itself.
-
-- Use good headphones in a quiet room. It takes about {minutes} minutes.
-- First a short **training** (its ratings are not counted), then {items} trials.
-- Your ratings are saved every time you press **Next**. If anything goes wrong, open your personal link
-  (shown on every page) to continue where you stopped.
-"""
 
 DOWNLOAD_JS = """(text) => {{
   if (!text) return;
@@ -84,16 +76,32 @@ def _query(request: Any, name: str) -> str | None:
     return request.query_params.get(name) if request is not None else None
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def player_texts(test: Any) -> dict[str, Any]:
+    """What player.js shows besides the screens: the labels, instructions, end text and questionnaire."""
+    texts = test.texts
+    return {"language": texts["language"], "labels": texts["labels"], "end": texts["end"],
+            "instructions": instructions_text(texts, test.rule.min_play_s), "questionnaire": texts["questionnaire"]}
+
+
 def listener_app(store: MushraStore, concurrency: int):
     """The listener-facing Gradio Blocks."""
     test = store.test
-    minutes = max(5, round(len(test.items) * len(test.conditions) * 0.5 + 5))
+    texts, labels = test.texts, test.texts["labels"]
+    listening_s = sum(test.duration_s(e.item) for e in test.items + test.training) * len(test.conditions)
+    minutes = max(5, round(listening_s * 2.5 / 60 + 3))  # every stimulus heard about twice, plus rating and checks
     welcome_shown, welcome_hidden = gr.Column(visible=True), gr.Column(visible=False)
 
-    def start(name: Any, request: gr.Request):
+    def start(name: Any, expertise: Any, headphones: Any, consent: Any, request: gr.Request):
+        if texts["consent"] and consent is not True:
+            return welcome_shown, None, f"**{labels['consent_needed']}**"
+        info = {"expertise": _text(expertise), "headphones": _text(headphones).strip(),
+                "consent": f"yes, {now()}" if consent is True else "", **platform_ids(getattr(request, "query_params", None))}
         try:
-            screen = store.register(name if isinstance(name, str) else "", _user_agent(request),
-                                    _query(request, "invite"))
+            screen = store.register(_text(name), _user_agent(request), _query(request, "invite"), info)
             return welcome_hidden, screen, ""
         except SubmissionError as exc:
             log.info("registration refused: %s", exc)
@@ -133,17 +141,27 @@ def listener_app(store: MushraStore, concurrency: int):
             return {**screen, "error": GENERIC_ERROR}
 
     with gr.Blocks(title=f"Listening test: {test.name}", analytics_enabled=False) as demo:
-        with gr.Column(visible=True) as welcome:
-            gr.Markdown(WELCOME.format(name=test.name, minutes=minutes, items=len(test.items)))
-            name = gr.Textbox(label="Your name or listener code (optional)", max_lines=1, elem_id="mushra-name")
-            begin = gr.Button("Start", variant="primary", elem_id="mushra-start")
+        with gr.Column(visible=True, elem_id="mushra-welcome") as welcome:
+            gr.Markdown(welcome_text(texts, test.name, minutes, len(test.items), len(test.training),
+                                     test.rule.min_play_s))
+            gr.Markdown(texts["privacy"], elem_id="mushra-privacy")
+            name = gr.Textbox(label=labels["name"], max_lines=1, elem_id="mushra-name")
+            expertise = gr.Radio(labels["expertise_choices"], label=labels["expertise"], elem_id="mushra-expertise")
+            phones = gr.Textbox(label=labels["headphones"], max_lines=1, elem_id="mushra-headphones")
+            consent = gr.Checkbox(label=texts["consent"] or "consent", visible=bool(texts["consent"]),
+                                  elem_id="mushra-consent")
+            begin = gr.Button(labels["start"], variant="primary", elem_id="mushra-start")
         notice = gr.Markdown("", elem_id="mushra-notice")
         player = gr.HTML(value=None, html_template="<div class='mushra-root'></div>",
                          css_template=(FRONTEND / "player.css").read_text(),
                          js_on_load=(FRONTEND / "player.js").read_text(), apply_default_css=False,
-                         elem_id="mushra-player")
-        begin.click(start, inputs=[name], outputs=[welcome, player, notice], api_name="start",
+                         elem_id="mushra-player", texts=player_texts(test))
+        fields = [name, expertise, phones, consent]
+        begin.click(start, inputs=fields, outputs=[welcome, player, notice], api_name="start",
                     concurrency_limit=concurrency)
+        for field in (name, phones):  # Enter in a text field starts too
+            field.submit(start, inputs=fields, outputs=[welcome, player, notice], api_name=False,
+                         concurrency_limit=concurrency)
         player.submit(player_event, inputs=[player], outputs=[player], api_name="player",
                       concurrency_limit=concurrency, show_progress="hidden")
         demo.load(load, inputs=None, outputs=[welcome, player, notice], api_name=False, concurrency_limit=concurrency)
@@ -152,36 +170,71 @@ def listener_app(store: MushraStore, concurrency: int):
 
 
 def admin_app(store: MushraStore):
-    """The admin Gradio Blocks: progress and screening per listener, loudness report, export.
+    """The admin Gradio Blocks: progress, time and screening per listener (refreshed every `ADMIN_REFRESH_S`),
+    means per condition of the kept listeners, a lost personal link looked up, loudness report, export.
 
-    The export event returns the three CSV files as text (ratings, events, listening) into hidden
-    textboxes, and each Save button turns one into a download in the browser.
+    The export event returns the CSV files as text into hidden textboxes, and each Save button turns one into
+    a download in the browser.
     """
+    from codecbench.listening_test.analysis import condition_order, summarize
+
     test = store.test
 
     def tables():
-        progress = store.progress()
-        screening = screen_listeners(store.ratings(), test.spec["reference"], test.spec["anchors"]["mid"]).listeners
+        listeners = store.listeners()
+        screening = screen_listeners(store.ratings(), test.spec["reference"], test.mid_anchor, listeners).listeners
         status = {r.listener: ("excluded: " + r.reason if r.excluded else "kept") for r in screening.itertuples()}
-        progress["screening"] = [status.get(listener, "no test ratings yet") for listener in progress["listener"]]
-        return progress, screening
+        shown = pd.DataFrame({
+            "listener": listeners["listener"], "name": listeners["name"],
+            "joined": listeners["registration"] + [f", {ids}" if ids else "" for ids in _platform_column(listeners)],
+            "sessions": listeners["sessions"],
+            "checks": [_checks(r) for r in listeners.itertuples()],
+            "training": listeners["training_done"],
+            "test": [f"{r.test_done}/{r.test_total}" for r in listeners.itertuples()],
+            "time_min": (listeners["time_s"] / 60).round(1), "listened_min": (listeners["listening_s"] / 60).round(1),
+            "last": listeners["last_submission"].fillna("").str.slice(11, 19),
+            "screening": [status.get(listener, "no test ratings yet") for listener in listeners["listener"]]})
+        ratings = store.ratings()
+        kept = ratings[(ratings["phase"] == "test") & ratings["listener"].isin(
+            screening.loc[~screening["excluded"], "listener"])]
+        order = condition_order(kept["condition"].tolist(), test.spec["reference"], test.mid_anchor)
+        means = summarize(kept, ["condition"], order)[["condition", "n", "mean", "ci95_low", "ci95_high"]].round(1)
+        return shown, screening, means
+
+    def link(listener: Any, request: gr.Request) -> str:
+        token = store.token_of(_text(listener).strip())
+        if token is None:
+            return f"No listener {_text(listener).strip()!r}."
+        base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}/" if request else "/"
+        return f"Personal link of {_text(listener).strip()}: `{base}?token={token}`"
 
     def export():
-        frames = {"ratings": store.ratings(), "events": store.events(), "listening": store.listening()}
+        frames = {"ratings": store.ratings(), "events": store.events(), "listening": store.listening(),
+                  "trials": store.trials(), "listeners": store.listeners()}
         counts = ", ".join(f"{len(frame)} {name} rows" for name, frame in frames.items())
         log.info("admin export: %s", counts)
         fetched = f"Fetched at {datetime.now().strftime('%H:%M:%S')}: {counts}. Save each file below."
         return [csv_text(frames[name]) for name in EXPORTS] + [fetched]
 
     loudness = pd.read_csv(test.path(LOUDNESS_CSV)).round(2)
-    with gr.Blocks(title=f"Admin: {test.name}", analytics_enabled=False) as admin:
+    anchors = ", ".join(f"`{a}` (log-spectral distance {d['lsd_db'][0]:.1f}-{d['lsd_db'][1]:.1f} dB)"
+                        for a, d in (test.spec.get("anchor_distance") or {}).items()) or "none (MUSHRA-like)"
+    notes = "".join(f"\n- {note}" for note in test.spec.get("notes") or [])
+    with gr.Blocks(title=f"Admin: {test.name}", analytics_enabled=False, fill_width=True) as admin:
         gr.Markdown(f"# {test.name}: admin\nTest `{test.digest[:16]}` · {len(test.items)} test items, "
                     f"{len(test.training)} training · conditions: {', '.join(f'`{c}`' for c in test.conditions)} · "
-                    f"database `{store.path}`")
-        refresh = gr.Button("Refresh")
+                    f"anchors: {anchors} · listening rule: every stimulus heard {test.rule.min_play_s:g} s · "
+                    f"database `{store.path}`" + (f"\n\n**Notes on this test:**{notes}" if notes else ""))
+        refresh = gr.Button("Refresh (also every {} s)".format(ADMIN_REFRESH_S))
         progress = gr.Dataframe(label="Listeners (screening applies BS.1534-3 to the test ratings so far)",
-                                interactive=False)
-        screening = gr.Dataframe(label="Post-screening counts", interactive=False)
+                                interactive=False, wrap=True, elem_id="mushra-progress")
+        means = gr.Dataframe(label="Mean rating per condition, kept listeners (95 % CI)", interactive=False)
+        screening = gr.Dataframe(label="Post-screening counts", interactive=False, wrap=True)
+        with gr.Row():
+            who = gr.Textbox(label="A listener who lost their personal link (e.g. L007)", max_lines=1,
+                             elem_id="mushra-lookup")
+            find = gr.Button("Show their link")
+        found = gr.Markdown("", elem_id="mushra-link")
         gr.Markdown("**Export**: fetch the results, then save each file (it goes from this page to your disk; "
                     "the server writes no file).")
         with gr.Row():
@@ -191,13 +244,28 @@ def admin_app(store: MushraStore):
         fetched = gr.Markdown("", elem_id="mushra-fetched")
         gr.Dataframe(value=loudness, label=f"Stimulus loudness (BS.1770, LUFS); aligned to "
                                            f"{test.spec['loudness']['aligned_lufs']} LUFS", interactive=False)
-        refresh.click(tables, outputs=[progress, screening], api_name="progress")
-        admin.load(tables, outputs=[progress, screening], api_name=False)
+        outputs = [progress, screening, means]
+        refresh.click(tables, outputs=outputs, api_name="progress")
+        gr.Timer(ADMIN_REFRESH_S).tick(tables, outputs=outputs, api_name=False, show_progress="hidden")
+        admin.load(tables, outputs=outputs, api_name=False)
+        find.click(link, inputs=[who], outputs=[found], api_name="link")
+        who.submit(link, inputs=[who], outputs=[found], api_name=False)
         export_button.click(export, outputs=[*texts, fetched], api_name="export")
         for name, text, save in zip(EXPORTS, texts, saves):
             save.click(None, inputs=[text], js=DOWNLOAD_JS.format(name=name), api_name=False)
     admin.queue(default_concurrency_limit=2)
     return admin
+
+
+def _platform_column(listeners: pd.DataFrame) -> list[str]:
+    ids = [c for c in ("PROLIFIC_PID", "workerId") if c in listeners]
+    return [" ".join(f"{c}={row[c]}" for c in ids if isinstance(row[c], str) and row[c])
+            for _, row in listeners.iterrows()]
+
+
+def _checks(row: Any) -> str:
+    huggins = "" if pd.isna(row.huggins_correct) else f"; headphones {row.huggins_correct}/{row.huggins_rounds}"
+    return (row.headphone_check or "not yet") + huggins
 
 
 def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAULT_CONCURRENCY):
@@ -228,9 +296,11 @@ def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAU
         return Response(body, media_type="audio/wav",
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
-    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]).set(
+        button_primary_background_fill="#1d4ed8", button_primary_background_fill_hover="#1e40af",
+        button_primary_text_color="#ffffff", button_primary_border_color="#1e3a8a")  # 6.7:1 (WCAG AA: 4.5:1)
     safe = {"show_error": False, "enable_monitoring": False, "max_file_size": MAX_BODY_BYTES, "footer_links": [],
-            "theme": theme, "run_history": False}
+            "theme": theme, "run_history": False, "css": NARROW_SCREEN_CSS}
     app = gr.mount_gradio_app(app, admin_app(store), path=ADMIN_PATH, auth=(ADMIN_USER, admin_password), **safe)
     app = gr.mount_gradio_app(app, listener_app(store, concurrency), path="/", **safe)
     return Gate(app, ADMIN_PATH, LoginThrottle())

@@ -7,13 +7,17 @@ Two sources:
   delay `pipeline.score` finds, exactly as the run did. The re-measured bitrate is recorded next to the run's.
 - a folder of stimuli: `DIR/<item>/<condition>.wav`, with a `reference.wav` in every item folder.
 
-Every trial gets the hidden reference and both BS.1534-3 anchors; excerpts are cut to at most 12 s in
-pauses; every stimulus of the test is set to one BS.1770 loudness.
+Every trial gets the hidden reference and both BS.1534-3 anchors (the mid anchor chosen for the material's
+bandwidth, see `anchors`; none for a "MUSHRA-like" test); items are spread over speakers and speaker gender
+(see `selection`); excerpts are cut to at most 12 s in pauses, or to an exact length; every stimulus of the
+test is set to one BS.1770 loudness. The listening rule and what listeners read (see `texts`) are sealed
+with the stimuli.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -28,14 +32,16 @@ import soundfile as sf
 from tqdm import tqdm
 
 from codecbench.listening_test import stimuli as st
-from codecbench.listening_test.testdef import (ANCHORS, FORMAT, LOUDNESS_CSV, MAX_STIMULI, MID_ANCHOR, REFERENCE,
-                                               STIMULI_DIR, TEST_YAML, LOW_ANCHOR, write_checksums)
+from codecbench.listening_test.anchors import Anchors, make_anchor, spectral_distance
+from codecbench.listening_test.events import ListeningRule
+from codecbench.listening_test.selection import find_speakers_txt, pick_balanced, read_speakers_txt
+from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
+                                               write_checksums)
 
 DEFAULT_ITEMS = 10
 MIN_ITEMS = 5
 DEFAULT_TARGET_LUFS = -26.0
 MAX_LOUDNESS_SPAN_LU = 1.0
-ANCHOR_CUTOFFS = {LOW_ANCHOR: 3500.0, MID_ANCHOR: 7000.0}
 
 
 @dataclass
@@ -67,46 +73,42 @@ class BuildResult:
     loudness: pd.DataFrame  # one row per stimulus
     flagged: list[str]  # items whose stimuli span more than MAX_LOUDNESS_SPAN_LU
     aligned_lufs: float
+    warnings: list[str] = field(default_factory=list)  # also in test.yaml's `notes`
+    anchor_distance: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # anchor -> measure -> [min, max]
 
 
-def pick_balanced(candidates: list[tuple[str, str]], count: int, seed: int) -> list[str]:
-    """`count` item ids spread evenly over speakers.
-
-    Speakers, in a seeded random order, take turns giving their next item (each speaker's items are
-    in seeded random order), so no speaker gives two items before every speaker gave one.
+@dataclass(frozen=True)
+class Protocol:
+    """How listeners take the test, sealed in `test.yaml` with the stimuli.
 
     Args:
-        candidates: (item, speaker) pairs.
-        count: how many to pick.
-        seed: the selection seed.
+        rule: how long every stimulus must be heard before a trial is accepted.
+        texts: what listeners read (`texts.load_texts`; None: the English defaults).
+        anchors: which anchors each trial gets.
+        exact_excerpt: cut every excerpt to exactly `max_excerpt_s` (else at most, in a pause).
     """
-    if count > len(candidates):
-        raise ValueError(f"asked for {count} items but only {len(candidates)} are usable")
-    rng = np.random.default_rng(seed)
-    by_speaker: dict[str, list[str]] = {}
-    for item, speaker in sorted(candidates):
-        by_speaker.setdefault(speaker, []).append(item)
-    queues = [list(rng.permutation(items)) for _, items in sorted(by_speaker.items())]
-    queues = [queues[i] for i in rng.permutation(len(queues))]
-    picked: list[str] = []
-    while len(picked) < count:
-        for queue in queues:
-            if queue and len(picked) < count:
-                picked.append(str(queue.pop(0)))
-    return picked
+
+    rule: ListeningRule = ListeningRule()
+    texts: dict[str, Any] | None = None
+    anchors: Anchors = Anchors()
+    exact_excerpt: bool = False
 
 
-def with_anchors(reference: np.ndarray, rate: int, signals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Hidden reference first, then both anchors (made from the reference where not given), then the rest."""
-    from codecbench.codecs.lowpass import lowpass_anchor
-
+def with_anchors(reference: np.ndarray, rate: int, signals: dict[str, np.ndarray],
+                 cutoffs: dict[str, float]) -> dict[str, np.ndarray]:
+    """Hidden reference first, then the anchors (made from the reference where not given), then the rest."""
     ordered = {REFERENCE: reference}
-    for anchor, cutoff in ANCHOR_CUTOFFS.items():
-        ordered[anchor] = signals.get(anchor)
-        if ordered[anchor] is None:
-            ordered[anchor] = np.stack([lowpass_anchor(ch, cutoff, rate) for ch in reference.T], axis=1)
+    for anchor, cutoff in cutoffs.items():
+        given = signals.get(anchor)
+        ordered[anchor] = make_anchor(reference, cutoff, rate) if given is None else given
     ordered.update({c: s for c, s in signals.items() if c not in ordered})
     return ordered
+
+
+def one_slip_items(max_fraction: float) -> int:
+    """The fewest items at which one slip (one hidden reference rated below 90) stays within the screening
+    rule's `max_fraction`."""
+    return math.ceil(1 / max_fraction - 1e-9)
 
 
 def check_trial(item: str, formats: dict[str, tuple[int, int, int]]) -> None:
@@ -136,8 +138,8 @@ def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.n
 
 
 def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, seed: int,
-              min_duration_s: float = 3.0, device: str = "cpu",
-              progress: bool = True) -> tuple[list[ItemSource], dict[str, Any]]:
+              min_duration_s: float = 3.0, device: str = "cpu", progress: bool = True,
+              anchors: Anchors = Anchors()) -> tuple[list[ItemSource], dict[str, Any]]:
     """Re-create the stimuli of `count` utterances of a finished run.
 
     Args:
@@ -148,6 +150,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         min_duration_s: shorter utterances are not used.
         device: where neural codecs run.
         progress: show a tqdm bar.
+        anchors: the anchors to add.
 
     Returns:
         The items and a description of the source for `test.yaml`.
@@ -165,13 +168,16 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     config = run["config"]
     rows = pd.read_parquet(run_dir / "utterances.parquet")
     ran = [s for s in config["specs"] if s not in run.get("skipped", {})]
-    specs = [c for c in (conditions or ran) if c != REFERENCE and c not in ANCHORS]
+    rate = int(config["working_rate"])
+    cutoffs = anchors.cutoffs(rate)
+    specs = [c for c in (conditions or ran) if c != REFERENCE and c not in cutoffs]
     missing = [c for c in specs if c not in ran]
     if missing:
         raise ValueError(f"{missing} did not run in {run_dir}; choose from {ran}")
-    if len(specs) + 1 + len(ANCHORS) > MAX_STIMULI:
-        raise ValueError(f"{len(specs)} conditions plus the hidden reference and two anchors exceed "
-                         f"{MAX_STIMULI} stimuli per trial; pass at most {MAX_STIMULI - 3} with --conditions")
+    if len(specs) + 1 + len(cutoffs) > MAX_STIMULI:
+        raise ValueError(f"{len(specs)} conditions plus the hidden reference and {len(cutoffs)} anchors exceed "
+                         f"{MAX_STIMULI} stimuli per trial; pass at most {MAX_STIMULI - 1 - len(cutoffs)} with "
+                         "--conditions")
     ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["spec"].isin(specs)]
     complete = ok.groupby("utterance")["spec"].nunique()
     usable = set(complete[complete == len(specs)].index)
@@ -180,12 +186,13 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     if len(candidates) < count:
         raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
                          f"without error by {specs}; {count} are needed")
-    picked = pick_balanced(candidates, count, seed)
+    speakers_txt = find_speakers_txt(manifest.loc[candidates[0][0], "path"])
+    selection = pick_balanced(candidates, count, seed, read_speakers_txt(speakers_txt) if speakers_txt else None)
+    picked = selection.items
     try:
         codecs = {spec: load_codec(spec).to(device) for spec in specs}
     except CodecUnavailable as exc:
         raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
-    rate = int(config["working_rate"])
     items = []
     for utt in tqdm(picked, desc="re-coding stimuli", unit="item", disable=not progress):
         path = Path(manifest.loc[utt, "path"])
@@ -208,34 +215,43 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
                 print(f"warning: {spec} on {utt} measures {coded.measured_kbps:.3f} kbps now, {stored:.3f} in the run "
                       "(the codec or its library changed since)", file=sys.stderr)
         items.append(ItemSource(utt, str(manifest.loc[utt, "speaker"]), rate,
-                                with_anchors(reference[:, None], rate, signals), str(path), info))
+                                with_anchors(reference[:, None], rate, signals, cutoffs), str(path), info))
     source = {"kind": "run", "run": str(run_dir.resolve()), "run_seed": int(config["seed"]),
-              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in specs}}
+              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in specs},
+              "speakers": str(speakers_txt) if speakers_txt else None, **_balance(selection)}
     return items, source
 
 
-def folder_items(folder: str | Path, conditions: list[str] | None, count: int,
-                 seed: int) -> tuple[list[ItemSource], dict[str, Any]]:
+def _balance(selection) -> dict[str, Any]:
+    return {"genders": selection.genders, "warnings": selection.warnings}
+
+
+def folder_items(folder: str | Path, conditions: list[str] | None, count: int, seed: int,
+                 anchors: Anchors = Anchors()) -> tuple[list[ItemSource], dict[str, Any]]:
     """Read `count` items of a stimulus folder `DIR/<item>/<condition>.wav` (condition = file stem).
 
     Every item folder needs `reference.wav`; anchors missing from it are made from the reference.
-    Speakers come from `DIR/speakers.csv` (columns item, speaker) if present, else from the item id
-    up to its first `-` (the LibriSpeech convention).
+    Speakers come from `DIR/speakers.csv` (columns item, speaker, optional gender) if present, else from
+    the item id up to its first `-` (the LibriSpeech convention).
     """
     folder = Path(folder)
     item_dirs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     if not item_dirs:
         raise FileNotFoundError(f"{folder} holds no item folders (<item>/<condition>.wav)")
-    speakers = {}
+    speakers, genders = {}, None
     if (folder / "speakers.csv").exists():
         table = pd.read_csv(folder / "speakers.csv", dtype=str)
         speakers = dict(zip(table["item"], table["speaker"]))
+        if "gender" in table:
+            genders = dict(zip(table["speaker"], table["gender"].fillna("")))
+            genders = {speaker: gender for speaker, gender in genders.items() if gender}
     usable = [d for d in item_dirs if (d / f"{REFERENCE}.wav").exists()]
     if len(usable) < count:
         raise ValueError(f"{folder} has {len(usable)} item folders with a {REFERENCE}.wav; {count} are needed")
     speaker_of = {d.name: speakers.get(d.name, d.name.split("-")[0]) for d in usable}
+    selection = pick_balanced(list(speaker_of.items()), count, seed, genders)
     items = []
-    for item in pick_balanced(list(speaker_of.items()), count, seed):
+    for item in selection.items:
         files = {p.stem: p for p in sorted((folder / item).glob("*.wav"))}
         wanted = [c for c in (conditions or files) if c != REFERENCE]
         absent = [c for c in wanted if c not in files]
@@ -246,13 +262,14 @@ def folder_items(folder: str | Path, conditions: list[str] | None, count: int,
         for condition, path in chosen.items():
             info = sf.info(str(path))
             formats[condition] = (info.frames, info.samplerate, info.channels)
-        check_trial(item, {**formats, **{a: formats[REFERENCE] for a in ANCHORS if a not in formats}})
         rate = formats[REFERENCE][1]
+        cutoffs = anchors.cutoffs(rate)
+        check_trial(item, {**formats, **{a: formats[REFERENCE] for a in cutoffs if a not in formats}})
         signals = {c: sf.read(str(p), dtype="float64", always_2d=True)[0] for c, p in chosen.items()}
         reference = signals.pop(REFERENCE)
         items.append(ItemSource(item, speaker_of[item], rate,
-                                with_anchors(reference, rate, signals), str(chosen[REFERENCE])))
-    return items, {"kind": "folder", "folder": str(folder.resolve())}
+                                with_anchors(reference, rate, signals, cutoffs), str(chosen[REFERENCE])))
+    return items, {"kind": "folder", "folder": str(folder.resolve()), **_balance(selection)}
 
 
 def _prepare_out(out: Path, overwrite: bool) -> Path:
@@ -271,22 +288,26 @@ def _prepare_out(out: Path, overwrite: bool) -> Path:
 
 def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSource], source: dict[str, Any],
                name: str | None = None, target_lufs: float = DEFAULT_TARGET_LUFS,
-               max_excerpt_s: float = st.MAX_EXCERPT_S, overwrite: bool = False) -> BuildResult:
+               max_excerpt_s: float = st.MAX_EXCERPT_S, overwrite: bool = False,
+               protocol: Protocol = Protocol()) -> BuildResult:
     """Cut excerpts, align loudness and write the test folder (replaced atomically when complete).
 
     Args:
         out: the test folder.
         items: the test items.
         training: the training items.
-        source: where the items came from (recorded in `test.yaml`).
+        source: where the items came from (recorded in `test.yaml`; its `warnings` become the test's notes).
         name: the test's name (default: the folder name).
         target_lufs: the BS.1770 loudness every stimulus is set to (lowered if a peak would pass -1 dBFS).
-        max_excerpt_s: the longest excerpt.
+        max_excerpt_s: the longest excerpt (the length of every excerpt with `protocol.exact_excerpt`).
         overwrite: replace a test already in `out`.
+        protocol: the listening rule, texts, anchors and excerpt cut.
     """
     import yaml
 
     from codecbench import __version__
+    from codecbench.listening_test.analysis import MAX_FRACTION
+    from codecbench.listening_test.texts import load_texts
     from codecbench.resources import package_versions
 
     out = Path(out)
@@ -294,9 +315,20 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     prepared = []  # (phase, source, excerpt, {condition: excerpt signal})
     for phase, group in (("training", training), ("test", items)):
         for src in group:
-            excerpt = st.excerpt_bounds(src.signals[REFERENCE], src.rate, max_excerpt_s)
+            reference = src.signals[REFERENCE]
+            excerpt = st.exact_excerpt(reference, src.rate, max_excerpt_s) if protocol.exact_excerpt \
+                else st.excerpt_bounds(reference, src.rate, max_excerpt_s)
             cut = {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}
             prepared.append((phase, src, excerpt, cut))
+    rate = min((src.rate for _, src, _, _ in prepared), default=16000)
+    anchor_names = protocol.anchors.names(rate)
+    notes = list(source.pop("warnings", []))
+    if len(items) < one_slip_items(MAX_FRACTION):
+        notes.append(f"{len(items)} test items: a single hidden reference rated below 90 is {1 / len(items):.0%} of "
+                     f"the items, more than the {float(MAX_FRACTION):.0%} post-screening allows, so one slip excludes "
+                     f"a listener; use at least {one_slip_items(MAX_FRACTION)} items")
+    if not anchor_names:
+        notes.append("no anchors (a MUSHRA-like test): post-screening skips the anchor rule")
     records = [{"item": src.item, "phase": phase, "condition": c, "lufs_before": st.integrated_loudness(x, src.rate),
                 "peak_before_dbfs": st.peak_dbfs(x)} for phase, src, _, cut in prepared for c, x in cut.items()]
     aligned = st.alignment_target([r["lufs_before"] for r in records], [r["peak_before_dbfs"] for r in records],
@@ -307,10 +339,11 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     entries: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
     by_key = {(r["item"], r["condition"]): r for r in records}
     for phase, src, excerpt, cut in prepared:
-        stimuli, formats = {}, {}
+        stimuli, formats, served = {}, {}, {}
         for condition, x in cut.items():
             record = by_key[(src.item, condition)]
             pcm, gain_db, lufs_after = st.set_loudness(x, src.rate, aligned, record["lufs_before"])
+            served[condition] = pcm / 32768.0
             relative = f"{STIMULI_DIR}/{src.item}/{_file_stem(condition)}.wav"
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             sf.write(str(staging / relative), pcm, src.rate, subtype="PCM_16")
@@ -325,11 +358,12 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         for condition in stimuli:
             by_key[(src.item, condition)].update(span_lu=span, flagged=bool(span > MAX_LOUDNESS_SPAN_LU))
         start_s, end_s = excerpt.seconds(src.rate)
+        distance = {a: spectral_distance(served[REFERENCE], served[a], src.rate) for a in anchor_names.values()}
         entries[phase].append({"item": src.item, "speaker": src.speaker, "source": src.source,
                                "excerpt_s": [round(start_s, 3), round(end_s, 3)], "cut": excerpt.cut,
                                "sample_rate": src.rate, "frames": formats[REFERENCE][0],
                                "channels": formats[REFERENCE][2], "loudness_span_lu": round(span, 3),
-                               "stimuli": stimuli})
+                               "anchor_distance": distance, "stimuli": stimuli})
     loudness = pd.DataFrame(records)[["item", "phase", "condition", "file", "lufs_before", "peak_before_dbfs",
                                       "gain_db", "lufs_after", "peak_dbfs", "span_lu", "flagged"]]
     loudness.to_csv(staging / LOUDNESS_CSV, index=False)
@@ -342,8 +376,15 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         "codecbench": __version__,
         "conditions": conditions,
         "reference": REFERENCE,
-        "anchors": {"low": LOW_ANCHOR, "mid": MID_ANCHOR},
+        "anchors": anchor_names,
+        "anchor_distance": _distance_ranges(entries),
         "max_excerpt_s": max_excerpt_s,
+        "exact_excerpt": protocol.exact_excerpt,
+        "listening": {"min_play_s": protocol.rule.min_play_s},
+        "screening": {"items": len(items), "one_slip_fraction": round(1 / max(1, len(items)), 4),
+                      "max_fraction": float(MAX_FRACTION), "items_for_one_slip": one_slip_items(MAX_FRACTION)},
+        "notes": notes,
+        "texts": protocol.texts or load_texts(None),
         "loudness": {"meter": f"ITU-R BS.1770 integrated loudness (pyloudnorm {version('pyloudnorm')})",
                      "target_lufs": target_lufs, "aligned_lufs": round(aligned, 3),
                      "peak_limit_dbfs": st.PEAK_LIMIT_DBFS, "max_span_lu": MAX_LOUDNESS_SPAN_LU,
@@ -359,7 +400,18 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
-    return BuildResult(out, loudness, flagged, aligned)
+    return BuildResult(out, loudness, flagged, aligned, notes, spec["anchor_distance"])
+
+
+def _distance_ranges(entries: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list[float]]]:
+    """Per anchor and measure, [min, max] over the test's items."""
+    ranges: dict[str, dict[str, list[float]]] = {}
+    for entry in entries["test"] + entries["training"]:
+        for anchor, measures in entry["anchor_distance"].items():
+            for measure, value in measures.items():
+                low, high = ranges.setdefault(anchor, {}).setdefault(measure, [value, value])
+                ranges[anchor][measure] = [min(low, value), max(high, value)]
+    return ranges
 
 
 def _file_stem(condition: str) -> str:
@@ -375,7 +427,7 @@ def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Pa
                conditions: list[str] | None = None, items: int = DEFAULT_ITEMS, training_items: int = 1,
                seed: int = 0, name: str | None = None, target_lufs: float = DEFAULT_TARGET_LUFS,
                max_excerpt_s: float = st.MAX_EXCERPT_S, min_duration_s: float = 3.0, device: str = "cpu",
-               overwrite: bool = False, progress: bool = True) -> BuildResult:
+               overwrite: bool = False, progress: bool = True, protocol: Protocol = Protocol()) -> BuildResult:
     """Build a MUSHRA test folder from a finished run or a folder of stimuli (exactly one of them).
 
     Args:
@@ -383,16 +435,18 @@ def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Pa
         run: a `codecbench run` output folder.
         stimuli: a folder `<item>/<condition>.wav`.
         conditions: the conditions to test (default: all); reference and anchors are always added.
-        items: test items (at least 5).
+        items: test items (at least 5; fewer than 7 leave no room for a slip in post-screening: a warning).
         training_items: training items, distinct from the test items.
         seed: the item selection seed.
         name: the test's name.
         target_lufs: the common BS.1770 loudness.
-        max_excerpt_s: the longest excerpt (at most 12 s).
+        max_excerpt_s: the longest excerpt (at most 12 s), or the length of every excerpt with
+            `protocol.exact_excerpt` (shorter utterances are then not used).
         min_duration_s: shorter utterances of a run are not used.
         device: where neural codecs run.
         overwrite: replace a test already in `out`.
         progress: show progress bars.
+        protocol: listening rule, texts, anchors, exact excerpts.
 
     Raises:
         ValueError: bad counts, unknown conditions, too few usable items, mismatched stimuli.
@@ -406,9 +460,12 @@ def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Pa
     if not 0 < max_excerpt_s <= st.MAX_EXCERPT_S:
         raise ValueError(f"excerpts must be at most {st.MAX_EXCERPT_S:g} s long (BS.1534-3), not {max_excerpt_s}")
     count = items + training_items
+    if protocol.exact_excerpt:
+        min_duration_s = max(min_duration_s, max_excerpt_s)
     if run is not None:
-        sources, source = run_items(run, conditions, count, seed, min_duration_s, device, progress)
+        sources, source = run_items(run, conditions, count, seed, min_duration_s, device, progress, protocol.anchors)
     else:
-        sources, source = folder_items(stimuli, conditions, count, seed)
+        sources, source = folder_items(stimuli, conditions, count, seed, protocol.anchors)
     source["seed"] = seed
-    return write_test(out, sources[:items], sources[items:], source, name, target_lufs, max_excerpt_s, overwrite)
+    return write_test(out, sources[:items], sources[items:], source, name, target_lufs, max_excerpt_s, overwrite,
+                      protocol)

@@ -35,9 +35,11 @@ def event_outputs(stream: str) -> list:
     raise ServerError(f"no complete event in {stream[:300]!r}")
 
 
-def playback_events(screen: dict[str, Any], ms_each: float = 1000.0) -> list[dict[str, Any]]:
+def playback_events(screen: dict[str, Any], ms_each: float | None = None) -> list[dict[str, Any]]:
     """The events player.js logs for a listener who plays the reference, then switches through every
-    stimulus of the trial in label order, `ms_each` on each, and stops."""
+    stimulus of the trial in label order, `ms_each` on each (default: what the listening rule asks,
+    `screen["min_play_ms"]`), and stops."""
+    ms_each = float(screen.get("min_play_ms", 1000.0)) if ms_each is None else ms_each
     keys = [screen["reference"]] + [s["key"] for s in screen["stimuli"]]
     events = [{"t": 0.0, "kind": "ready", "key": "", "value": None, "detail": ""}]
     for index, key in enumerate(keys):
@@ -64,13 +66,16 @@ class ListenerClient:
         stream = await self.http.get(f"/gradio_api/call/{api}/{event_id}")
         return event_outputs(stream.raise_for_status().text)
 
-    async def start(self, name: str = "", invite: str | None = None) -> dict[str, Any]:
-        """Register (the welcome page's Start, with `?invite=` when given); returns the first screen.
+    async def start(self, name: str = "", invite: str | None = None, expertise: str | None = None,
+                    headphones: str = "", consent: bool = False, link: dict[str, str] | None = None) -> dict[str, Any]:
+        """Register (the welcome page's Start, with `?invite=` and any other `link` query parameters, such as
+        a crowdsourcing platform's ids); returns the first screen.
 
         Raises:
             ServerError: registration refused (the notice shown to the listener as the message).
         """
-        _, screen, notice = await self.call("start", name, params={"invite": invite} if invite else None)
+        params = {**(link or {}), **({"invite": invite} if invite else {})}
+        _, screen, notice = await self.call("start", name, expertise, headphones, consent, params=params or None)
         if not screen:
             raise ServerError(notice or "registration refused")
         return screen
@@ -96,6 +101,19 @@ class ListenerClient:
 
     async def skip_level(self, screen: dict[str, Any]) -> dict[str, Any]:
         return await self.player(screen, {"level": "skipped", "events": []})
+
+    async def checks(self, screen: dict[str, Any], choose) -> dict[str, Any]:
+        """Take the check screen: fetch every headphone-screen round, answer each with `choose(key, audio)`
+        (1-3), then continue; returns the next screen."""
+        answers = {}
+        for key in screen.get("huggins") or []:
+            response = await self.http.get(f"/mushra/audio/{key}")
+            answers[key] = choose(key, response.raise_for_status().content)
+        return await self.player(screen, {"level": "level set", "huggins": answers, "events": []})
+
+    async def answer(self, screen: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
+        """Send the end page's comment and questionnaire answers; returns the end screen."""
+        return await self.player(screen, {"answers": answers})
 
     async def submit(self, screen: dict[str, Any], ratings: dict[str, int], events: list[dict[str, Any]] | None = None,
                      client_id: str = "") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The listener's event log: what player.js reports with a submission, and the play time per stimulus in it.
+"""The listener's event log: what player.js reports with a submission, the play time per stimulus in it, and
+the listening rule that play time must meet.
 
 player.js logs, with `t` in ms on the page's clock since the screen appeared:
 `ready` (all audio decoded), `play` / `switch` / `stop` (key: the stimulus that starts or stops),
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_KIND = 32
+DEFAULT_MIN_PLAY_S = 3.0
 MAX_DETAIL = 64
 STARTS_PLAYBACK = frozenset({"play", "switch"})  # the event's key is now the stimulus being heard
 ENDS_PLAYBACK = frozenset({"stop", "next"})  # nothing is heard from now on
@@ -95,3 +97,29 @@ def _number(value: Any) -> float | None:
     except OverflowError:
         return None
     return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class ListeningRule:
+    """Every stimulus of a trial, the open reference included, must have been heard for at least
+    `min_play_s`, or for its whole length where it is shorter, before the trial is accepted. player.js
+    counts play time from the events it logs exactly as `playback` does, so the page unlocks Next when the
+    server will accept the trial. 0 turns the rule off.
+
+    Args:
+        min_play_s: seconds each stimulus must be heard.
+    """
+
+    min_play_s: float = DEFAULT_MIN_PLAY_S
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_play_s <= 60:
+            raise ValueError(f"--min-play must be from 0 to 60 s, not {self.min_play_s}")
+
+    def required_ms(self, duration_s: float) -> float:
+        """The play time asked of a stimulus of `duration_s` seconds, in ms."""
+        return 1000.0 * min(self.min_play_s, duration_s)
+
+    def short(self, heard: dict[str, Playback], keys: set[str], required_ms: float) -> list[str]:
+        """The keys heard for less than `required_ms`."""
+        return sorted(k for k in keys if (heard[k].play_ms if k in heard else 0.0) < required_ms)

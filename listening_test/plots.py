@@ -29,21 +29,35 @@ def _box_strip(ax, test: pd.DataFrame, order: list[str], rng: np.random.Generato
     _scale(ax)
 
 
-def plot_all(test: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: Path) -> list[Path]:
-    """Write `ratings_by_condition.png`, `ratings_by_item.png` and `mean_ci.png`; returns their paths."""
+def plot_all(test: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: Path, excluded: int = 0) -> list[Path]:
+    """Write `ratings_by_condition.png`, `ratings_by_item.png` and `mean_ci.png`; returns their paths.
+
+    Titles give the listeners kept and excluded by screening; with no rating left each plot says so.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(0)  # jitter only
+    who = f"{test['listener'].nunique()} listeners kept, {excluded} excluded"
+    names = ("ratings_by_condition.png", "ratings_by_item.png", "mean_ci.png")
+    if test.empty:
+        paths = []
+        for name in names:
+            fig, ax = plt.subplots(figsize=(6, 3))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"No ratings to plot: {who}.\nSee excluded_listeners.csv, or use --no-screening.",
+                    ha="center", va="center")
+            paths.append(_save(fig, out / name))
+        return paths
     paths = []
 
     fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(order), 4.2))
     _box_strip(ax, test, order, rng)
     ax.set_ylabel("rating")
-    ax.set_title(f"MUSHRA ratings: {test['listener'].nunique()} listeners x {test['item'].nunique()} items")
-    paths.append(_save(fig, out / "ratings_by_condition.png"))
+    ax.set_title(f"MUSHRA ratings: {who}, {test['item'].nunique()} items", fontsize=10)
+    paths.append(_save(fig, out / names[0]))
 
     items = sorted(test["item"].unique())
     cols = min(4, len(items))
@@ -54,7 +68,8 @@ def plot_all(test: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: P
         ax.set_title(item, fontsize=9)
     for ax in list(axes.flat)[len(items):]:
         ax.set_visible(False)
-    paths.append(_save(fig, out / "ratings_by_item.png"))
+    fig.suptitle(f"Ratings per item: {who}", fontsize=10)
+    paths.append(_save(fig, out / names[1]))
 
     fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(summary), 4.2))
     x = np.arange(len(summary))
@@ -62,9 +77,10 @@ def plot_all(test: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: P
     errors = [summary["mean"] - summary["ci95_low"], summary["ci95_high"] - summary["mean"]]
     ax.errorbar(x, summary["mean"], yerr=errors, fmt="none", ecolor="black", capsize=4)
     ax.set_xticks(x, summary["condition"], rotation=35, ha="right", fontsize=8)
-    ax.set_ylabel("mean rating (95 % CI)")
+    ax.set_ylabel("mean rating (95 % CI, within 0-100)")
+    ax.set_title(f"Mean and 95 % CI: {who}", fontsize=10)
     _scale(ax)
-    paths.append(_save(fig, out / "mean_ci.png"))
+    paths.append(_save(fig, out / names[2]))
     return paths
 
 

@@ -16,12 +16,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from codecbench.listening_test.headphones import passed
+from codecbench.listening_test.platforms import PLATFORM_IDS
 from codecbench.listening_test.testdef import RATINGS_COLUMNS, MushraTest
 from codecbench.safecsv import write_csv
 
 BUSY_TIMEOUT_MS = 30000
 LISTENING_COLUMNS = ["listener", "trial", "phase", "item", "role", "label", "condition", "deliveries",
                      "first_served", "session", "plays", "play_s"]
+TRIAL_COLUMNS = ["listener", "trial", "phase", "item", "submitted", "session", "duration_s", "listening_s",
+                 "reference_s", "least_heard_s", "heard_whole", "stimuli", "excerpt_s", "required_s"]
+LISTENER_COLUMNS = ["listener", "name", "registration", "created", "sessions", "user_agent", "expertise",
+                    "headphones", "consent", "headphone_check", "huggins_correct", "huggins_rounds", "huggins_passed",
+                    *PLATFORM_IDS, "training_done", "test_done", "test_total", "last_submission", "time_s",
+                    "listening_s", "answered", "comment"]
 
 
 class ResultsDB:
@@ -115,6 +123,60 @@ class ResultsDB:
                 "p.session, p.starts AS plays, p.play_ms / 1000.0 AS play_s FROM stimuli s "
                 "LEFT JOIN trials t ON t.listener = s.listener AND t.trial = s.trial "
                 "LEFT JOIN plays p ON p.stimulus = s.key ORDER BY s.listener, s.trial, s.role, s.label", db)
+
+    def trials(self) -> pd.DataFrame:
+        """One row per planned trial (`TRIAL_COLUMNS`): when and in which session it was submitted, how long
+        the listener spent on it (page clock, first event to Next) and listened in it: in total, to the open
+        reference, to the stimulus heard least; how many of its stimuli were heard at least their whole
+        length (`heard_whole` of `stimuli`), and the listening rule's minimum (`required_s`)."""
+        with self._read() as db:
+            trials = pd.read_sql_query(
+                "SELECT t.listener, t.trial, t.phase, t.item, s.submitted, s.session FROM trials t "
+                "LEFT JOIN submissions s USING (listener, trial) ORDER BY t.listener, t.trial", db)
+            plays = pd.read_sql_query(
+                "SELECT s.listener, s.trial, s.role, p.play_ms FROM stimuli s JOIN plays p ON p.stimulus = s.key "
+                "WHERE s.role != 'level'", db)
+            spans = pd.read_sql_query(
+                "SELECT listener, trial, MIN(t_ms) AS first_ms, MAX(CASE WHEN kind = 'next' THEN t_ms END) AS next_ms "
+                "FROM events WHERE trial > 0 GROUP BY listener, trial", db)
+        trials["excerpt_s"] = [self.test.duration_s(item) for item in trials["item"]]
+        trials["required_s"] = [self.test.rule.required_ms(d) / 1000 for d in trials["excerpt_s"]]
+        grouped = plays.assign(play_s=plays["play_ms"] / 1000).groupby(["listener", "trial"])
+        heard = pd.DataFrame({
+            "listening_s": grouped["play_s"].sum(),
+            "reference_s": plays[plays["role"] == "open-reference"].groupby(["listener", "trial"])["play_ms"].sum() / 1000,
+            "least_heard_s": grouped["play_s"].min(), "stimuli": grouped["play_s"].size()}).reset_index()
+        table = trials.merge(heard, on=["listener", "trial"], how="left").merge(spans, on=["listener", "trial"],
+                                                                                 how="left")
+        whole = plays.merge(trials[["listener", "trial", "excerpt_s"]], on=["listener", "trial"])
+        whole = (whole["play_ms"] / 1000 >= whole["excerpt_s"]).groupby([whole["listener"], whole["trial"]]).sum()
+        table = table.merge(whole.rename("heard_whole").reset_index(), on=["listener", "trial"], how="left")
+        table["duration_s"] = (table["next_ms"] - table["first_ms"]) / 1000
+        return table[TRIAL_COLUMNS]
+
+    def listeners(self) -> pd.DataFrame:
+        """One row per listener (`LISTENER_COLUMNS`, then `q_<id>` per questionnaire answer): who they said they
+        are, the ids their platform's link carried, their checks (the headphone screen passed with at least
+        `headphones.MIN_CORRECT` correct), their progress, how long they took (registration to last trial)
+        and listened, and their end-page answers."""
+        progress = self.progress()
+        with self._read() as db:
+            info = pd.read_sql_query("SELECT listener, key, value FROM listener_info", db) \
+                if self._has_table(db, "listener_info") else pd.DataFrame(columns=["listener", "key", "value"])
+            agents = pd.read_sql_query("SELECT listener, user_agent FROM sessions WHERE session = 1", db)
+        wide = info.pivot(index="listener", columns="key", values="value") if len(info) else pd.DataFrame()
+        table = progress.merge(agents, on="listener", how="left").merge(wide, left_on="listener", right_index=True,
+                                                                         how="left")
+        trials = self.trials().groupby("listener")
+        table = table.merge(trials["listening_s"].sum().rename("listening_s").reset_index(), on="listener", how="left")
+        table["time_s"] = (pd.to_datetime(table["last_submission"]) - pd.to_datetime(table["created"])).dt.total_seconds()
+        for column in LISTENER_COLUMNS:
+            if column not in table:
+                table[column] = None
+        correct = pd.to_numeric(table["huggins_correct"], errors="coerce")
+        table["huggins_passed"] = [None if pd.isna(c) else passed(int(c)) for c in correct]
+        questions = sorted(c for c in table.columns if c.startswith("q_"))
+        return table[LISTENER_COLUMNS + questions]
 
     def progress(self) -> pd.DataFrame:
         """One row per listener: how they registered, sessions, level check, trials done per phase, last submission."""

@@ -26,8 +26,8 @@ class Excerpt:
     Args:
         start: first sample.
         end: one past the last sample.
-        cut: `whole` (the source fits), `pause` (cut in a pause) or `low-energy` (no pause long enough
-            was found; cut at the quietest frame of the second half).
+        cut: `whole` (the source fits), `pause` (cut in a pause), `low-energy` (no pause long enough
+            was found; cut at the quietest frame of the second half) or `exact` (an exact length was asked).
     """
 
     start: int
@@ -85,6 +85,25 @@ def excerpt_bounds(x: np.ndarray, rate: int, max_s: float = MAX_EXCERPT_S) -> Ex
     half = limit // 2
     quietest = half + int(np.argmin(levels[start_frame + half: start_frame + limit]))
     return Excerpt(start_frame * hop, (start_frame + quietest) * hop, "low-energy")
+
+
+def exact_excerpt(x: np.ndarray, rate: int, length_s: float) -> Excerpt:
+    """An excerpt of exactly `length_s` seconds: of the windows that start at the speech onset (less
+    `MARGIN_S`) or in a silent frame after it, the one whose last frame is quietest (the earliest of equals).
+
+    Raises:
+        ValueError: the signal is shorter than `length_s`.
+    """
+    levels = frame_levels_db(x, rate)
+    hop, total, length = int(round(FRAME_S * rate)), len(as_2d(x)), int(round(length_s * rate))
+    if total < length:
+        raise ValueError(f"a {total / rate:.2f} s signal is shorter than the {length_s:g} s excerpt asked for")
+    active = levels > levels.max() + SILENCE_DB
+    onset = max(0, int(np.flatnonzero(active)[0]) - int(round(MARGIN_S / FRAME_S)))
+    starts = [onset] + [f for f in range(onset + 1, len(levels)) if not active[f]]
+    starts = [f * hop for f in starts if f * hop + length <= total] or [total - length]
+    best = min(starts, key=lambda s: (levels[min(len(levels) - 1, (s + length) // hop - 1)], s))
+    return Excerpt(best, best + length, "exact")
 
 
 def cut_excerpt(x: np.ndarray, excerpt: Excerpt, rate: int) -> np.ndarray:

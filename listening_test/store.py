@@ -11,7 +11,13 @@ Serving records: every time a stimulus goes out (freshly dithered, see `dither`)
 says which key and when (see `deliver` for its durability); a trial is accepted only once every stimulus
 of it was served to that listener.
 `plays` holds, per stimulus of a submitted trial, how often playback started on it and for how long (from
-the trial's event log, see `events`). Listening rules can be built on these two tables.
+the trial's event log, see `events`); a trial whose stimuli were not all heard as long as the test's
+`ListeningRule` asks is refused.
+
+`listener_info` keeps what a listener said about themselves (expertise, headphones, consent), the ids a
+crowdsourcing platform's link carried (see `platforms`), their headphone-screen score and their answers on
+the end page; `headphone_rounds` the Huggins-pitch rounds of the check screen (see `headphones`), served by
+opaque key like the stimuli.
 """
 
 from __future__ import annotations
@@ -25,14 +31,21 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from codecbench.listening_test import headphones
 from codecbench.listening_test.dither import dither_seed, dithered_wav
 from codecbench.listening_test.events import Event, parse_events, playback
 from codecbench.listening_test.plan import plan_trials
+from codecbench.listening_test.platforms import PARTICIPANT_IDS, PLATFORM_IDS, Completion
 from codecbench.listening_test.results import BUSY_TIMEOUT_MS, ResultsDB
 from codecbench.listening_test.testdef import MushraTest
 
 MAX_EVENTS = 20000  # per submission
 MAX_ID = 2 ** 31  # sessions and trials are positive numbers below this
+MAX_INFO_CHARS = 200  # a listener's answer about themselves
+MAX_ANSWER_CHARS = 2000  # an answer on the end page
+SELF_REPORTED = ("expertise", "headphones", "consent")  # what the welcome page asks
 DEFAULT_REGISTRATIONS_PER_HOUR = 60
 
 SCHEMA = """
@@ -110,6 +123,22 @@ CREATE TABLE IF NOT EXISTS plays (
     starts INTEGER NOT NULL,
     play_ms REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS listener_info (
+    listener TEXT NOT NULL REFERENCES listeners (listener),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    recorded TEXT NOT NULL,
+    PRIMARY KEY (listener, key)
+);
+CREATE INDEX IF NOT EXISTS listener_info_by_key ON listener_info (key, value);
+CREATE TABLE IF NOT EXISTS headphone_rounds (
+    key TEXT PRIMARY KEY,
+    listener TEXT NOT NULL REFERENCES listeners (listener),
+    round INTEGER NOT NULL,
+    target INTEGER NOT NULL,
+    served TEXT,
+    answer INTEGER
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     listener TEXT NOT NULL,
@@ -160,19 +189,27 @@ class MushraStore(ResultsDB):
     Args:
         path: the SQLite file (created with its folder if missing).
         test: the loaded test; a database opened with another test is refused.
-        level_check: show the level/headphone check before the training.
+        level_check: show the level and left/right check before the training.
         registration: who may register.
+        headphone_screen: add the Huggins-pitch headphone screen to the check screen.
+        completion: where listeners go, and what they are shown, when they are done.
 
     Raises:
         ValueError: another test's database, or one that cannot be written (a one-line reason).
     """
 
     def __init__(self, path: str | Path, test: MushraTest, level_check: bool = True,
-                 registration: Registration = Registration()) -> None:
+                 registration: Registration = Registration(), headphone_screen: bool = True,
+                 completion: Completion = Completion()) -> None:
         self.path = Path(path)
         self.test = test
         self.level_check = level_check
         self.registration = registration
+        self.headphone_screen = headphone_screen and level_check
+        self.completion = completion
+        self.rule = test.rule
+        self.questions = {q["id"] for q in test.texts["questionnaire"]}
+        self.loudness_lufs = float(test.spec["loudness"]["aligned_lufs"])
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = self._connect()
@@ -224,19 +261,34 @@ class MushraStore(ResultsDB):
 
     # -- listeners -------------------------------------------------------------------------------------
 
-    def register(self, name: str = "", user_agent: str = "", invite: str | None = None) -> dict[str, Any]:
+    def register(self, name: str = "", user_agent: str = "", invite: str | None = None,
+                 info: dict[str, str] | None = None) -> dict[str, Any]:
         """Create a listener with a fresh random seed and plan; returns their first screen.
 
         With an invitation code: a new listener bound to it, or, if the invitation was used before, a new
         session of its listener (the invitation link doubles as their personal link). Without one: open
-        registration, if allowed and fewer than `registration.per_hour` opened in the last hour.
+        registration, if allowed and fewer than `registration.per_hour` opened in the last hour. A
+        platform participant id (`info["PROLIFIC_PID"]`, `info["workerId"]`) seen before resumes its listener.
+
+        Args:
+            name: the name or code the listener typed.
+            user_agent: the browser's.
+            invite: the invitation code of the link.
+            info: self-reported `SELF_REPORTED` answers and `platforms.PLATFORM_IDS` (other keys are ignored).
 
         Raises:
             SubmissionError: invitation only, an unknown invitation, or too many registrations this hour.
         """
+        info = {k: str(v)[:MAX_INFO_CHARS] for k, v in (info or {}).items()
+                if k in SELF_REPORTED + PLATFORM_IDS and isinstance(v, str) and v}
         seed = secrets.randbits(31)
         plan = plan_trials(self.test, seed)
         with self._write() as db:
+            for participant in (k for k in PARTICIPANT_IDS if k in info):
+                row = db.execute("SELECT l.listener, l.token FROM listener_info i JOIN listeners l USING (listener) "
+                                 "WHERE i.key = ? AND i.value = ?", (participant, info[participant])).fetchone()
+                if row is not None:
+                    return self._screen(db, row[0], self._new_session(db, row[0], user_agent), row[1])
             if invite is not None:
                 row = db.execute("SELECT listener FROM invites WHERE code = ?", (str(invite),)).fetchone()
                 if row is None:
@@ -253,6 +305,7 @@ class MushraStore(ResultsDB):
                 if recent >= self.registration.per_hour:
                     raise SubmissionError(TOO_MANY)
             listener, token = self._new_listener(db, name, user_agent, seed, plan)
+            self._record_info(db, listener, info)
             if invite is not None:
                 db.execute("UPDATE invites SET listener = ?, used = ? WHERE code = ?", (listener, now(), invite))
             return self._screen(db, listener, 1, token)
@@ -273,7 +326,16 @@ class MushraStore(ResultsDB):
             stimuli += [(_key(), listener, trial.trial, "rated", label, condition, file)
                         for label, condition, file in trial.stimuli]
         db.executemany("INSERT INTO stimuli VALUES (?, ?, ?, ?, ?, ?, ?)", stimuli)
+        if self.headphone_screen:
+            targets = headphones.plan_rounds(np.random.default_rng(seed))
+            db.executemany("INSERT INTO headphone_rounds (key, listener, round, target) VALUES (?, ?, ?, ?)",
+                           [(_key(), listener, n, target) for n, target in enumerate(targets, start=1)])
         return listener, token
+
+    @staticmethod
+    def _record_info(db: sqlite3.Connection, listener: str, info: dict[str, str]) -> None:
+        db.executemany("INSERT OR REPLACE INTO listener_info VALUES (?, ?, ?, ?)",
+                       [(listener, key, value, now()) for key, value in info.items()])
 
     def create_invites(self, count: int) -> list[str]:
         """`count` new invitation codes (random, 144 bits), each good for one listener."""
@@ -287,6 +349,12 @@ class MushraStore(ResultsDB):
         with self._read() as db:
             row = db.execute("SELECT l.token FROM invites i JOIN listeners l ON l.listener = i.listener "
                              "WHERE i.code = ?", (str(invite),)).fetchone()
+        return None if row is None else row[0]
+
+    def token_of(self, listener: str) -> str | None:
+        """A listener's personal token, for the admin to send them their link again (None: no such listener)."""
+        with self._read() as db:
+            row = db.execute("SELECT token FROM listeners WHERE listener = ?", (str(listener),)).fetchone()
         return None if row is None else row[0]
 
     def resume(self, token: str, user_agent: str = "") -> dict[str, Any]:
@@ -321,21 +389,36 @@ class MushraStore(ResultsDB):
         check = db.execute("SELECT headphone_check FROM listeners WHERE listener = ?", (listener,)).fetchone()[0]
         if self.level_check and not check:
             key = db.execute("SELECT key FROM stimuli WHERE listener = ? AND role = 'level'", (listener,)).fetchone()[0]
-            return {**base, "screen": "level", "sample": key}
+            rounds = [r[0] for r in db.execute("SELECT key FROM headphone_rounds WHERE listener = ? ORDER BY round",
+                                               (listener,))]
+            return {**base, "screen": "level", "sample": key, "huggins": rounds if self.headphone_screen else [],
+                    "tone_amplitude": round(headphones.tone_amplitude(self.loudness_lufs), 5)}
         row = db.execute("SELECT trial, phase FROM trials t WHERE listener = ? AND NOT EXISTS (SELECT 1 FROM "
                          "submissions s WHERE s.listener = t.listener AND s.trial = t.trial) ORDER BY trial LIMIT 1",
                          (listener,)).fetchone()
         if row is None:
-            done = db.execute("SELECT COUNT(*) FROM trials WHERE listener = ?", (listener,)).fetchone()[0]
-            return {**base, "screen": "done", "trials": done}
+            return {**base, **self._end(db, listener)}
         trial, phase = row
         index, count = db.execute("SELECT SUM(trial <= ?), COUNT(*) FROM trials WHERE listener = ? AND phase = ?",
                                   (trial, listener, phase)).fetchone()
         stimuli = db.execute("SELECT key, label, role FROM stimuli WHERE listener = ? AND trial = ? ORDER BY label",
                              (listener, trial)).fetchall()
+        item = db.execute("SELECT item FROM trials WHERE listener = ? AND trial = ?", (listener, trial)).fetchone()[0]
         return {**base, "screen": "trial", "trial": trial, "phase": phase, "index": index, "count": count,
                 "stimuli": [{"key": s["key"], "label": s["label"]} for s in stimuli if s["role"] == "rated"],
-                "reference": next(s["key"] for s in stimuli if s["role"] == "open-reference")}
+                "reference": next(s["key"] for s in stimuli if s["role"] == "open-reference"),
+                "min_play_ms": self.rule.required_ms(self.test.duration_s(item))}
+
+    def _end(self, db: sqlite3.Connection, listener: str) -> dict[str, Any]:
+        """The end page: how many trials were saved; once the end page's answers are in, the way back to the
+        listener's crowdsourcing platform."""
+        counts = dict(db.execute("SELECT phase, COUNT(*) FROM trials WHERE listener = ? GROUP BY phase", (listener,)))
+        info = dict(db.execute("SELECT key, value FROM listener_info WHERE listener = ?", (listener,)).fetchall())
+        end = {"screen": "done", "trials": counts.get("test", 0), "training": counts.get("training", 0),
+               "answered": "answered" in info}
+        if end["answered"]:
+            end["completion"] = self.completion.for_listener(info)
+        return end
 
     # -- stimuli -----------------------------------------------------------------------------------------
 
@@ -350,9 +433,18 @@ class MushraStore(ResultsDB):
         with self._write("NORMAL") as db:
             row = db.execute("SELECT file FROM stimuli WHERE key = ?", (str(key),)).fetchone()
             if row is None:
-                return None
+                return self._deliver_round(db, str(key))
             db.execute("INSERT INTO deliveries (stimulus, served) VALUES (?, ?)", (key, now()))
         return dithered_wav(self.test.path(row[0]), dither_seed(self._secret, key))
+
+    def _deliver_round(self, db: sqlite3.Connection, key: str) -> bytes | None:
+        """A headphone-screen round's stimulus (its noise seeded by the key), first serving recorded."""
+        row = db.execute("SELECT target FROM headphone_rounds WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        db.execute("UPDATE headphone_rounds SET served = ? WHERE key = ? AND served IS NULL", (now(), key))
+        return headphones.huggins_wav(headphones.HugginsRound(row[0], dither_seed(self._secret, key)),
+                                      self.loudness_lufs)
 
     # -- submissions -----------------------------------------------------------------------------------
 
@@ -365,12 +457,14 @@ class MushraStore(ResultsDB):
         Args:
             token: the listener's token.
             session: the session the browser is in.
-            submission: `{"trial": n, "ratings": {key: 0..100}, "events": [...], "client_id": str}` or
-                `{"level": "passed 3/3" | "failed 1/3" | "skipped", "events": [...]}`.
+            submission: `{"trial": n, "ratings": {key: 0..100}, "events": [...], "client_id": str}`,
+                `{"level": "level set; ..." | "skipped", "huggins": {round key: 1..3}, "events": [...]}` or, on
+                the end page, `{"answers": {"comment": text, question id: text}}`.
 
         Raises:
-            SubmissionError: unknown token or session, a trial that is not the current one or not every
-                stimulus of which was served, missing, unknown or out-of-range ratings. Nothing is stored.
+            SubmissionError: unknown token or session, a trial that is not the current one, not every
+                stimulus of which was served or heard as long as the listening rule asks, missing, unknown
+                or out-of-range ratings or answers. Nothing is stored.
         """
         if not isinstance(session, int) or isinstance(session, bool) or not 0 < session < MAX_ID:
             raise SubmissionError("this page's session is not valid: reload the page")
@@ -387,6 +481,9 @@ class MushraStore(ResultsDB):
                 raise SubmissionError(f"session {session} does not belong to this listener: reload the page")
             if "level" in submission:
                 self._store_level(db, listener, session, str(submission["level"])[:40], events)
+                self._store_rounds(db, listener, submission.get("huggins"))
+            elif "answers" in submission:
+                self._store_answers(db, listener, submission["answers"])
             else:
                 self._store_trial(db, listener, session, submission, events)
             return self._screen(db, listener, session, token)
@@ -430,13 +527,48 @@ class MushraStore(ResultsDB):
             raise SubmissionError(f"play every stimulus of this trial before pressing Next ({unserved} of "
                                   f"{len(rows)} never reached this page): reload the page")
         keys = {r["key"] for r in rows}
-        logged = parse_events(events, keys)  # listening rules check `playback(logged)` here, before anything is stored
+        logged = parse_events(events, keys)
+        required = self.rule.required_ms(self.test.duration_s(item))
+        short = self.rule.short(playback(logged), keys, required)
+        if short:
+            raise SubmissionError(f"listen to every stimulus and the Reference for at least {required / 1000:g} s "
+                                  f"before pressing Next ({len(short)} of {len(keys)} were heard for less)")
         stamp = now()
         db.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?)",
                    (listener, trial, session, stamp, str(submission.get("client_id", ""))[:64]))
         db.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [(listener, session, trial, key, item, rated[key], ratings[key], phase, stamp) for key in rated])
         self._store_events(db, listener, session, trial, logged, keys)
+
+    def _store_rounds(self, db: sqlite3.Connection, listener: str, answers: Any) -> None:
+        """Score the headphone screen once: a round counts as correct only if its stimulus was served."""
+        if not isinstance(answers, dict) or not answers:
+            return
+        rounds = db.execute("SELECT key, target, served, answer FROM headphone_rounds WHERE listener = ?",
+                            (listener,)).fetchall()
+        if not rounds or any(r["answer"] is not None for r in rounds):
+            return
+        chosen = {r["key"]: answers.get(r["key"]) for r in rounds}
+        valid = {k: a for k, a in chosen.items() if isinstance(a, int) and not isinstance(a, bool)
+                 and 1 <= a <= headphones.INTERVALS}
+        db.executemany("UPDATE headphone_rounds SET answer = ? WHERE key = ?", [(a, k) for k, a in valid.items()])
+        correct = sum(valid.get(r["key"]) == r["target"] and r["served"] is not None for r in rounds)
+        self._record_info(db, listener, {"huggins_correct": str(correct), "huggins_rounds": str(len(rounds))})
+
+    def _store_answers(self, db: sqlite3.Connection, listener: str, answers: Any) -> None:
+        """The end page's comment and questionnaire answers, once, after the last trial."""
+        if not isinstance(answers, dict) or set(answers) - {"comment"} - self.questions:
+            raise SubmissionError("these answers do not belong to this test's questions: reload the page")
+        open_trials = db.execute("SELECT COUNT(*) FROM trials t WHERE listener = ? AND NOT EXISTS (SELECT 1 FROM "
+                                 "submissions s WHERE s.listener = t.listener AND s.trial = t.trial)",
+                                 (listener,)).fetchone()[0]
+        if open_trials:
+            raise SubmissionError("answer the questions after the last trial: reload the page")
+        if db.execute("SELECT 1 FROM listener_info WHERE listener = ? AND key = 'answered'", (listener,)).fetchone():
+            return  # sent before: a retried submission
+        given = {("comment" if k == "comment" else f"q_{k}"): str(v)[:MAX_ANSWER_CHARS]
+                 for k, v in answers.items() if isinstance(v, (str, int, float)) and str(v).strip()}
+        self._record_info(db, listener, {**given, "answered": now()})
 
     @staticmethod
     def _store_events(db: sqlite3.Connection, listener: str, session: int, trial: int, events: list[Event],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecbench.listening_test.events import DEFAULT_MIN_PLAY_S, ListeningRule
 from codecbench.resources import file_digest
 
 FORMAT = "codecbench-mushra-test/1"
@@ -64,6 +65,29 @@ class MushraTest:
 
     def path(self, relative: str) -> Path:
         return self.root / relative
+
+    @property
+    def rule(self) -> ListeningRule:
+        """The listening rule the test was built with (the default for tests built before there was one)."""
+        return ListeningRule(float((self.spec.get("listening") or {}).get("min_play_s", DEFAULT_MIN_PLAY_S)))
+
+    @property
+    def texts(self) -> dict[str, Any]:
+        """What listeners read (sealed in `test.yaml`; the English defaults for tests built without)."""
+        from codecbench.listening_test.texts import load_texts
+
+        return self.spec.get("texts") or load_texts(None)
+
+    @property
+    def mid_anchor(self) -> str | None:
+        """The mid anchor's condition (None: a test without anchors)."""
+        return (self.spec.get("anchors") or {}).get("mid")
+
+    def duration_s(self, item: str) -> float:
+        """The length of an item's excerpt."""
+        entry = next(e for e in (self.spec.get("items") or []) + (self.spec.get("training") or [])
+                     if str(e["item"]) == item)
+        return entry["frames"] / entry["sample_rate"]
 
 
 def write_checksums(root: Path) -> str:

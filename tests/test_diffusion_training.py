@@ -60,10 +60,16 @@ def test_vocoder_reconstruction_then_adversarial(tmp_path, librispeech_root, cac
     first, last = first_and_last(log, "mel_l1")
     assert last < first
     assert "d_loss" not in log["history"][0] and "d_loss" in log["history"][-1]
+    quantizer = str(_tiny_quantizer(tmp_path, librispeech_root, cache))
     gan = train(tiny("gan-mel", tmp_path / "gan", librispeech_root, cache, 5, log_every=1,
-                     recipe_args={"quantizer": str(_tiny_quantizer(tmp_path, librispeech_root, cache)),
-                                  "init": str(tmp_path / "hifigan.safetensors")}), progress=False)
+                     recipe_args={"quantizer": quantizer, "init": str(tmp_path / "hifigan.safetensors")}),
+                progress=False)
     assert {"mel_l1@2", "mel_l1@4"} <= set(gan["validation"][-1])
+    # Foti & Brendel's baseline is trained from scratch on the same data: the same recipe without `init`
+    scratch = train(tiny("gan-mel", tmp_path / "scratch", librispeech_root, cache, 2, log_every=1,
+                         recipe_args={"quantizer": quantizer}), progress=False)
+    assert {"mel_l1@2", "mel_l1@4"} <= set(scratch["validation"][-1])
+    assert "init" not in scratch["options"]["recipe_args"] and (tmp_path / "scratch" / "gan-mel.safetensors").is_file()
 
 
 def _tiny_quantizer(tmp_path, librispeech_root, cache):
@@ -82,6 +88,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, librispeech_root, cac
     resumed = train(tiny("melvq-ddpm", tmp_path / "b", librispeech_root, cache, 8, checkpoint_every=4, resume=True),
                     progress=False)
     assert resumed["invocations"][-1]["start_step"] == 4 and resumed["step"] == 8
+    assert "0 → 4, 4 → 8." in (tmp_path / "b" / "melvq-ddpm.md").read_text()  # the card lists the final span
     a = load_modules(tmp_path / "a" / "melvq-ddpm.safetensors")["backbone"].state_dict()
     b = load_modules(tmp_path / "b" / "melvq-ddpm.safetensors")["backbone"].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -42,12 +42,12 @@ def test_encodec16_measures_its_operating_point(speech, point, codebooks):
 
 
 def test_ladiffcodec_midway_round_trip_is_seeded_and_counts_calls(speech):
-    codec = load_codec("ladiffcodec@1.5:tau=10")  # the default gamma 0.3; 10 calls keep the test fast
+    codec = load_codec("ladiffcodec@1.5:tau=10")  # the default gamma 0.3; 10 steps keep the test fast
     encoded = codec.encode(speech)
     assert abs(kbps(encoded, len(speech)) - 1.5) / 1.5 < 0.05
     codec.reseed(7)
     first = codec.decode(encoded)
-    assert codec.decode_info() == {"denoiser_calls": 10.0}
+    assert codec.decode_info() == {"denoiser_calls": 20.0}  # Algorithm 1: both branches, 2 tau evaluations
     codec.reseed(7)
     assert np.array_equal(first, codec.decode(encoded))
     codec.reseed(8)
@@ -57,7 +57,8 @@ def test_ladiffcodec_midway_round_trip_is_seeded_and_counts_calls(speech):
 
 
 def test_ladiffcodec_sampler_options():
-    assert load_codec("ladiffcodec").num_steps == 100  # midway, tau 100: 10x fewer calls than DDPM
+    assert load_codec("ladiffcodec").num_steps == 100  # midway, tau 100: 100 steps of 2 network evaluations
+    assert load_codec("ladiffcodec:sampler=infill-forward,tau=40").num_steps == 40
     assert load_codec("ladiffcodec:sampler=ddpm").num_steps == 1000
     assert load_codec("ladiffcodec:sampler=ddim").num_steps == 50
     for bad, message in (("sampler=euler", "select one of"), ("sampler=ddim,tau=5", "midway"),

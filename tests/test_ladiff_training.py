@@ -69,6 +69,29 @@ def test_token_diffusion_recipes_learn_on_frozen_parts(recipe, tmp_path, frozen_
     assert "Command:" in (tmp_path / f"{recipe}.md").read_text()
 
 
+def test_paper_options_condition_scaling_and_autoencoder_strides(tmp_path, frozen_parts, librispeech_root, cache):
+    """LaDiffCodec's condition scaled per upsampled frame (trained by the diffusion loss alone) and its
+    epsilon objective, on an autoencoder with the strides [4, 8] of the paper's Table 1 ablation."""
+    parts, _ = frozen_parts
+    train(tiny("latent-ae", tmp_path / "ae", librispeech_root, cache, 2, recipe_args={"strides": "4,8"}),
+          progress=False)
+    autoencoder = load_modules(tmp_path / "ae" / "latent-ae.safetensors")["autoencoder"]
+    assert autoencoder.hop_length == 32 and autoencoder.config.ratios == (4, 8)
+    args = {"tokenizer": str(parts / "encodec16" / "encodec16.safetensors"),
+            "autoencoder": str(tmp_path / "ae" / "latent-ae.safetensors"), "condition_scaling": "upsampled_frames",
+            "prediction_type": "epsilon"}
+    log = train(tiny("ladiffcodec", tmp_path / "diff", librispeech_root, cache, 2, recipe_args=args), progress=False)
+    assert "latent_l1" not in log["history"][-1] and "latent_l1@3" not in log["validation"][-1]
+    assert "midway_latent_l1@3" in log["validation"][-1]
+    upsampler = load_modules(tmp_path / "diff" / "ladiffcodec.safetensors")["conditioner"]
+    assert upsampler.config.rates == (5, 2) and upsampler.config.condition_scaling == "upsampled_frames"
+    training = read_metadata(tmp_path / "diff" / "ladiffcodec.safetensors")["training"]
+    assert training["diffusion"]["prediction_type"] == "epsilon"  # the paper's objective
+    with pytest.raises(ValueError, match="divides"):
+        train(tiny("latent-ae", tmp_path / "bad", librispeech_root, cache, 2, recipe_args={"strides": "3"}),
+              progress=False)
+
+
 def test_token_recipes_refuse_segments_that_split_token_frames(tmp_path, librispeech_root, cache):
     with pytest.raises(ValueError, match="multiple of 5"):
         train(tiny("encodec16", tmp_path, librispeech_root, cache, 2, segment_frames=16), progress=False)

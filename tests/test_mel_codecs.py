@@ -29,7 +29,7 @@ def test_shipped_checkpoints_are_small_and_documented():
 
     files = sorted(CHECKPOINT_DIR.glob("*.safetensors"))
     assert {f.stem for f in files} == {"melvq-ddpm", "mel-rvq", "mel2mel", "hifigan", "gan-mel",
-                                       "encodec16", "latent-ae", "ladiffcodec", "latent2mel"}
+                                       "encodec16", "latent-ae", "ladiffcodec", "latent2mel", "mel2wave", "latent2wave"}
     for path in files:
         assert path.stat().st_size <= 8_000_000, path
         card = path.with_suffix(".md").read_text()

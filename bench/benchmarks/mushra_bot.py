@@ -88,13 +88,16 @@ async def honest_listener(client: ListenerClient, name: str, db: Path, rng: np.r
         screen = await client.skip_level(screen)
     while screen["screen"] == "trial":
         await client.fetch(screen)
-        conditions = conditions_of(db, [s["key"] for s in screen["stimuli"]])
-        ratings = {}
-        for key, condition in conditions.items():
-            low = 92 if condition == REFERENCE else 0
-            ratings[key] = int(np.clip(HONEST_MEANS.get(condition, HONEST_CODEC_MEAN) + rng.normal(0, 6), low, 100))
-        screen = await client.submit(screen, ratings)
+        screen = await client.submit(screen, honest_ratings(conditions_of(db, [s["key"] for s in screen["stimuli"]]),
+                                                            rng))
     return screen["listener"]
+
+
+def honest_ratings(conditions: dict[str, str], rng: np.random.Generator) -> dict[str, int]:
+    """An attentive listener's ratings {key: rating} of stimuli {key: condition}: near each condition's typical
+    rating (sd 6), the hidden reference at least 92."""
+    return {key: int(np.clip(HONEST_MEANS.get(condition, HONEST_CODEC_MEAN) + rng.normal(0, 6),
+                             92 if condition == REFERENCE else 0, 100)) for key, condition in conditions.items()}
 
 
 async def run_listeners(url: str, db: Path, bots: int, honest: int, seed: int) -> tuple[list[BotRun], list[str]]:

@@ -6,13 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from codecbench.listening_test.events import DEFAULT_MIN_PLAY_S
+from codecbench.listening_test.headphones import MIN_CORRECT, ROUNDS
+
 LISTENING_EXTRA = 'pip install "codecbench[listening]"'
+
+
+class _DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default once: not where its help already says it, nor for unset (None) or off flags."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or "(default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mushra", help="MUSHRA listening tests: build a test, serve it, export and analyse the ratings",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_DefaultsOnce)
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     build = _action(actions, "build", "build a test folder from a run or a stimulus folder")
@@ -22,12 +34,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--out", required=True, help="the test folder to write")
     build.add_argument("--conditions", default=None,
                        help="comma-separated conditions (default: all); reference and anchors are always added")
-    build.add_argument("--items", type=int, default=10, help="test items (at least 5)")
+    build.add_argument("--items", type=int, default=10,
+                       help="test items (at least 5; below 7 one slip excludes a listener in post-screening)")
     build.add_argument("--training-items", type=int, default=1, help="training items (distinct from the test)")
     build.add_argument("--seed", type=int, default=0, help="item selection seed")
     build.add_argument("--name", default=None, help="the test's name (default: the folder name)")
     build.add_argument("--loudness", type=float, default=-26.0, help="common BS.1770 loudness, LUFS")
     build.add_argument("--max-excerpt", type=float, default=12.0, help="longest excerpt, s (at most 12)")
+    build.add_argument("--exact-excerpt", action="store_true",
+                       help="cut every excerpt to exactly --max-excerpt seconds (shorter utterances are not used)")
+    build.add_argument("--min-play", type=float, default=DEFAULT_MIN_PLAY_S,
+                       help="seconds every stimulus and the Reference must be heard (or to its end) before Next; "
+                            "0 turns the rule off")
+    build.add_argument("--mid-anchor", default="auto",
+                       help="the mid anchor: auto (chosen for the material's bandwidth: lowpass@5k for 16 kHz "
+                            "speech, lowpass@7k from 32 kHz on) or lowpass@<kHz>k")
+    build.add_argument("--no-anchors", action="store_true",
+                       help="no low and mid anchor (a MUSHRA-like test; analysis skips the anchor rule)")
+    build.add_argument("--texts", default=None,
+                       help="a YAML file with the welcome, privacy, consent, instructions, end texts, language, "
+                            "questionnaire and player labels (default: English)")
     build.add_argument("--min-duration", type=float, default=3.0, help="shortest usable utterance of a run, s")
     build.add_argument("--device", default="cpu", help="device for neural codecs")
     build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
@@ -50,7 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "`codecbench mushra invite`")
     serve.add_argument("--registrations-per-hour", type=int, default=60,
                        help="open registrations accepted in any hour (invited listeners do not count)")
-    serve.add_argument("--no-level-check", action="store_true", help="skip the level/headphone check screen")
+    serve.add_argument("--no-level-check", action="store_true",
+                       help="no check screen (level, left/right and headphone screen) before the training")
+    serve.add_argument("--no-headphone-screen", action="store_true",
+                       help="leave the Huggins-pitch headphone screen out of the check screen")
+    serve.add_argument("--completion-url", default=None,
+                       help="where listeners go when done, e.g. https://app.prolific.com/submissions/complete?cc=CODE "
+                            "({PROLIFIC_PID}-style placeholders are filled in)")
+    serve.add_argument("--completion-code", default=None, help="a completion code shown on the end page")
     serve.add_argument("--concurrency", type=int, default=8, help="events handled at once per event type")
     serve.set_defaults(handler=handle_serve)
 
@@ -69,19 +102,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--events", default=None, help="also write the event log here")
     export.add_argument("--listening", default=None,
                         help="also write per-stimulus serving and play-time records here")
+    export.add_argument("--trials", default=None,
+                        help="also write per-trial times here (time on the trial, listening time, least-heard stimulus)")
+    export.add_argument("--listeners", default=None,
+                        help="also write per-listener records here (self-reported expertise and headphones, platform "
+                             "ids, checks, time taken, end-page answers)")
     export.set_defaults(handler=handle_export)
 
     analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
     analyze.add_argument("ratings", metavar="RATINGS_CSV", help="ratings in the export format (from any source)")
     analyze.add_argument("--out", required=True, help="output folder")
     analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
-    analyze.add_argument("--mid-anchor", default="lowpass@7k", help="the mid anchor's condition name")
+    analyze.add_argument("--mid-anchor", default="auto",
+                         help="the mid anchor's condition name (auto: lowpass@7k, else the highest low-pass above "
+                              "lowpass@3.5k; none: no anchor rule)")
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.add_argument("--no-screening", action="store_true",
+                         help="keep every listener (screening.csv still shows the counts)")
+    analyze.add_argument("--listeners", default=None,
+                         help="the listeners file of `export --listeners`: reports each listener's headphone screen")
+    analyze.add_argument("--headphone-rule", choices=("report", "exclude"), default="report",
+                         help="exclude: also exclude listeners who did not pass the headphone screen")
+    analyze.add_argument("--headphone-min-correct", type=int, default=MIN_CORRECT,
+                         help=f"correct rounds (of {ROUNDS}) that pass the headphone screen")
     analyze.set_defaults(handler=handle_analyze)
 
 
 def _action(actions: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
-    return actions.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return actions.add_parser(name, help=text, formatter_class=_DefaultsOnce)
 
 
 def _require_listening() -> None:
@@ -95,33 +143,47 @@ def _require_listening() -> None:
 
 def handle_build(args: argparse.Namespace) -> int:
     _require_listening()
-    from codecbench.listening_test.build import build_test
+    from codecbench.listening_test.anchors import Anchors
+    from codecbench.listening_test.build import Protocol, build_test
+    from codecbench.listening_test.events import ListeningRule
+    from codecbench.listening_test.texts import load_texts
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] if args.conditions else None
+    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts), Anchors(args.mid_anchor, not args.no_anchors),
+                        args.exact_excerpt)
     result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
                         training_items=args.training_items, seed=args.seed, name=args.name,
                         target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,
-                        device=args.device, overwrite=args.overwrite)
+                        device=args.device, overwrite=args.overwrite, protocol=protocol)
     spans = result.loudness.groupby(["phase", "item"], sort=False)["lufs_after"].agg(["min", "max"])
     print(f"stimuli aligned to {result.aligned_lufs:.2f} LUFS (BS.1770); per item, loudness min / max:")
     for (phase, item), row in spans.iterrows():
         flag = "  FLAGGED: spans more than 1 LU" if row["max"] - row["min"] > 1.0 else ""
         print(f"  {phase:8s} {item:24s} {row['min']:7.2f} / {row['max']:7.2f} LUFS{flag}")
+    for anchor, measures in result.anchor_distance.items():
+        print(f"anchor {anchor}: difference to the reference {measures['removed_db'][0]:.1f} to "
+              f"{measures['removed_db'][1]:.1f} dB of its energy, log-spectral distance {measures['lsd_db'][0]:.1f} "
+              f"to {measures['lsd_db'][1]:.1f} dB")
     print(f"test folder: {result.out} (test.yaml, stimuli/, loudness.csv, SHA256SUMS)")
     if result.flagged:
         print(f"warning: {len(result.flagged)} items span more than 1 LU: {result.flagged}")
+    for note in result.warnings:
+        print(f"warning: {note}", file=sys.stderr)
     return 0
 
 
 def handle_serve(args: argparse.Namespace) -> int:
     _require_listening()
+    from codecbench.listening_test.platforms import Completion
     from codecbench.listening_test.store import MushraStore, Registration, default_db
     from codecbench.listening_test.testdef import load_test
 
     password = _admin_password(args)
     registration = Registration(args.registration == "invite", args.registrations_per_hour)
     store = MushraStore(args.db or default_db(args.test_dir), load_test(args.test_dir), not args.no_level_check,
-                        registration)  # a database it cannot write stops serve here, before Gradio loads
+                        registration, not args.no_headphone_screen, Completion(args.completion_url,
+                                                                                 args.completion_code))
+    # a database it cannot write stopped serve here, before Gradio loads
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -173,7 +235,9 @@ def handle_export(args: argparse.Namespace) -> int:
     print(f"{len(table)} ratings of {table['listener'].nunique()} listeners -> {args.out}")
     results = ResultsDB(db, test)
     for path, what, read in ((args.events, "events", results.events),
-                             (args.listening, "stimulus records", results.listening)):
+                             (args.listening, "stimulus records", results.listening),
+                             (args.trials, "trial records", results.trials),
+                             (args.listeners, "listener records", results.listeners)):
         if path:
             frame = read()
             write_csv(frame, path, private=True)
@@ -185,8 +249,10 @@ def handle_analyze(args: argparse.Namespace) -> int:
     _require_listening()
     from codecbench.listening_test.analysis import analyze
 
-    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=args.mid_anchor,
-                     plots=not args.no_plots)
+    mid_anchor = None if args.mid_anchor.lower() == "none" else args.mid_anchor
+    result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=mid_anchor,
+                     plots=not args.no_plots, screening=not args.no_screening, listeners=args.listeners,
+                     headphone_rule=args.headphone_rule, headphone_min_correct=args.headphone_min_correct)
     excluded = result.screening.excluded
     print(f"listeners: {len(result.screening.listeners)}, excluded by post-screening: {len(excluded)}")
     for row in excluded.itertuples():

@@ -51,7 +51,15 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of how a run executes (shared by `run` and `sweep`)."""
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="metric processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="local: worker processes that code (CPU codecs) and score (1: all in this process); "
+                             "ray without --ray-address: the CPUs of the Ray instance started here")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local: this machine's processes; ray: a Ray cluster (needs the [ray] extra)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="join a running Ray cluster (auto, ray://HOST:10001); default: start Ray here")
+    parser.add_argument("--actors", type=int, default=None,
+                        help="ray: codec actors (default: one per CPU of the cluster, one per GPU with --device cuda)")
     parser.add_argument("--device", default="cpu", help="device for neural codecs (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=0, help="run seed")
     parser.add_argument("--threads", type=int, default=None,
@@ -68,6 +76,7 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.channel.inputs import parse_inputs
     from codecbench.codecs import parse_spec_list
     from codecbench.datasets import select
+    from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
     from codecbench.rundir import RunDir
     from codecbench.runner import run_benchmark, set_torch_threads
@@ -83,9 +92,11 @@ def handle(args: argparse.Namespace) -> int:
     inputs = None if input_texts is None else parse_inputs(input_texts)
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
     print(selection.describe())
-    result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
-                           overwrite=args.overwrite, seed=args.seed, device=args.device,
-                           progress=not args.no_progress, channels=channels, inputs=inputs)
+    engine = make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors, args.threads)
+    with engine:
+        result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
+                               overwrite=args.overwrite, seed=args.seed, device=args.device,
+                               progress=not args.no_progress, engine=engine, channels=channels, inputs=inputs)
     print(result.summary_text())
     print(f"\nrows: {result.out / 'utterances.parquet'}  summary: {result.out / 'summary.csv'}  "
           f"provenance: {result.out / 'run.json'}")

@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from codecbench.datasets import select
+    from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
     from codecbench.runner import set_torch_threads
     from codecbench.sweep import parse_param, run_sweep
@@ -42,9 +43,11 @@ def handle(args: argparse.Namespace) -> int:
     extra = parse_metric_list([args.metrics]) if args.metrics else []
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
     print(selection.describe())
-    result = run_sweep(selection, args.spec, params, metric[0], args.out, extra, workers=args.workers,
-                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
-                       progress=not args.no_progress)
+    engine = make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors, args.threads)
+    with engine:
+        result = run_sweep(selection, args.spec, params, metric[0], args.out, extra, workers=args.workers,
+                           resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
+                           progress=not args.no_progress, engine=engine)
     columns = [c for c in result.table.columns if c not in ("spec", "skipped")]
     print(result.table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\ntable: {result.run.out / 'sweep.csv'}  figure: {result.figure}  rows: {result.run.out / 'utterances.csv'}")

@@ -1,11 +1,12 @@
 """`codecbench train RECIPE`: train a diffusion codec's models (vocoder, mel2mel, gan-mel, melvq-ddpm, and the
-LaDiffCodec / design-space recipes)."""
+LaDiffCodec / design-space recipes, waveform decoders included)."""
 
 from __future__ import annotations
 
 import argparse
 
-RECIPE_NAMES = ("vocoder", "mel2mel", "gan-mel", "melvq-ddpm", "encodec16", "latent-ae", "ladiffcodec", "latent2mel")
+RECIPE_NAMES = ("vocoder", "mel2mel", "gan-mel", "melvq-ddpm", "encodec16", "latent-ae", "ladiffcodec", "latent2mel",
+                "mel2wave", "latent2wave")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,12 +41,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quantizer-steps", type=int, default=None,
                         help="mel2mel: steps spent on the quantizer before the diffusion model (default steps/3)")
     parser.add_argument("--quantizer", default=None,
-                        help="gan-mel: the mel-rvq.safetensors to decode; mel2mel: the quantizer to start from")
-    parser.add_argument("--init", default=None, help="vocoder, gan-mel: generator safetensors to start from")
+                        help="gan-mel: the mel-rvq.safetensors to decode; mel2mel: the quantizer to start from; "
+                             "mel2wave: the frozen mel-rvq (default: the shipped one)")
+    parser.add_argument("--init", default=None,
+                        help="vocoder, gan-mel: generator safetensors to start from (gan-mel without it: from scratch)")
     parser.add_argument("--tokenizer", default=None,
-                        help="ladiffcodec, latent2mel: the frozen encodec16.safetensors (default: the shipped one)")
+                        help="ladiffcodec, latent2mel, latent2wave: the frozen encodec16.safetensors (default: shipped)")
     parser.add_argument("--autoencoder", default=None,
-                        help="ladiffcodec: the frozen latent-ae.safetensors (default: the shipped one)")
+                        help="ladiffcodec: the frozen latent-ae.safetensors, any stride (default: the shipped one)")
+    parser.add_argument("--codebooks", default=None,
+                        help="ladiffcodec, latent2mel, mel2wave, latent2wave: the codebook counts trained for, e.g. 3 "
+                             "(one model per bit rate, as LaDiffCodec) (default: every operating point)")
+    parser.add_argument("--condition-scaling", default=None, choices=["token_frames", "upsampled_frames"],
+                        help="ladiffcodec, latent2mel: scale each token frame to [-1, 1] before upsampling (default, "
+                             "the shipped checkpoints) or each upsampled frame (LaDiffCodec Sec. 2.2)")
+    parser.add_argument("--prediction-type", default=None, choices=["epsilon", "v_prediction"],
+                        help="ladiffcodec, latent2mel, mel2wave, latent2wave: what the denoiser predicts (default: "
+                             "v_prediction for the latent and mel models, epsilon for the waveform decoders)")
+    parser.add_argument("--strides", default=None,
+                        help="latent-ae: the autoencoder's strides as EnCodec lists them, e.g. 8 (default), 1 or 4,8 "
+                             "(LaDiffCodec's Table 1 ablation)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=handle)
 
@@ -57,7 +72,11 @@ def handle(args: argparse.Namespace) -> int:
     recipe_args = {key: value for key, value in (("adversarial_start", args.adversarial_start),
                                                  ("quantizer_steps", args.quantizer_steps),
                                                  ("quantizer", args.quantizer), ("init", args.init),
-                                                 ("tokenizer", args.tokenizer), ("autoencoder", args.autoencoder))
+                                                 ("tokenizer", args.tokenizer), ("autoencoder", args.autoencoder),
+                                                 ("codebooks", args.codebooks),
+                                                 ("condition_scaling", args.condition_scaling),
+                                                 ("prediction_type", args.prediction_type),
+                                                 ("strides", args.strides))
                    if value is not None}
     options = TrainOptions(recipe=args.recipe, out=args.out, root=args.root, split=args.split, steps=args.steps,
                            device=args.device, resume=args.resume, preset=args.preset, seed=args.seed,

@@ -1,8 +1,37 @@
 """Engines schedule `pipeline.code` and `pipeline.score` over a run's work and hand each finished `Row` to
-the run folder; they compute nothing themselves. `local`: codecs in this process, metrics in worker
-processes."""
+the run folder; they compute nothing themselves. `local`: this machine's processes (`LocalEngine`); `ray`: a
+Ray cluster, started on this machine or joined (`RayEngine`, needs the `[ray]` extra)."""
 
-from codecbench.engines.base import CodecInfo, Engine, Task, Work
+from codecbench.engines.base import CodecInfo, Engine, Plan, Task, Work
 from codecbench.engines.local import LocalEngine
 
-__all__ = ["CodecInfo", "Engine", "LocalEngine", "Task", "Work"]
+ENGINES = ("local", "ray")
+
+
+def make_engine(name: str, workers: int = 1, device: str = "cpu", address: str | None = None,
+                actors: int | None = None, threads: int | None = None) -> Engine:
+    """The engine called `name` (see `codecbench run --engine`).
+
+    Args:
+        workers: local: worker processes (1: everything in this process); ray without `address`: the CPUs of
+            the Ray instance started here.
+        device: where torch codecs run (`cpu`, `cuda`).
+        address: ray: a running cluster to join (`auto`, `ray://HOST:10001`); None starts one here.
+        actors: ray: codec actors (default: one per CPU, or per GPU with `device` cuda).
+        threads: ray: torch's threads in each actor (the local engine's are this process's: `--threads`).
+
+    Raises:
+        ValueError: an unknown engine, or Ray options with the local engine.
+    """
+    if name == "local":
+        if address is not None or actors is not None:  # threads: set for this process by the caller
+            raise ValueError("--ray-address and --actors need --engine ray")
+        return LocalEngine(workers, device)
+    if name == "ray":
+        from codecbench.engines.ray import RayEngine
+
+        return RayEngine(workers, device, address, actors, threads)
+    raise ValueError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
+
+
+__all__ = ["CodecInfo", "ENGINES", "Engine", "LocalEngine", "Plan", "Task", "Work", "make_engine"]

@@ -3,16 +3,17 @@ become a `Row`. An engine only decides where and when `pipeline.code` and `pipel
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from codecbench import pipeline
-from codecbench.audio import LoadedAudio
+from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.channel import ChannelCondition, Transmission
 from codecbench.channel.inputs import InputCondition, degrade
-from codecbench.codecs import Codec, CodecSpec
+from codecbench.codecs import Codec, CodecSpec, load_codec
 from codecbench.datasets import Utterance
 from codecbench.pipeline import Coded, Scored
 from codecbench.rows import N_SEEDS, SEED_STD_SUFFIX, Row, nan_metrics
@@ -55,6 +56,25 @@ class Work:
     """
 
     tasks: tuple[Task, ...]
+    metrics: tuple[str, ...]
+    metric_columns: tuple[str, ...]
+    run_seed: int
+    max_delay_s: float
+    channels: tuple[ChannelCondition, ...] = ()
+    inputs: tuple[InputCondition, ...] = ()
+    talkers: tuple[Utterance, ...] = ()
+
+    @property
+    def plan(self) -> "Plan":
+        """Everything but the task list: what a worker needs to turn one task into a row."""
+        return Plan(self.metrics, self.metric_columns, self.run_seed, self.max_delay_s, self.channels, self.inputs,
+                    self.talkers)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How every task of a run is coded and scored (`Work` without its tasks, cheap to send to a worker)."""
+
     metrics: tuple[str, ...]
     metric_columns: tuple[str, ...]
     run_seed: int
@@ -136,11 +156,72 @@ def failed_row(task: Task, codec: CodecInfo, metric_columns: tuple[str, ...], er
                error=error, conditions=task.conditions, **measured)
 
 
+def uses_torch(codec: Codec) -> bool:
+    """Whether the codec codes with torch modules (a model that may sit on a GPU and loads slowly)."""
+    return bool(codec.modules())
+
+
+def read_task_audio(task: Task, plan: Plan, info: CodecInfo) -> LoadedAudio | Row:
+    """The task's input at the working rate, or its failed row (unreadable input)."""
+    try:
+        return load_audio(task.utterance.path, pipeline.WORKING_RATE)
+    except AudioError as exc:
+        return failed_row(task, info, plan.metric_columns, str(exc))
+
+
+def code_task(codec: Codec, info: CodecInfo, task: Task, audio: LoadedAudio, plan: Plan) -> Coded | Row:
+    """`Plan.code` of the task (its seed, input condition and channel): the decodes, or the failed row naming the
+    stage."""
+    try:
+        return plan.code(task, codec, audio)
+    except pipeline.CodingError as exc:
+        return failed_row(task, info, plan.metric_columns, str(exc), audio)
+
+
+def score_task(task: Task, info: CodecInfo, audio: LoadedAudio, coded: Coded, plan: Plan) -> Row:
+    """`pipeline.score` of a coded task as its row (a failure is the row's error)."""
+    try:
+        scored = pipeline.score(coded, plan.metrics, plan.max_delay_s, task.utterance.transcript)
+    except Exception as exc:  # noqa: BLE001 - a metric stage that raises is the row's error, the run goes on
+        return scoring_failed(task, info, plan, exc, audio, coded)
+    return scored_row(task, info, audio, coded, scored, plan.metric_columns)
+
+
+def scoring_failed(task: Task, info: CodecInfo, plan: Plan, exc: BaseException, audio: LoadedAudio | None = None,
+                   coded: Coded | None = None) -> Row:
+    """The row of a task whose scoring (or the worker scoring it) failed."""
+    return failed_row(task, info, plan.metric_columns, f"scoring failed: {type(exc).__name__}: {exc}", audio, coded)
+
+
+def task_row(codec: Codec, info: CodecInfo, task: Task, audio: LoadedAudio, plan: Plan) -> Row:
+    """One task from its input to its row, coded and scored where this runs."""
+    coded = code_task(codec, info, task, audio, plan)
+    return coded if isinstance(coded, Row) else score_task(task, info, audio, coded, plan)
+
+
+@functools.cache
+def worker_codec(spec: str, device: str = "cpu") -> Codec:
+    """The codec of `spec` in a worker process, loaded on its first task and kept for the next ones."""
+    return load_codec(spec).to(device)
+
+
 class Engine(ABC):
     """Schedules a run's work. Subclasses load the codecs where they will run and call `pipeline.code` and
     `pipeline.score` for every task, handing each finished row to `store` (the run folder's journal)."""
 
     name: ClassVar[str]
+
+    def start(self) -> None:
+        """Acquire what the engine runs on (a Ray cluster); `load` calls it. Nothing for an engine of this process."""
+
+    def close(self) -> None:
+        """Release what `start` acquired (worker processes and actors end)."""
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @abstractmethod
     def load(self, specs: list[CodecSpec]) -> tuple[dict[str, CodecInfo], dict[str, str]]:

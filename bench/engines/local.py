@@ -1,5 +1,6 @@
-"""The local engine: codecs in this process (they may hold a GPU), scoring inline (`workers=1`) or in metric
-worker processes started by a fork server, which die with this process whatever ends it."""
+"""The local engine: everything in this process (`workers=1`), or worker processes started by a fork server
+(which die with this process whatever ends it) that code with CPU codecs and score; torch codecs (they may
+hold a GPU) code in this process."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from tqdm import tqdm
 from codecbench import pipeline
 from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, load_codec
-from codecbench.engines.base import CodecInfo, Engine, Task, Work, failed_row, scored_row
+from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, score_task,
+                                     scoring_failed, task_row, uses_torch, worker_codec)
 from codecbench.processes import die_with_parent
 from codecbench.rows import Row
 
@@ -26,12 +28,12 @@ def _start_worker(main_pid: int) -> None:
 
 
 def metric_pool(workers: int) -> ProcessPoolExecutor:
-    """Metric worker processes started by a fork server, not forked from this process: a child forked after
-    torch (a neural codec here, or a metric) ran an OpenMP parallel region hangs in its next one. The fork
-    server imports the pipeline once (no torch op runs there), so workers start without importing it again.
-    Each worker exits as soon as this process is gone."""
+    """Worker processes (metrics, and the local engine's CPU codecs) started by a fork server, not forked from
+    this process: a child forked after torch (a neural codec here, or a metric) ran an OpenMP parallel region
+    hangs in its next one. The fork server imports the engine and the pipeline once (no torch op runs there),
+    so workers start without importing them again. Each worker exits as soon as this process is gone."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["codecbench.pipeline"])
+    context.set_forkserver_preload(["codecbench.pipeline", "codecbench.engines.local"])
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
 
 
@@ -51,12 +53,15 @@ class _InlineExecutor:
 
 
 class LocalEngine(Engine):
-    """Codecs in this process, metrics in `workers` processes (1: inline).
+    """The codecs of this machine's processes. With one worker everything runs in this process. With more,
+    `workers` processes code and score: a CPU codec (no torch modules: Opus, Codec 2, Lyra, ...) codes in the
+    worker that scores it, each worker loading it once, so coding runs in parallel too; a torch codec codes
+    in this process (one model in memory, on `device`, with torch's own threads) and the workers score it.
 
     Args:
-        workers: metric processes. They come from a fork server, so a script running this with workers > 1
-            must guard its top level with `if __name__ == "__main__":`.
-        device: where codecs run (`cpu`, `cuda`).
+        workers: worker processes (1: none). They come from a fork server, so a script running this with
+            workers > 1 must guard its top level with `if __name__ == "__main__":`.
+        device: where torch codecs run (`cpu`, `cuda`).
     """
 
     name = "local"
@@ -77,19 +82,22 @@ class LocalEngine(Engine):
             self.infos[str(spec)] = CodecInfo.of(self.codecs[str(spec)])
         return dict(self.infos), skipped
 
+    def in_workers(self, spec: str) -> bool:
+        """Whether the codec of `spec` codes in the worker processes rather than in this one."""
+        return self.workers > 1 and not uses_torch(self.codecs[spec])
+
     def run(self, work: Work, store: Callable[[Row], None], progress: bool) -> None:
         executor = _InlineExecutor() if self.workers <= 1 else metric_pool(self.workers)
-        pending: dict[Future, tuple[Task, LoadedAudio, pipeline.Coded]] = {}
+        pending: dict[Future, tuple[Task, LoadedAudio, pipeline.Coded | None]] = {}
         bar = tqdm(total=len(work.tasks), desc="coding + scoring", unit="row", disable=not progress)
-        infos = self.infos
+        plan, infos = work.plan, self.infos
 
         def finish(future: Future) -> None:
             task, audio, coded = pending.pop(future)
             try:
-                row = scored_row(task, infos[task.spec], audio, coded, future.result(), work.metric_columns)
-            except Exception as exc:
-                row = failed_row(task, infos[task.spec], work.metric_columns,
-                                 f"scoring failed: {type(exc).__name__}: {exc}", audio, coded)
+                row = future.result()
+            except Exception as exc:  # a worker that died: the row says so, the run goes on
+                row = scoring_failed(task, infos[task.spec], plan, exc, audio, coded)
             store(row)
             bar.update(1)
 
@@ -98,6 +106,10 @@ class LocalEngine(Engine):
                 finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for future in finished:
                     finish(future)
+
+        def stored(row: Row) -> None:
+            store(row)
+            bar.update(1)
 
         completed = False
         try:
@@ -108,22 +120,25 @@ class LocalEngine(Engine):
                 except AudioError as exc:
                     audio, load_error = None, str(exc)
                 for task in group:
+                    info = infos[task.spec]
                     if audio is None:
-                        store(failed_row(task, infos[task.spec], work.metric_columns, load_error))
-                        bar.update(1)
-                        continue
-                    try:
-                        coded = work.code(task, self.codecs[task.spec], audio)
-                    except pipeline.CodingError as exc:
-                        store(failed_row(task, infos[task.spec], work.metric_columns, str(exc), audio))
-                        bar.update(1)
-                        continue
-                    future = executor.submit(pipeline.score, coded, work.metrics, work.max_delay_s,
-                                             utterance.transcript)
-                    pending[future] = (task, audio, coded)
+                        stored(failed_row(task, info, plan.metric_columns, load_error))
+                    elif self.in_workers(task.spec):
+                        pending[executor.submit(_code_and_score, info, task, audio, plan)] = (task, audio, None)
+                    else:
+                        coded = code_task(self.codecs[task.spec], info, task, audio, plan)
+                        if isinstance(coded, Row):
+                            stored(coded)
+                            continue
+                        pending[executor.submit(score_task, task, info, audio, coded, plan)] = (task, audio, coded)
                     drain(2 * max(self.workers, 1))
             drain(0)
             completed = True
         finally:
             executor.shutdown(wait=completed, cancel_futures=not completed)
             bar.close()
+
+
+def _code_and_score(info: CodecInfo, task: Task, audio: LoadedAudio, plan: Plan) -> Row:
+    """A worker's task: the codec of the task's spec (loaded on the worker's first task of it), then its row."""
+    return task_row(worker_codec(task.spec), info, task, audio, plan)

@@ -1,4 +1,10 @@
-"""`build_report`: read a run's stored results (and optional latency, MUSHRA and claims files), write the report."""
+"""`build_report`: read one or several runs' stored results (and optional latency, MUSHRA and claims files), write
+the report.
+
+The report reads like a results section: the main table (primary metrics first, `codecbench.summary.metric_order`)
+and the rate–quality figure, then rankings and per-metric detail, then latency / claims / MUSHRA when given, and
+the paired-significance matrices last, in an appendix (collapsed in HTML).
+"""
 
 from __future__ import annotations
 
@@ -20,10 +26,12 @@ from codecbench.report.correlation import correlation_grid, correlations, joined
 from codecbench.report.document import Block, Cell, Document, Grid, Section, cells, fmt, document_markdown
 from codecbench.report.html import document_html
 from codecbench.report.latex import document_latex
+from codecbench.report.merge import load_runs
 from codecbench.report.rankings import bd_comparisons, bd_grid, pareto_front, pareto_grid
-from codecbench.report.significance import ALPHA, matrix_grid, not_different_from_best, paired_tests
-from codecbench.report.sources import LatencyData, MushraData, RunData, load_latency, load_mushra, load_run
-from codecbench.report.tables import spec_grid, spec_table
+from codecbench.report.significance import (ALPHA, coverage, coverage_note, matrix_grid, not_different_from_best,
+                                            paired_tests)
+from codecbench.report.sources import LatencyData, MushraData, RunData, SourceRun, load_latency, load_mushra
+from codecbench.report.tables import reference_grid, reference_table, spec_grid, spec_table, table_file
 from codecbench.stats import DEFAULT, CiMethod
 
 FORMATS = ("md", "tex", "html")
@@ -38,29 +46,45 @@ class ReportResult:
     files: list[Path]
     table: pd.DataFrame
     significance: pd.DataFrame
+    coverage: pd.DataFrame | None = None
     claims: pd.DataFrame | None = None
     correlations: pd.DataFrame | None = None
     document: Document | None = field(default=None, repr=False)
 
 
-def _footer(run: RunData, inputs: dict[str, str], settings: dict[str, Any], command: str) -> list[str]:
-    info, dataset = run.run_info, run.run_info.get("dataset", {})
+def _source_lines(source: SourceRun, specs: list[str]) -> list[str]:
+    info, dataset = source.info, source.info.dataset
     check = {True: "matches manifest.csv", False: "DOES NOT match manifest.csv", None: "manifest.csv not checked"}
-    invocations = info.get("invocations", [])
-    lines = [f"Run: {info.get('command', '?')}",
-             f"Run directory: {run.root} (started {invocations[0].get('started', '?') if invocations else '?'}, "
-             f"finished {invocations[-1].get('finished', 'not recorded') if invocations else '?'}, run seed "
-             f"{info.get('config', {}).get('seed', '?')})",
-             f"Data: {dataset.get('name', '?')} {dataset.get('split', '')}, {dataset.get('utterances', '?')} utterances "
-             f"from {dataset.get('root', '?')}; manifest sha256 {dataset.get('manifest_sha256', '?')} "
-             f"({check[run.manifest_verified]})",
-             "Run versions: " + ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
-             "Run environment: " + ", ".join(f"{k} {v}" for k, v in info.get("environment", {}).items()),
-             "Inputs sha256: " + ", ".join(f"{k} {v}" for k, v in inputs.items()),
-             f"Report: {command}; " + ", ".join(f"{k} {v}" for k, v in package_versions(*REPORT_PACKAGES).items()),
-             f"Statistics: {settings['ci']} intervals of the mean; paired Wilcoxon signed-rank, Holm-corrected per "
-             f"metric, α = {settings['alpha']:g}"]
-    return lines
+    invocations = info.invocations
+    return [f"Run: {info.command}",
+            f"Run directory: {source.root} (started {invocations[0].get('started', '?') if invocations else '?'}, "
+            f"finished {invocations[-1].get('finished', 'not recorded') if invocations else '?'}, run seed "
+            f"{info.config.get('seed', '?')}); specs reported from it: {', '.join(specs) or 'none'}",
+            f"Data: {dataset.get('name', '?')} {dataset.get('split', '')}, {dataset.get('utterances', '?')} utterances "
+            f"from {dataset.get('root', '?')}; manifest sha256 {dataset.get('manifest_sha256', '?')} "
+            f"({check[source.manifest_verified]})",
+            "Run versions: " + ", ".join(f"{k} {v}" for k, v in info.versions.items()),
+            "Run environment: " + ", ".join(f"{k} {v}" for k, v in info.environment.items())]
+
+
+def _specs_of(run: RunData, index: int) -> list[str]:
+    return [s for s in run.specs if run.spec_sources.get(s) == index]
+
+
+def _footer(run: RunData, inputs: dict[str, str], settings: dict[str, Any], command: str) -> list[str]:
+    lines = [line for i, source in enumerate(run.sources) for line in _source_lines(source, _specs_of(run, i))]
+    return lines + [
+        "Inputs sha256: " + ", ".join(f"{k} {v}" for k, v in inputs.items()),
+        f"Report: {command}; " + ", ".join(f"{k} {v}" for k, v in package_versions(*REPORT_PACKAGES).items()),
+        f"Statistics: {settings['ci']} intervals of the mean; paired Wilcoxon signed-rank over the utterances all "
+        f"compared specs scored, Holm-corrected per metric, α = {settings['alpha']:g}"]
+
+
+def _inputs(run: RunData) -> dict[str, str]:
+    """sha256 of every file the report read, named by file (prefixed by the run folder when several)."""
+    several = len(run.sources) > 1
+    return {(f"{s.root.name}/{name}" if several else name): digest for s in run.sources
+            for name, digest in s.checksums.items()}
 
 
 def _latency_points(table: pd.DataFrame, latency: LatencyData, column: str) -> pd.DataFrame:
@@ -106,7 +130,7 @@ def _mushra_grid(mushra: MushraData) -> Grid:
 
 
 def build_report(
-    run_dir: str | Path,
+    run_dir: str | Path | list[str | Path],
     out: str | Path | None = None,
     formats: tuple[str, ...] = FORMATS,
     latency: str | Path | None = None,
@@ -116,12 +140,14 @@ def build_report(
     ci: CiMethod = DEFAULT,
     alpha: float = ALPHA,
     command: list[str] | None = None,
+    prefer: str | None = None,
+    metrics: list[str] | None = None,
 ) -> ReportResult:
-    """Write the report of a finished run into `out` (default `RUN_DIR/report/`).
+    """Write the report of one finished run, or of several merged (`codecbench.report.merge`), into `out`.
 
     Args:
-        run_dir: a run directory written by `codecbench run`.
-        out: report directory.
+        run_dir: a run directory written by `codecbench run`, or a list of them.
+        out: report directory (default `RUN_DIR/report/` of a single run; required for several).
         formats: any of `md`, `tex`, `html` (CSV tables and PNG/PDF figures are always written).
         latency: `latency.csv` of `codecbench latency`, or its directory.
         mushra: MUSHRA `summary.csv` / `ratings.csv`, or their directory.
@@ -130,15 +156,23 @@ def build_report(
         ci: the confidence interval of the means (default: Student-t, as in the run's summary.csv).
         alpha: significance level of the Holm-corrected paired tests.
         command: the command line recorded in the footer.
+        prefer: which run a spec found in several runs is reported from: `newest` or one of the run directories.
+        metrics: report only these metric columns (or metrics, for all their columns).
 
     Raises:
         FileNotFoundError: a missing run or input file.
-        ValueError: a malformed input or an unknown format.
+        ValueError: a malformed input, an unknown format or metric, runs that cannot be merged
+            (`IncompatibleRuns`), or several runs without `out`.
     """
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown report format(s) {sorted(unknown)}; choose from {', '.join(FORMATS)}")
-    run = load_run(run_dir)
+    run_dirs = list(run_dir) if isinstance(run_dir, (list, tuple)) else [run_dir]
+    if len(run_dirs) > 1 and out is None:
+        raise ValueError("a report of several runs needs --out DIR")
+    run = load_runs(run_dirs, prefer)
+    if metrics:
+        run = run.limited_to(metrics)
     latency_data = load_latency(latency) if latency is not None else None
     mushra_data = load_mushra(mushra) if mushra is not None else None
     claims_path = resolve_claims_path(str(claims)) if claims is not None else None
@@ -155,37 +189,49 @@ def build_report(
         files.append(out / name)
 
     table = spec_table(run, ci)
-    write_csv(table, "table.csv")
+    write_csv(table, table_file("table", ci))
     tests = paired_tests(run.rows, run.specs, run.metrics, alpha)
     write_csv(tests, "significance.csv")
+    covered = coverage(run.rows, run.specs, run.metrics)
+    fronts = pd.concat([pareto_front(table, m) for m in run.metrics]) if run.metrics else pd.DataFrame(
+        columns=["metric", "spec", "kbps", "value", "pareto"])
+    write_csv(fronts, "pareto.csv")
+    pareto = {m.column: set(fronts.loc[(fronts["metric"] == m.column) & fronts["pareto"], "spec"]) for m in run.metrics}
+
     results: list[Block] = [spec_grid(table, run, not_different_from_best(tests, table, run.metrics), alpha=alpha,
                                       method=ci)]
+    if run.metrics:
+        results.append(coverage_note(covered))
+    if len(run.sources) > 1:
+        results.append("Merged from " + "; ".join(f"{s.root} ({', '.join(_specs_of(run, i))})"
+                                                  for i, s in enumerate(run.sources))
+                       + ". Rows join on (utterance, input SHA-256).")
+    if run.reference_columns:
+        reference = reference_table(run, ci)
+        write_csv(reference, table_file("reference", ci))
+        results.append(reference_grid(reference, run))
     if group_by:
         grouped = spec_table(run, ci, group_by)
-        write_csv(grouped, f"table_by_{group_by}.csv")
+        write_csv(grouped, table_file(f"table_by_{group_by}", ci))
         results.append(spec_grid(grouped, run, group_by=group_by, method=ci))
     if not run.metrics:
         results.append("This run has no registered metric columns: only the measured bitrate is reported.")
     if run.ignored:
         results.append("Columns not reported: " + "; ".join(f"{c} ({r})" for c, r in run.ignored.items()) + ".")
+    if run.metrics:
+        results.append(plots.rate_quality_overview(table, run.metrics, pareto, figures))
 
-    fronts = pd.concat([pareto_front(table, m) for m in run.metrics]) if run.metrics else pd.DataFrame(
-        columns=["metric", "spec", "kbps", "value", "pareto"])
-    write_csv(fronts, "pareto.csv")
     bd = bd_comparisons(table, run.metrics)
     write_csv(bd, "bd_rate.csv")
-    rankings: list[Block] = [pareto_grid(fronts, run.metrics), bd_grid(bd, run.metrics)]
-    rankings += [plots.rate_quality(table, m, set(fronts.loc[(fronts["metric"] == m.column) & fronts["pareto"], "spec"]),
-                                    figures) for m in run.metrics]
     sections = [Section("Results", results),
-                Section("Paired significance", [matrix_grid(tests, m, run.specs, alpha) for m in run.metrics]),
-                Section("Rankings", rankings),
-                Section("Per-utterance distributions", [plots.distributions(run.rows, run.specs, m, figures)
-                                                        for m in run.metrics])]
+                Section("Rankings", [pareto_grid(fronts, run.metrics), bd_grid(bd, run.metrics)]),
+                Section("Per-metric detail", [figure for m in run.metrics for figure in (
+                    plots.rate_quality(table, m, pareto[m.column], figures),
+                    plots.distributions(run.rows, run.specs, m, figures))])]
     if run.seed_columns:
         sections.append(Section("Seed spread", [_seed_grid(run)] + [
             plots.seed_spread(run.rows, run.specs, run.metric(m), c, figures) for m, c in run.seed_columns.items()]))
-    inputs = dict(run.checksums)
+    inputs = _inputs(run)
     if latency_data is not None:
         inputs[latency_data.source.name] = latency_data.sha256
         blocks: list[Block] = [_latency_grid(latency_data, run.specs)]
@@ -213,10 +259,13 @@ def build_report(
                 title = f"Pearson {fmt(r['pearson_r'], 2)}, Spearman {fmt(r['spearman_rho'], 2)}, Kendall {fmt(r['kendall_tau'], 2)}"
                 blocks.append(plots.correlation_scatter(joined, m, title, figures))
         sections.append(Section("Listening test (MUSHRA)", blocks))
+    sections.append(Section("Appendix: paired significance", [matrix_grid(tests, m, run.specs, alpha)
+                                                              for m in run.metrics], appendix=True))
 
     command_text = shlex.join(command if command is not None else sys.argv)
     settings = {"ci": ci.label, "alpha": alpha}
-    document = Document(f"codecbench report: {run.root.name}", sections, _footer(run, inputs, settings, command_text))
+    title = " + ".join(s.root.name for s in run.sources)
+    document = Document(f"codecbench report: {title}", sections, _footer(run, inputs, settings, command_text))
     writers = {"md": ("report.md", lambda: document_markdown(document, out)),
                "tex": ("report.tex", lambda: document_latex(document, out)),
                "html": ("report.html", lambda: document_html(document))}
@@ -225,10 +274,13 @@ def build_report(
         (out / name).write_text(render(), encoding="utf-8")
         files.append(out / name)
     files += sorted(figures.iterdir())
-    provenance = {"command": command_text, "written": datetime.now(timezone.utc).isoformat(), "run": str(run.root),
-                  "inputs_sha256": inputs, "settings": settings, "group_by": group_by, "versions": package_versions(*REPORT_PACKAGES),
-                  "run_versions": run.run_info.get("versions", {}), "manifest_verified": run.manifest_verified,
-                  "metrics": [asdict(m) for m in run.metrics], "ignored_columns": run.ignored}
+    provenance = {"command": command_text, "written": datetime.now(timezone.utc).isoformat(),
+                  "runs": [s.provenance(_specs_of(run, i)) for i, s in enumerate(run.sources)],
+                  "prefer": prefer, "inputs_sha256": inputs, "settings": settings, "group_by": group_by,
+                  "versions": package_versions(*REPORT_PACKAGES),
+                  "paired_tests": covered.to_dict(orient="records"),
+                  "metrics": [asdict(m) for m in run.metrics],
+                  "reference_columns": [asdict(m) for m in run.reference_columns], "ignored_columns": run.ignored}
     (out / "report.json").write_text(json.dumps(provenance, indent=2, default=str))
     files.append(out / "report.json")
-    return ReportResult(out, files, table, tests, claim_result, correlation_result, document)
+    return ReportResult(out, files, table, tests, covered, claim_result, correlation_result, document)

@@ -51,8 +51,11 @@ Block = Union[str, Grid, FigureRef]
 
 @dataclass
 class Section:
+    """A titled part of the report; an appendix holds detail a reader opens on demand (HTML: collapsed tables)."""
+
     title: str
     blocks: list[Block] = field(default_factory=list)
+    appendix: bool = False
 
 
 @dataclass

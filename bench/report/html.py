@@ -16,6 +16,7 @@ thead th { border-bottom: 2px solid #222; }
 td.r, th.r { text-align: right; }
 .notes { font-size: 0.85rem; color: #555; margin-bottom: 1.5rem; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; }
+details { margin: 0.4rem 0; } summary { cursor: pointer; font-weight: 600; }
 footer { font-size: 0.8rem; color: #555; border-top: 1px solid #ccc; margin-top: 2rem; padding-top: 0.5rem; }
 """
 
@@ -47,7 +48,9 @@ def document_html(document: Document) -> str:
     for section in document.sections:
         parts.append(f"<section><h2>{escape(section.title)}</h2>")
         for block in section.blocks:
-            if isinstance(block, Grid):
+            if isinstance(block, Grid) and section.appendix:
+                parts.append(f"<details><summary>{escape(block.caption)}</summary>{grid_html(block)}</details>")
+            elif isinstance(block, Grid):
                 parts.append(grid_html(block))
             elif isinstance(block, FigureRef):
                 parts.append(figure_html(block))

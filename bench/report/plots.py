@@ -6,13 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from codecbench.report.document import FigureRef
 from codecbench.report.sources import MetricColumn
 from codecbench.report.tables import RATE
 
 JITTER_SEED = 0
+KBPS_TICKS = tuple(1.5 * 2.0 ** k for k in range(-4, 9))  # 0.09375 ... 384: 0.75, 1.5, 3, 6, 12, 24 kbps ...
+OVERVIEW_PANELS = 4  # the rate–quality overview shows the first metrics of the report's order
 
 
 def _save(fig: Figure, stem: Path, caption: str) -> FigureRef:
@@ -37,10 +41,29 @@ def _label(metric: MetricColumn) -> str:
     return f"{metric.column} ({'higher' if metric.higher_is_better else 'lower'} is better)"
 
 
-def rate_quality(table: pd.DataFrame, metric: MetricColumn, pareto: set[str], out: Path) -> FigureRef:
-    """Measured kbps vs metric mean, one line per codec family, 95 % CI bars; Pareto specs ringed."""
-    fig = Figure(figsize=(6.4, 4.4))
-    ax = fig.add_subplot()
+def kbps_text(value: float) -> str:
+    """A rate as a reader writes it: 1.5, 3, 6, 12 (never 2×10⁰)."""
+    return f"{value:g}"
+
+
+def kbps_axis(ax: Axes, rates: np.ndarray) -> None:
+    """A log-scale kbps x axis with ticks at 1.5·2^k kbps (…, 0.75, 1.5, 3, 6, 12, …) labelled in plain numbers;
+    where fewer than two of them fall in the data's range, the data's own rates are the ticks."""
+    rates = np.asarray(rates, dtype=float)
+    rates = rates[np.isfinite(rates) & (rates > 0)]
+    ax.set_xscale("log")
+    if rates.size:
+        low, high = rates.min() / 1.15, rates.max() * 1.15
+        ticks = [t for t in KBPS_TICKS if low <= t <= high]
+        ax.set_xlim(low, high)
+        ax.xaxis.set_major_locator(FixedLocator(ticks if len(ticks) >= 2 else sorted(set(np.round(rates, 2)))))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: kbps_text(value)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("measured bitrate (kbps, log scale)")
+
+
+def _draw_rate_quality(ax: Axes, table: pd.DataFrame, metric: MetricColumn, pareto: set[str]) -> None:
+    """Measured kbps vs metric mean on `ax`, one line per codec family, 95 % CI bars; Pareto specs ringed."""
     colors = _colors(list(table["codec"]))
     for family, part in table.groupby("codec", sort=False):
         part = part[np.isfinite(part[f"{metric.column}_mean"])].sort_values(f"{RATE}_mean")
@@ -54,13 +77,31 @@ def rate_quality(table: pd.DataFrame, metric: MetricColumn, pareto: set[str], ou
             if r["spec"] in pareto:
                 ax.scatter([r[f"{RATE}_mean"]], [r[f"{metric.column}_mean"]], s=160, facecolors="none",
                            edgecolors="black", linewidths=1)
-    ax.set_xscale("log")
-    ax.set_xlabel("measured bitrate (kbps, log scale)")
+    kbps_axis(ax, table[f"{RATE}_mean"].to_numpy())
     ax.set_ylabel(_label(metric))
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def rate_quality(table: pd.DataFrame, metric: MetricColumn, pareto: set[str], out: Path) -> FigureRef:
+    """Measured kbps vs metric mean, one line per codec family, 95 % CI bars; Pareto specs ringed."""
+    fig = Figure(figsize=(6.4, 4.4))
+    _draw_rate_quality(fig.add_subplot(), table, metric, pareto)
     return _save(fig, out / f"rate_quality_{metric.column}",
                  f"Rate–quality: {metric.column} mean with 95 % CI vs measured kbps; ringed: Pareto front")
+
+
+def rate_quality_overview(table: pd.DataFrame, metrics: list[MetricColumn], pareto: dict[str, set[str]],
+                          out: Path) -> FigureRef:
+    """The rate–quality panels of the first `OVERVIEW_PANELS` metrics side by side (the report's first figure)."""
+    shown = metrics[:OVERVIEW_PANELS]
+    columns = min(len(shown), 2)
+    rows = -(-len(shown) // columns)
+    fig = Figure(figsize=(6.4 * columns, 4.4 * rows))
+    for i, metric in enumerate(shown, start=1):
+        _draw_rate_quality(fig.add_subplot(rows, columns, i), table, metric, pareto[metric.column])
+    return _save(fig, out / "rate_quality", "Rate–quality of " + ", ".join(m.column for m in shown)
+                 + ": mean with 95 % CI vs measured kbps; ringed: Pareto front")
 
 
 def distributions(rows: pd.DataFrame, specs: list[str], metric: MetricColumn, out: Path) -> FigureRef:

@@ -3,10 +3,18 @@
 BD-rate (G. Bjøntegaard, "Calculation of average PSNR differences between RD-curves", VCEG-M33, 2001) is
 the average log-rate difference of two rate–quality curves over their common quality range, in % (negative:
 the test family needs less rate for the same quality). BD-quality is the average quality difference over the
-common (log) rate range. Curves are interpolated with PCHIP, as in the JCT-VC/JVET common test conditions
-(JCTVC-L1100), by the `bjontegaard` package (FAU-LMS; matches the CTC Excel sheet to 10 decimals).
-A family is one codec name (`opus`, `codec2`, ...) with at least two operating points; quality must be
-strictly monotone in rate within a family, else its BD values are undefined and say why.
+common (log) rate range. Curves are interpolated with PCHIP (piecewise cubic Hermite), as in the JCT-VC/JVET
+common test conditions (JCTVC-L1100), by the `bjontegaard` package (FAU-LMS; matches the CTC Excel sheet to 10
+decimals). A family is one codec name (`opus`, `codec2`, ...) with at least two operating points. A BD value
+is given only when it means something, else it is NaN and the note says why:
+- each curve has at least `MIN_POINTS` (4) scored operating points: the cubic fit of VCEG-M33 needs 4, and
+  PCHIP through 2 or 3 points is a straight or barely bent line that extrapolates the codec's behaviour;
+- quality strictly improves as the rate rises along each curve (direction-aware): a curve whose quality falls
+  with more rate is not a rate–quality trade-off, and the BD integral over it has no meaning;
+- the two curves' ranges overlap by at least `MIN_OVERLAP` (75 %, intersection over union; the threshold at
+  which the `bjontegaard` package warns) on the axis integrated over: quality for BD-rate, log rate for
+  BD-quality. Both overlaps are always reported.
+The reference condition and reference-only columns (`ref_*`) are never ranked.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from codecbench.report.sources import REFERENCE_CODEC, MetricColumn
 from codecbench.report.tables import RATE
 
 BD_METHOD = "pchip"
+MIN_POINTS = 4
+MIN_OVERLAP = 0.75
 BD_COLUMNS = ["metric", "anchor", "test", "anchor_specs", "test_specs", "bd_rate_pct", "bd_quality",
               "rate_overlap", "quality_overlap", "note"]
 
@@ -52,11 +62,16 @@ def _curve(table: pd.DataFrame, family: str, metric: MetricColumn) -> tuple[np.n
     part = table[(table["codec"] == family) & np.isfinite(table[f"{metric.column}_mean"])]
     part = part.sort_values(f"{RATE}_mean")
     rate, quality = part[f"{RATE}_mean"].to_numpy(), part[f"{metric.column}_mean"].to_numpy()
+    if len(rate) < MIN_POINTS:
+        return rate, quality, (f"{family}: {len(rate)} scored points, a BD curve needs at least {MIN_POINTS} "
+                               "(fewer make a straight or barely bent line)")
     if np.any(np.diff(rate) <= 0):
         return rate, quality, f"{family}: two points share one rate"
-    step = np.diff(quality)
-    if not (np.all(step > 0) or np.all(step < 0)):
-        return rate, quality, f"{family}: {metric.column} is not strictly monotone in rate"
+    gain = np.diff(quality) * (1 if metric.higher_is_better else -1)
+    if np.any(gain <= 0):
+        i = int(np.argmax(gain <= 0))
+        return rate, quality, (f"{family}: {metric.column} does not improve as the rate rises ({quality[i]:.3f} at "
+                               f"{rate[i]:.2f} kbps, {quality[i + 1]:.3f} at {rate[i + 1]:.2f} kbps)")
     return rate, quality, ""
 
 
@@ -81,25 +96,26 @@ def bd_comparisons(table: pd.DataFrame, metrics: list[MetricColumn], method: str
                       "test_specs": len(rate_t), "bd_rate_pct": float("nan"), "bd_quality": float("nan"),
                       "rate_overlap": float("nan"), "quality_overlap": float("nan"), "note": ""}
             notes = [w for w in (why_a, why_t) if w]
-            if min(len(rate_a), len(rate_t)) < 2:
-                notes.append("fewer than 2 scored points")
-            if not notes:
+            if min(len(rate_a), len(rate_t)) >= 2:
                 record["rate_overlap"] = _overlap(np.log10(rate_a), np.log10(rate_t))
                 record["quality_overlap"] = _overlap(quality_a, quality_t)
+            if not notes:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # overlap is reported in its own columns
-                    if record["quality_overlap"] > 0:
+                    warnings.simplefilter("ignore")  # overlap is checked and reported here
+                    if record["quality_overlap"] >= MIN_OVERLAP:
                         record["bd_rate_pct"] = float(bjontegaard.bd_rate(
                             *_by_quality(rate_a, quality_a), *_by_quality(rate_t, quality_t), method=method,
                             require_matching_points=False, min_overlap=0))
                     else:
-                        notes.append("quality ranges do not overlap: no BD-rate")
-                    if record["rate_overlap"] > 0:
+                        notes.append(f"quality ranges overlap {record['quality_overlap']:.1%} < {MIN_OVERLAP:.0%}: "
+                                     "no BD-rate")
+                    if record["rate_overlap"] >= MIN_OVERLAP:
                         record["bd_quality"] = float(bjontegaard.bd_psnr(
                             rate_a, quality_a, rate_t, quality_t, method=method, require_matching_points=False,
                             min_overlap=0))
                     else:
-                        notes.append("rate ranges do not overlap: no BD-quality")
+                        notes.append(f"rate ranges overlap {record['rate_overlap']:.1%} < {MIN_OVERLAP:.0%}: "
+                                     "no BD-quality")
             record["note"] = "; ".join(notes)
             records.append(record)
     return pd.DataFrame(records, columns=BD_COLUMNS)
@@ -128,7 +144,9 @@ def bd_grid(bd: pd.DataFrame, metrics: list[MetricColumn]) -> Grid:
     notes = ["BD-rate: average rate difference (%) of test vs anchor at equal quality (negative: test needs "
              "less rate); BD-quality: average metric difference at equal rate (positive: test scores higher). "
              f"Bjøntegaard (VCEG-M33) with {BD_METHOD.upper()} interpolation (JCTVC-L1100), package "
-             "`bjontegaard`. Overlaps are the common part of the two curves' ranges (log rate; metric) in %."]
+             f"`bjontegaard`. Given only for curves of at least {MIN_POINTS} points whose quality improves with "
+             f"rate, whose ranges overlap by at least {MIN_OVERLAP:.0%} (intersection over union of the two curves' "
+             "log-rate and metric ranges, reported in %)."]
     return Grid("bd-rate", "Bjøntegaard-delta comparison of codec families",
                 ["metric", "anchor", "test", "BD-rate %", "BD-quality", "rate overlap %", "quality overlap %", "note"],
                 rows, notes, align="lllrrrrp")

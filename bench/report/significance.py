@@ -1,7 +1,9 @@
 """Paired significance between codec specs on the same utterances: Wilcoxon signed-rank, Holm-corrected.
 
-For every metric, each pair of specs is compared on the utterances both scored (a failed metric drops
-the utterance from that pair only). The Holm correction runs over all pairs of one metric.
+For every metric, the specs compared are those with a score of it; every pair of them is compared on the
+same utterances: those all compared specs scored (a failed metric drops the utterance from every pair of that
+metric; `coverage` says how many remain). Rows join on (utterance, input SHA-256), so rows of merged runs pair
+only when they scored the same file. The Holm correction runs over all pairs of one metric.
 """
 
 from __future__ import annotations
@@ -12,23 +14,53 @@ import numpy as np
 import pandas as pd
 
 from codecbench.report.document import Cell, Grid, fmt_p
-from codecbench.report.sources import MetricColumn
+from codecbench.report.sources import JOIN_KEY, MetricColumn
 from codecbench.report.tables import best_specs
 from codecbench.stats import holm, wilcoxon_paired
 
 ALPHA = 0.05
+COVERAGE_COLUMNS = ["metric", "specs", "utterances", "shared", "not_compared"]
 COLUMNS = ["metric", "spec_a", "spec_b", "n_pairs", "mean_a", "mean_b", "mean_diff", "median_diff", "statistic",
            "p_value", "p_holm", "significant", "better", "note"]
+
+
+def shared_scores(rows: pd.DataFrame, specs: list[str], metric: MetricColumn) -> tuple[pd.DataFrame, int]:
+    """The scores of `metric` (one column per compared spec, one row per (utterance, input SHA-256) all of them
+    scored) and the number of distinct inputs in `rows`. Specs without any score of the metric are left out."""
+    scores = rows.pivot(index=JOIN_KEY, columns="spec", values=metric.column)
+    compared = [s for s in specs if s in scores and scores[s].notna().any()]
+    return scores[compared].dropna(), len(scores)
+
+
+def coverage(rows: pd.DataFrame, specs: list[str], metrics: list[MetricColumn]) -> pd.DataFrame:
+    """Per metric: how many specs are compared, how many inputs the rows hold, how many all compared specs
+    scored (the paired tests' n), and the specs left out for having no score of the metric."""
+    records = []
+    for metric in metrics:
+        scores, total = shared_scores(rows, specs, metric)
+        records.append({"metric": metric.column, "specs": scores.shape[1], "utterances": total, "shared": len(scores),
+                        "not_compared": ", ".join(s for s in specs if s not in scores)})
+    return pd.DataFrame(records, columns=COVERAGE_COLUMNS)
+
+
+def coverage_note(covered: pd.DataFrame) -> str:
+    """One sentence: on how many utterances the paired tests ran, per metric where it differs."""
+    counts = {(r["shared"], r["utterances"], r["specs"]) for _, r in covered.iterrows()}
+    if len(counts) == 1:
+        shared, total, n_specs = counts.pop()
+        return (f"Paired tests use the {shared} of {total} utterances that all {n_specs} compared specs scored.")
+    return "Paired tests use the utterances that all compared specs scored: " + "; ".join(
+        f"{r['metric']} {r['shared']} of {r['utterances']} ({r['specs']} specs)" for _, r in covered.iterrows()) + "."
 
 
 def paired_tests(rows: pd.DataFrame, specs: list[str], metrics: list[MetricColumn], alpha: float = ALPHA) -> pd.DataFrame:
     """One row per (metric, spec pair) with the test, the Holm-adjusted p and the better spec."""
     records = []
     for metric in metrics:
-        scores = rows.pivot(index="utterance", columns="spec", values=metric.column)
+        scores, _ = shared_scores(rows, specs, metric)
         block = []
-        for spec_a, spec_b in combinations([s for s in specs if s in scores], 2):
-            pair = scores[[spec_a, spec_b]].dropna()
+        for spec_a, spec_b in combinations(list(scores.columns), 2):
+            pair = scores[[spec_a, spec_b]]
             a, b = pair[spec_a].to_numpy(dtype=float), pair[spec_b].to_numpy(dtype=float)
             test = wilcoxon_paired(a, b)
             mean_diff = float(np.mean(a - b)) if a.size else float("nan")
@@ -84,8 +116,8 @@ def matrix_grid(tests: pd.DataFrame, metric: MetricColumn, specs: list[str], alp
             row.append(Cell(f"{fmt_p(test['p_holm'])}{sign}", bold=bool(test["significant"])))
         rows.append(row)
     n_pairs = tests.loc[tests["metric"] == metric.column, "n_pairs"]
-    notes = [f"Holm-adjusted p of the paired Wilcoxon signed-rank test, row vs column, over the utterances both "
-             f"scored (n = {n_pairs.min() if len(n_pairs) else 0}–{n_pairs.max() if len(n_pairs) else 0}). "
+    notes = [f"Holm-adjusted p of the paired Wilcoxon signed-rank test, row vs column, over the "
+             f"{n_pairs.max() if len(n_pairs) else 0} utterances all compared specs scored. "
              f"+ / −: the row is significantly better / worse at α = {alpha:g} ({metric.arrow} is better)."]
     return Grid(f"significance-{metric.column}", f"Paired significance: {metric.column}", ["spec", *specs],
                 rows, notes)

@@ -1,42 +1,54 @@
-"""Read the stored results a report is made from: a run directory, latency.csv and MUSHRA results.
+"""Read the stored results a report is made from: run directories, latency.csv and MUSHRA results.
 
-Nothing here runs a codec or a metric. A run's numeric columns are reported only when a metric of the run
-produces them; their metadata (`higher_is_better`, range) comes from `run.json`, which records it, so a run
-whose metric plugins are not installed here still reports (runs older than that record fall back to the
-metric registry). Every other column is listed, with the reason, in `RunData.ignored`. Per-seed spread of stochastic decoders
-is read from columns named `<metric column>_seed_std` (the per-utterance standard deviation of that
-metric over the decoder seeds).
+Nothing here runs a codec or a metric. A run is read through `RunDir` (its `RunInfo`, tables and manifest); the
+rows get the SHA-256 of their input file from `manifest.csv` (column `input_sha256`), so rows of different runs
+join on (utterance, input SHA-256). A run's numeric columns are reported only when a metric of the run produces
+them; their metadata (`higher_is_better`, range) comes from `run.json`, which records it, so a run whose metric
+plugins are not installed here still reports (runs older than that record fall back to the metric registry).
+A metric's score of the reference input itself (`ref_*` columns, the same for every spec) is reported apart
+and never ranked or tested. Every other column is listed, with the reason, in `RunData.ignored`. Per-seed
+spread of stochastic decoders is read from columns named `<metric column>_seed_std` (the per-utterance standard
+deviation of that metric over the decoder seeds).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from codecbench.resources import file_digest
 from codecbench.metrics import get_metric_class, metric_names
+from codecbench.metrics.base import REFERENCE_PREFIX
 from codecbench.provenance import table_digest
+from codecbench.resources import file_digest
 from codecbench.rows import CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
-from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY
+from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY, RunDir, RunInfo
 from codecbench.stats import mean_ci
+from codecbench.summary import metric_order
 
-BOOKKEEPING = frozenset([*LEADING_COLUMNS, *TRAILING_COLUMNS, ERROR])
+INPUT_SHA256 = "input_sha256"  # added from manifest.csv: with `utterance`, the key rows of runs join on
+JOIN_KEY = ["utterance", INPUT_SHA256]
+BOOKKEEPING = frozenset([*LEADING_COLUMNS, *TRAILING_COLUMNS, ERROR, INPUT_SHA256])
 REFERENCE_CODEC = "reference"  # the identity condition: listed, never ranked
 
 
 @dataclass(frozen=True)
 class MetricColumn:
-    """A reportable column and what the metric registry says about it."""
+    """A reportable column and what the metric registry says about it.
+
+    Args:
+        reference_only: a score of the reference input itself (`ref_*`): the same for every spec, never ranked.
+    """
 
     column: str
     metric: str
     higher_is_better: bool
     value_range: tuple[float, float]
+    reference_only: bool = False
 
     @property
     def arrow(self) -> str:
@@ -49,22 +61,82 @@ class MetricColumn:
 
 
 @dataclass
-class RunData:
-    """One run directory as stored by `codecbench run`."""
+class SourceRun:
+    """One run directory a report reads: its `RunInfo`, manifest and file checksums."""
 
     root: Path
-    rows: pd.DataFrame
-    run_info: dict[str, Any]
-    specs: list[str]
-    skipped: dict[str, str]
-    metrics: list[MetricColumn]
-    seed_columns: dict[str, str]
-    ignored: dict[str, str]
+    info: RunInfo
+    manifest: pd.DataFrame | None
     checksums: dict[str, str]
     manifest_verified: bool | None
 
+    @property
+    def finished(self) -> datetime:
+        """When its last invocation finished (started, if it never finished)."""
+        last = self.info.invocations[-1] if self.info.invocations else {}
+        return datetime.fromisoformat(last.get("finished") or last.get("started") or "1970-01-01T00:00:00+00:00")
+
+    def provenance(self, specs: list[str]) -> dict[str, Any]:
+        """What the report's JSON records of this run (`specs`: the specs the report took from it)."""
+        return {"run": str(self.root), "specs": specs, "command": self.info.command,
+                "run_json_sha256": self.checksums.get(RUN_JSON), "files_sha256": self.checksums,
+                "manifest_sha256": self.info.dataset.get("manifest_sha256"), "manifest_verified": self.manifest_verified,
+                "dataset": self.info.dataset, "config": self.info.config, "metrics": self.info.metrics,
+                "versions": self.info.versions, "environment": self.info.environment,
+                "invocations": [{k: i.get(k) for k in ("command", "started", "finished", "engine", "device")}
+                                for i in self.info.invocations]}
+
+
+@dataclass
+class RunData:
+    """The rows a report is made from: one run directory or several merged (`codecbench.report.merge.load_runs`).
+
+    Args:
+        rows: the stored rows of every reported spec, with `input_sha256`.
+        specs: reported specs in order (per run, in the run's order).
+        metrics: the ranked metric columns, in `metric_order`.
+        reference_columns: the reference input's own scores (`ref_*`), reported apart.
+        sources: the run directories, in the order given.
+        spec_sources: spec -> index into `sources` of the run it was taken from.
+    """
+
+    rows: pd.DataFrame
+    specs: list[str]
+    skipped: dict[str, str]
+    metrics: list[MetricColumn]
+    reference_columns: list[MetricColumn]
+    seed_columns: dict[str, str]
+    ignored: dict[str, str]
+    sources: list[SourceRun]
+    spec_sources: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        """The run directory of a single-run report."""
+        assert len(self.sources) == 1, "a merged report has several run directories"
+        return self.sources[0].root
+
     def metric(self, column: str) -> MetricColumn:
-        return next(m for m in self.metrics if m.column == column)
+        return next(m for m in [*self.metrics, *self.reference_columns] if m.column == column)
+
+    def limited_to(self, wanted: list[str]) -> "RunData":
+        """This run with only the metric columns named in `wanted` (column names, or metric names for all of a
+        metric's columns).
+
+        Raises:
+            ValueError: a name that is neither a reported column nor a metric of the run.
+        """
+        every = [*self.metrics, *self.reference_columns]
+        unknown = [w for w in wanted if not any(w in (m.column, m.metric) for m in every)]
+        if unknown:
+            raise ValueError(f"--metrics {', '.join(unknown)}: not a metric of the report; its metric columns are "
+                             f"{', '.join(m.column for m in every)}")
+        keep = [m for m in every if m.column in wanted or m.metric in wanted]
+        columns = {m.column for m in keep}
+        return RunData(self.rows, self.specs, self.skipped, [m for m in self.metrics if m.column in columns],
+                       [m for m in self.reference_columns if m.column in columns],
+                       {m: c for m, c in self.seed_columns.items() if m in columns}, self.ignored, self.sources,
+                       self.spec_sources)
 
 
 def registered_columns(preferred: list[str]) -> tuple[dict[str, MetricColumn], dict[str, str]]:
@@ -81,18 +153,25 @@ def registered_columns(preferred: list[str]) -> tuple[dict[str, MetricColumn], d
             continue
         for column in cls.output_columns():
             known.setdefault(column, MetricColumn(column, name, bool(cls.higher_is_better),
-                                                  tuple(float(v) for v in cls.value_range)))
+                                                  tuple(float(v) for v in cls.value_range),
+                                                  _reference_only(column, cls.scores_reference)))
     return known, broken
+
+
+def _reference_only(column: str, scores_reference: bool) -> bool:
+    return bool(scores_reference) and column.startswith(REFERENCE_PREFIX)
 
 
 def recorded_columns(metrics: dict[str, dict[str, Any]]) -> dict[str, MetricColumn]:
     """The columns of the metrics a run recorded in `run.json` (`RunInfo.metrics`), with their metadata."""
     return {column: MetricColumn(column, name, bool(meta["higher_is_better"]),
-                                 tuple(float(v) for v in meta["value_range"]))
+                                 tuple(float(v) for v in meta["value_range"]),
+                                 _reference_only(column, meta.get("scores_reference", False)))
             for name, meta in metrics.items() for column in meta["columns"]}
 
 
-def _classify_columns(rows: pd.DataFrame, preferred: list[str], recorded: dict[str, MetricColumn]):
+def classify_columns(rows: pd.DataFrame, preferred: list[str], recorded: dict[str, MetricColumn]):
+    """(metric columns in `metric_order`, seed-spread columns, ignored columns with the reason) of `rows`."""
     known, broken = (recorded, {}) if recorded else registered_columns(preferred)
     metrics, seed_columns, ignored = [], {}, {}
     for column in rows.columns:
@@ -110,15 +189,17 @@ def _classify_columns(rows: pd.DataFrame, preferred: list[str], recorded: dict[s
         if name in preferred:
             ignored[f"({name})"] = f"metric of this run failed to load: {reason}"
     seed_columns = {m: c for m, c in seed_columns.items() if any(x.column == m for x in metrics)}
+    order = metric_order([m.column for m in metrics])
+    metrics.sort(key=lambda m: order.index(m.column))
     return metrics, seed_columns, ignored
 
 
-def load_run(run_dir: str | Path) -> RunData:
-    """Read `utterances.parquet`, `run.json` and `manifest.csv` of a run.
+def read_source(run_dir: str | Path) -> tuple[SourceRun, pd.DataFrame]:
+    """One run directory through `RunDir`: the run and its rows (with `input_sha256` from its manifest).
 
     Raises:
         FileNotFoundError: the directory holds no finished run.
-        ValueError: the run has no rows.
+        ValueError: the run has no rows, or its run.json is not a codecbench run record.
     """
     root = Path(run_dir)
     parquet, run_json = root / PARQUET, root / RUN_JSON
@@ -135,23 +216,45 @@ def load_run(run_dir: str | Path) -> RunData:
         rows = rows[(rows[conditions] == "clean").all(axis=1)].reset_index(drop=True)
         if rows.empty:
             raise ValueError(f"{parquet} has no clean {'/'.join(conditions)} rows: use `codecbench robustness {root}`")
-    run_info = json.loads(run_json.read_text())
-    config = run_info.get("config", {})
-    present = list(dict.fromkeys(rows["spec"]))
-    specs = [s for s in config.get("specs", []) if s in present] + [
-        s for s in present if s not in config.get("specs", [])]
-    metrics, seed_columns, ignored = _classify_columns(rows, list(config.get("metrics", [])),
-                                                       recorded_columns(run_info.get("metrics", {})))
-    ignored.update({c: "condition column: only the clean rows are reported (`codecbench robustness` compares the "
-                       "conditions)" for c in conditions})
+    folder = RunDir(root)
+    try:
+        info = folder.read_info()
+    except TypeError as exc:
+        raise ValueError(f"{run_json} is not a run record of this codecbench ({exc}); re-run it with "
+                         "`codecbench run`") from exc
+    manifest = folder.read_manifest()
     checksums = {name: file_digest(root / name) for name in (PARQUET, CSV, RUN_JSON, MANIFEST, SUMMARY)
                  if (root / name).is_file()}
     verified = None
-    if (root / MANIFEST).is_file() and "manifest_sha256" in run_info.get("dataset", {}):
-        manifest = pd.read_csv(root / MANIFEST, dtype=str)
-        verified = table_digest(manifest) == run_info["dataset"]["manifest_sha256"]
-    return RunData(root, rows, run_info, specs, dict(run_info.get("skipped", {})), metrics, seed_columns,
-                   ignored, checksums, verified)
+    if manifest is not None and "manifest_sha256" in info.dataset:
+        verified = table_digest(manifest) == info.dataset["manifest_sha256"]
+    digests = dict(zip(manifest["utterance"], manifest["sha256"])) if manifest is not None else {}
+    rows[INPUT_SHA256] = rows["utterance"].map(digests).fillna("")
+    return SourceRun(root, info, manifest, checksums, verified), rows
+
+
+def run_specs(info: RunInfo, rows: pd.DataFrame) -> list[str]:
+    """The specs with rows, in the run's order (specs it names first)."""
+    present = list(dict.fromkeys(rows["spec"]))
+    named = info.config.get("specs", [])
+    return [s for s in named if s in present] + [s for s in present if s not in named]
+
+
+def run_data(sources: list[SourceRun], rows: pd.DataFrame, specs: list[str], spec_sources: dict[str, int]) -> RunData:
+    """The report's view of `rows` taken from `sources` (metric metadata from the runs' records)."""
+    recorded: dict[str, MetricColumn] = {}
+    preferred: list[str] = []
+    skipped: dict[str, str] = {}
+    for source in sources:
+        recorded.update(recorded_columns(source.info.metrics))
+        preferred += source.info.config.get("metrics", [])
+        skipped.update(source.info.skipped)
+    metrics, seed_columns, ignored = classify_columns(rows, list(dict.fromkeys(preferred)), recorded)
+    ignored.update({c: "condition column: only the clean rows are reported (`codecbench robustness` compares the "
+                       "conditions)" for c in CONDITIONS if c in rows})
+    return RunData(rows, specs, {s: r for s, r in skipped.items() if s not in specs},
+                   [m for m in metrics if not m.reference_only], [m for m in metrics if m.reference_only],
+                   seed_columns, ignored, sources, spec_sources)
 
 
 @dataclass

@@ -1,5 +1,9 @@
 """The results table: per codec spec, measured kbps and each metric's mean with its 95 % CI (`codecbench.stats`,
-the same interval as the run's `summary.csv`)."""
+the same interval as the run's `summary.csv`), and the reference input's own scores (`ref_*` columns) apart.
+
+The interval's method is named in the table's `ci` column (as in `summary.csv`), and a table computed with another
+interval than the default is written under another file name (`table_file`), so one name never holds two kinds
+of interval."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from codecbench.report.document import Cell, Grid, fmt
-from codecbench.report.sources import REFERENCE_CODEC, MetricColumn, RunData
+from codecbench.report.sources import JOIN_KEY, REFERENCE_CODEC, MetricColumn, RunData
 from codecbench.stats import DEFAULT, CiMethod, summarize
 
 RATE = "measured_kbps"
@@ -18,7 +22,8 @@ def spec_table(run: RunData, method: CiMethod = DEFAULT, group_by: str | None = 
     """One row per spec (per spec and group value with `group_by`, e.g. `speaker` or `split`).
 
     Columns: [group_by,] spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
-    and `<col>_n` (finite values) for measured_kbps and every metric column.
+    and `<col>_n` (finite values) for measured_kbps and every ranked metric column, then `ci` (the interval's
+    method, as in summary.csv).
     """
     if group_by is not None and group_by not in run.rows:
         raise ValueError(f"cannot group by {group_by!r}: not a column of the run (try split or speaker)")
@@ -30,7 +35,34 @@ def spec_table(run: RunData, method: CiMethod = DEFAULT, group_by: str | None = 
     order = {spec: i for i, spec in enumerate(run.specs)}
     table["_order"] = table["spec"].map(order)
     table = table.sort_values([*keys[:-1], "_order"], kind="stable").drop(columns="_order")
+    table["ci"] = method.label
     return table.reset_index(drop=True)
+
+
+def table_file(stem: str, method: CiMethod) -> str:
+    """`<stem>.csv` for the default interval (the one of summary.csv), `<stem>_<method>.csv` for another."""
+    return f"{stem}.csv" if method == DEFAULT else f"{stem}_{method.name}.csv"
+
+
+def reference_table(run: RunData, method: CiMethod = DEFAULT) -> pd.DataFrame:
+    """The reference input's own scores (`ref_*` columns): mean and CI over the distinct inputs (each input once,
+    however many specs scored it). Columns: n_inputs, then `<col>_mean`, `_ci95_low`, `_ci95_high`, `_n`, `ci`."""
+    columns = [m.column for m in run.reference_columns]
+    inputs = run.rows.drop_duplicates(JOIN_KEY).assign(_all="reference input")
+    table = summarize(inputs, ["_all"], columns, method).drop(columns="_all")
+    table.insert(0, "n_inputs", len(inputs))
+    table["ci"] = method.label
+    return table
+
+
+def reference_grid(table: pd.DataFrame, run: RunData) -> Grid:
+    row = [Cell(str(table["n_inputs"].iloc[0]))] + [
+        Cell(estimate_text(*(table[f"{m.column}_{s}"].iloc[0] for s in ("mean", "ci95_low", "ci95_high")), m.decimals))
+        for m in run.reference_columns]
+    return Grid("reference-scores", "Scores of the reference input itself", ["inputs", *(
+        f"{m.column} {m.arrow}" for m in run.reference_columns)], [row],
+        [f"Mean [95 % CI, {table['ci'].iloc[0]}] over the distinct inputs. The same for every spec: context for "
+         "the table above, never ranked or tested."])
 
 
 def best_specs(table: pd.DataFrame, metric: MetricColumn) -> set[str]:
@@ -68,13 +100,16 @@ def spec_grid(table: pd.DataFrame, run: RunData, not_different: dict[str, set[st
             for m in run.metrics:
                 text = estimate_text(record[f"{m.column}_mean"], record[f"{m.column}_ci95_low"],
                                      record[f"{m.column}_ci95_high"], m.decimals)
+                if record[f"{m.column}_n"] != record["n"]:
+                    text += f" (n = {record[f'{m.column}_n']})"
                 mark = NOT_DIFFERENT if record["spec"] in not_different.get(m.column, set()) else ""
                 row.append(Cell(text, bold=record["spec"] in best[m.column], mark=mark))
             rows.append(row)
-    notes = [f"Mean [95 % CI] over utterances; CI: {method.label}, as in the run's summary.csv. "
-             "kbps is measured from the payload bytes. Bold: best mean per column (↑ higher / ↓ lower is "
-             "better; the reference condition is not ranked)."]
-    if not_different:
+    notes = [f"Mean [95 % CI] over utterances; CI: {method.label}. n: utterances coded (rows, errors "
+             "included); (n = K): a mean over the K utterances the metric scored, where K differs from n. kbps is "
+             "measured from the payload bytes. Bold: best mean per column (↑ higher / ↓ lower is better; the "
+             "reference condition is not ranked)."]
+    if any(not_different.values()):
         notes.append(f"{NOT_DIFFERENT}: not significantly different from the best of its column "
                      f"(paired Wilcoxon signed-rank over shared utterances, Holm-corrected, α = {alpha:g}).")
     if run.skipped:

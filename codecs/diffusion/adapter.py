@@ -42,7 +42,6 @@ class MelCodecAdapter(Codec):
                 raise FileNotFoundError(f"{self.name}: checkpoint not found: {path}")
         self.device = "cpu"
         self.seed = 0
-        self.last_denoiser_calls: int | None = None
         self.model = self.build()
         self.compile, self.dtype = compile, dtype
         accelerate(self.model, compile, dtype)
@@ -137,17 +136,15 @@ class MelCodecAdapter(Codec):
         num_samples = lengths.pop()
         codes = [self.model.from_bytes(b"".join(e.packets), num_samples) for e in encoded]
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        calls = self.model.denoiser_calls
         wavs = self.model.decode_batch(codes, num_samples, self.num_steps, generator)
-        self.last_denoiser_calls = self.model.denoiser_calls - calls
         return list(wavs.float().cpu().numpy())
 
     def decode_info(self) -> dict[str, float]:
-        """`denoiser_calls`: backbone evaluations of the last decode (counted, not configured; a batch
-        decoded together counts once)."""
-        if self.model.backbone is None or self.last_denoiser_calls is None:
+        """`denoiser_calls`: network evaluations per signal in the last decode (counted by a hook on the
+        backbone, not configured: a call on midway-infilling's two stacked branches counts two)."""
+        if self.model.backbone is None or self.model.last_denoiser_calls is None:
             return {}
-        return {"denoiser_calls": float(self.last_denoiser_calls)}
+        return {"denoiser_calls": float(self.model.last_denoiser_calls)}
 
 
 def one_of(*choices: str) -> Callable[[str], str]:
@@ -169,3 +166,46 @@ def weights_dir(path: str) -> str:
     if not Path(path).is_dir():
         raise ValueError(f"not a directory: {path}")
     return path
+
+
+class SampledCodecAdapter(MelCodecAdapter):
+    """Base of the adapters whose diffusion decoder starts from noise: the `steps` and `sampler` (DDPM or
+    DDIM) options. The midway samplers are refused: they start from an estimate of the output, which these
+    decoders' conditioning is not (or, for a residual, is zero).
+
+    Args:
+        kbps: operating point.
+        steps: sampler steps per decode (default: `default_steps`).
+        sampler: `ddpm` (default) or `ddim`.
+        weights, compile, dtype: see `MelCodecAdapter`.
+    """
+
+    default_steps = 20
+    samplers = ("ddpm", "ddim")
+    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS}
+
+    def __init__(self, kbps: float | None = None, steps: int | None = None, sampler: str = "ddpm",
+                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32") -> None:
+        if sampler not in self.samplers:
+            raise ValueError(f"{self.name}: select one of {list(self.samplers)} for the sampler, not {sampler!r}")
+        steps = self.default_steps if steps is None else steps
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, not {steps}")
+        self.steps, self.sampler_name = steps, sampler
+        super().__init__(kbps, weights, compile, dtype)
+
+    @property
+    def num_steps(self) -> int:
+        return self.steps
+
+
+def check_codebooks(path: Path, training: dict[str, Any], codebooks: int) -> None:
+    """Refuse an operating point a diffusion checkpoint was not trained for (a per-bit-rate model).
+
+    Raises:
+        ValueError: naming the file and the codebook counts it serves.
+    """
+    served = training.get("codebooks")
+    if served is not None and codebooks not in served:
+        raise ValueError(f"{path} was trained for {served} codebooks, not {codebooks}: use the model of this "
+                         "bit rate (weights=DIR)")

@@ -69,12 +69,13 @@ class DiffusionCodec(nn.Module):
         self.source = representation if source is None else source
         self.backbone, self.sampler, self.gain = backbone, sampler, gain
         self.residual_scale = residual_scale
-        self.denoiser_calls = 0  # backbone evaluations since construction (counted by a forward hook)
+        self.denoised_items = 0  # batch items the backbone has evaluated (counted by a forward hook)
+        self.last_denoiser_calls: float | None = None  # network evaluations per signal in the last decode
         if backbone is not None:
-            backbone.register_forward_pre_hook(self._count_call)
+            backbone.register_forward_pre_hook(self._count_items)
 
-    def _count_call(self, module: nn.Module, inputs: tuple) -> None:
-        self.denoiser_calls += 1
+    def _count_items(self, module: nn.Module, inputs: tuple) -> None:
+        self.denoised_items += inputs[0].shape[0]
 
     @property
     def device(self) -> torch.device:
@@ -121,11 +122,15 @@ class DiffusionCodec(nn.Module):
             dequantized = self.quantizer.dequantize(torch.stack([c.indices for c in codes]).to(self.device))
         mel = dequantized.mel
         if self.backbone is not None:
+            items = self.denoised_items
             with stage("sampler"):
                 # the coarse estimate of what is sampled (midway-infilling starts from it): of a residual, zero
                 estimate = mel if self.residual_scale is None else torch.zeros_like(mel)
-                sample = self.denoise(dequantized.cond, mel.shape, num_steps, generator, estimate=estimate)
+                sample = self.denoise(dequantized.cond, mel.shape, num_steps, generator,
+                                      estimate=estimate if dequantized.is_estimate else None)
             mel = sample if self.residual_scale is None else mel + self.residual_scale * sample
+            # a call on two stacked branches (midway-infilling) is two evaluations of the network
+            self.last_denoiser_calls = (self.denoised_items - items) / len(codes)
         with stage("vocoder"):
             wav = self.vocoder(self.representation.denormalize(mel), generator=generator)[:, :num_samples]
         if self.gain is not None:
@@ -209,12 +214,18 @@ def pad_for_backbone(backbone: nn.Module, cond: torch.Tensor,
 def sampling_loop(backbone: nn.Module, sampler: Sampler, x: torch.Tensor, cond: torch.Tensor,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """x_T -> x_0 over the sampler's timesteps (`set_timesteps` first). Fixed shapes, no host syncs and no
-    data-dependent control flow, so it can be captured in one CUDA graph."""
+    data-dependent control flow, so it can be captured in one CUDA graph.
+
+    A sampler with several chains (`branches`, e.g. midway-infilling's sampling and infilling branches)
+    keeps them stacked on the batch axis of `x`: each step is one denoiser call on all of them, with the
+    conditioning repeated per chain."""
+    if sampler.branches > 1:
+        cond = cond.repeat(sampler.branches, *([1] * (cond.dim() - 1)))
     for i, t in enumerate(sampler.timestep_list):
         with stage("sampler_step"):
             noise = backbone(x, sampler.timesteps[i].expand(x.shape[0]), cond)
             x, _ = sampler.step(noise, t, x, generator)
-    return x
+    return sampler.final_sample(x)
 
 
 def crop_to_mel(x: torch.Tensor, mel_shape: torch.Size) -> torch.Tensor:

@@ -167,7 +167,8 @@ def accelerate(model: DiffusionCodec, mode: str = "eager", dtype: str = "fp32") 
         if neural_vocoder:
             model.vocoder = Compiled(model.vocoder)
     if mode == "graph" and model.backbone is not None:
-        if model.sampler.name == "midway":
-            raise ValueError("compile=graph captures samplers that start from noise (ddpm, ddim), not midway")
+        if model.sampler.needs_estimate:
+            raise ValueError(f"compile=graph captures samplers that start from noise (ddpm, ddim), not "
+                             f"{model.sampler.name}")
         model.denoise = GraphedSampler(model.backbone, model.sampler)  # an instance attribute shadows the method
     return model

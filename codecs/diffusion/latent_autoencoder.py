@@ -1,5 +1,6 @@
 """LaDiffCodec's continuous autoencoder: EnCodec-like (SEANet) with a single stride-8 downsampling and a
-continuous bottleneck (no quantizer); its decoder produces the waveform.
+continuous bottleneck (no quantizer); its decoder produces the waveform. Other strides (the paper's
+Table 1 ablation: [1], [4, 8], ...) are a setting.
 
 16 kHz / 8 = 2000 latent frames per second of `latent_dim` channels. The latent is the output domain of
 the latent diffusion models: `normalize` standardises each channel with statistics tracked during training,
@@ -21,17 +22,22 @@ class LatentAutoencoderConfig:
     """Args:
         num_filters: SEANet channels at the waveform rate (doubled after the stride).
         latent_dim: channels of the continuous latent.
-        stride: the single downsampling factor (8 in the paper).
+        stride: the downsampling factor (8 in the paper), or the strides as EnCodec lists them (decoder
+            order; the paper's Table 1 ablation: (1,), (8,), (4, 8), ...), whose product is the hop.
         stats_decay: EMA decay of the per-channel latent mean and variance tracked in training.
     """
 
     num_filters: int = 32
     latent_dim: int = 16
-    stride: int = 8
+    stride: int | tuple[int, ...] = 8
     stats_decay: float = 0.99
 
+    @property
+    def ratios(self) -> tuple[int, ...]:
+        return (self.stride,) if isinstance(self.stride, int) else tuple(self.stride)
+
     def seanet(self) -> SEANetConfig:
-        return SEANetConfig(num_filters=self.num_filters, hidden_size=self.latent_dim, ratios=(self.stride,),
+        return SEANetConfig(num_filters=self.num_filters, hidden_size=self.latent_dim, ratios=self.ratios,
                             num_lstm_layers=0)
 
     def to_dict(self) -> dict:
@@ -39,7 +45,7 @@ class LatentAutoencoderConfig:
 
 
 class LatentAutoencoder(nn.Module):
-    """Waveform [B, T] <-> latent [B, C, T / 8]; also the output representation of latent diffusion codecs
+    """Waveform [B, T] <-> latent [B, C, T / hop]; also the output representation of latent diffusion codecs
     (`forward` analyses, `normalize` / `denormalize` map to and from the diffusion domain).
 
     Args:
@@ -50,7 +56,7 @@ class LatentAutoencoder(nn.Module):
         super().__init__()
         self.config = config
         self.encoder, self.decoder = build_seanet(config.seanet())
-        self.hop_length = config.stride
+        self.hop_length = config.seanet().hop_length
         self.register_buffer("latent_mean", torch.zeros(config.latent_dim))
         self.register_buffer("latent_var", torch.ones(config.latent_dim))
 
@@ -59,13 +65,13 @@ class LatentAutoencoder(nn.Module):
         return self.config.latent_dim
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        """The latent [B, C, ceil(T / 8)] of a waveform [B, T] (zero-padded to a multiple of 8)."""
+        """The latent [B, C, ceil(T / hop)] of a waveform [B, T] (zero-padded to a multiple of the hop)."""
         return self.encoder(pad_to_hop(wav.float(), self.hop_length)[:, None])
 
     encode = forward
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """Waveform [B, 8 N] of a latent [B, C, N]."""
+        """Waveform [B, hop N] of a latent [B, C, N]."""
         return self.decoder(latent)[:, 0]
 
     def normalize(self, latent: torch.Tensor) -> torch.Tensor:

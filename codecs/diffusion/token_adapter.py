@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, check_codebooks, weights_dir
 
-DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # midway-infilling: tau (one step per training timestep below tau)
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # the midway samplers: tau (one step per training timestep below tau)
 
 
 class TokenCodecAdapter(MelCodecAdapter):
@@ -28,13 +28,14 @@ class TokenCodecAdapter(MelCodecAdapter):
 
 class TokenDiffusionAdapter(TokenCodecAdapter):
     """A diffusion model conditioned on the tokens (checkpoint `diffusion_checkpoint`: `conditioner` and
-    `backbone`), sampled by DDPM, DDIM or midway-infilling.
+    `backbone`), sampled by DDPM, DDIM or midway-infilling (Algorithm 1, or the forward-infilling variant).
 
     Args:
         kbps: 1.5 or 3.
-        sampler: `midway` (default), `ddpm` or `ddim`.
-        steps: denoiser calls per decode (default: tau for midway, 1000 for DDPM, 50 for DDIM).
-        tau, gamma: midway-infilling's start step (default 100) and interpolation ratio (default 0.3).
+        sampler: `midway` (default: Algorithm 1 of LaDiffCodec), `infill-forward` (the Mittal-style variant
+            it replaces), `ddpm` or `ddim`.
+        steps: sampler steps per decode (default: tau for the midway samplers, 1000 for DDPM, 50 for DDIM).
+        tau, gamma: the midway samplers' start step (default 100) and interpolation ratio (default 0.3).
         weights: directory with the checkpoint files (default: the shipped ones).
         compile, dtype: decoder fast path (see `MelCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
     """
@@ -46,15 +47,16 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
     def __init__(self, kbps: float | None = None, sampler: str = "midway", steps: int | None = None,
                  tau: int | None = None, gamma: float | None = None, weights: str | None = None,
                  compile: str = "eager", dtype: str = "fp32") -> None:
-        from codecbench.codecs.diffusion.samplers import SAMPLERS
+        from codecbench.codecs.diffusion.samplers import MIDWAY_SAMPLERS, SAMPLERS
 
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; select one of {sorted(SAMPLERS)}")
-        if sampler != "midway" and (tau is not None or gamma is not None):
-            raise ValueError("tau and gamma are options of sampler=midway")
+        self.uses_midway = sampler in MIDWAY_SAMPLERS
+        if not self.uses_midway and (tau is not None or gamma is not None):
+            raise ValueError(f"tau and gamma are options of sampler={' or '.join(MIDWAY_SAMPLERS)}")
         self.sampler_name = sampler
         self.midway = {"tau": 100 if tau is None else tau, "gamma": 0.3 if gamma is None else gamma}
-        self.steps = steps or (self.midway["tau"] if sampler == "midway" else DEFAULT_STEPS[sampler])
+        self.steps = steps or (self.midway["tau"] if self.uses_midway else DEFAULT_STEPS[sampler])
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, not {self.steps}")
         super().__init__(kbps, weights, compile, dtype)
@@ -75,15 +77,16 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
         from codecbench.codecs.diffusion.waveform import Waveform
 
         path = self.paths[self.diffusion_checkpoint]
-        parts = load_modules(path)
-        schedule = read_metadata(path)["training"]["diffusion"]
-        sampler = make_sampler(self.sampler_name, **schedule, **(self.midway if self.sampler_name == "midway" else {}))
+        parts, training = load_modules(path), read_metadata(path)["training"]
+        tokenizer = self.tokenizer()
+        check_codebooks(path, training, tokenizer.num_quantizers)
+        sampler = make_sampler(self.sampler_name, **training["diffusion"], **(self.midway if self.uses_midway else {}))
         sampler.set_timesteps(self.steps)  # validates steps against T (or tau) now, not at the first decode
         representation, vocoder = self.output_parts()
-        quantizer = TokenQuantizer(self.tokenizer(), parts["conditioner"])
+        quantizer = TokenQuantizer(tokenizer, parts["conditioner"])
         return DiffusionCodec(representation, quantizer, vocoder, backbone=parts["backbone"], sampler=sampler,
                               source=Waveform()).eval()
 
     def provenance(self) -> dict[str, Any]:
-        extra = {"midway": self.midway} if self.sampler_name == "midway" else {}
+        extra = {"midway": self.midway} if self.uses_midway else {}
         return {**super().provenance(), **extra}

@@ -17,11 +17,17 @@ def mushra_run(tmp_path_factory, librispeech_root):
     return out
 
 
+MIN_PLAY_S = 1.0  # the fixture's listening rule: short, so that browser tests can meet it in real time
+
+
 @pytest.fixture(scope="session")
 def mushra_test_dir(tmp_path_factory, mushra_run):
-    """A test folder built from the run: 5 test items and 1 training item, 5 stimuli per trial."""
-    from codecbench.listening_test.build import build_test
+    """A test folder built from the run: 5 test items and 1 training item, 5 stimuli per trial (hidden
+    reference, lowpass@3.5k, lowpass@5k, opus@12, codec2@2.4); every stimulus must be heard for 1 s."""
+    from codecbench.listening_test.build import Protocol, build_test
+    from codecbench.listening_test.events import ListeningRule
 
     out = tmp_path_factory.mktemp("mushra_test") / "test"
-    build_test(out, run=mushra_run, items=5, training_items=1, progress=False)
+    build_test(out, run=mushra_run, items=5, training_items=1, progress=False,
+               protocol=Protocol(ListeningRule(MIN_PLAY_S)))
     return out

@@ -45,5 +45,10 @@ def call(client: httpx.Client, api: str, *data, app: str = "", params: dict | No
     return event_outputs(client.get(f"{url}/{event_id}", timeout=120).raise_for_status().text)
 
 
+def welcome(name: str = "") -> tuple:
+    """The welcome page's fields as the Start event takes them: name, expertise, headphones, consent."""
+    return name, None, "", False
+
+
 def admin_login(client: httpx.Client, password: str = ADMIN_PASSWORD) -> None:
     client.post("/admin/login", data={"username": "admin", "password": password}).raise_for_status()

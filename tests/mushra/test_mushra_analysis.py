@@ -122,3 +122,27 @@ def test_anova_needs_two_complete_listeners(tmp_path):
 def test_invalid_ratings_are_refused(change, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         analyze(change(ratings(2, 5)), tmp_path, plots=False)
+
+
+def test_outputs_are_written_whatever_screening_leaves(tmp_path):
+    slips = {(f"L{n}", "i0", "reference"): 70 for n in range(6)}  # one slip in 5 items (20 %) excludes everyone
+    table = ratings(6, 5, slips)
+    result = analyze(table, tmp_path / "screened", plots=True)
+    assert len(result.screening.excluded) == 6 and result.summary["n"].eq(0).all()
+    written = {p.name for p in (tmp_path / "screened").iterdir()}
+    assert {"summary.csv", "item_summary.csv", "screening.csv", "excluded_listeners.csv", "analysis.json",
+            "mean_ci.png"} <= written and "pairwise.csv" not in written
+    assert any("no test-phase ratings of a kept listener" in note for note in result.notes)
+
+    kept = analyze(table, tmp_path / "all", plots=False, screening=False)
+    assert kept.screening.excluded.empty and kept.pairwise is not None
+    assert kept.summary.set_index("condition").loc["reference", "n"] == 30
+
+
+def test_no_inferential_test_below_the_minimum_and_cis_within_the_scale(tmp_path):
+    table = ratings(2, 10, {("L1", "i0", "reference"): 80})  # one slip in 10 items: kept
+    result = analyze(table, tmp_path, plots=False)
+    assert result.pairwise is None and result.anova is None and not (tmp_path / "pairwise.csv").exists()
+    assert any("fewer than the 6" in note for note in result.notes)
+    reference = result.summary.set_index("condition").loc["reference"]
+    assert reference["ci95_high"] == 100 and reference["mean"] == 99  # the t interval reaches 101.1: clipped

@@ -14,10 +14,13 @@ from scipy import signal
 from codecbench.alignment import estimate_delay
 from codecbench.audio import load_audio
 from codecbench.listening_test import stimuli as st
-from codecbench.listening_test.build import build_test
+from codecbench.listening_test.anchors import Anchors, auto_mid_cutoff, make_anchor, spectral_distance
+from codecbench.listening_test.build import Protocol, build_test
+from codecbench.listening_test.events import ListeningRule
+from codecbench.listening_test.texts import load_texts
 from codecbench.listening_test.testdef import load_test
 
-CONDITIONS = ["reference", "lowpass@3.5k", "lowpass@7k", "opus@12", "codec2@2.4"]
+CONDITIONS = ["reference", "lowpass@3.5k", "lowpass@5k", "opus@12", "codec2@2.4"]
 
 
 def read(test, relative):
@@ -35,8 +38,15 @@ def test_items_are_balanced_and_trials_well_formed(mushra_test_dir):
     assert test.conditions == CONDITIONS
     assert len(test.items) == 5 and len(test.training) == 1
     entries = test.items + test.training
-    assert len({e.speaker for e in entries}) == 6  # 7 speakers available: no speaker twice
+    genders = {"1688": "M", "1998": "F", "2033": "M", "2414": "M", "2609": "M", "3005": "M", "3080": "F"}  # SPEAKERS.TXT
+    items_of = {g: [e.speaker for e in test.items if genders[e.speaker] == g] for g in "FM"}
+    assert sorted(len(v) for v in items_of.values()) == [2, 3]  # 5 test items: genders differ by at most one
+    for speakers in items_of.values():  # within a gender, speakers take turns: none twice before all gave one
+        assert len(set(speakers)) == min(len(speakers), {"F": 2, "M": 5}[genders[speakers[0]]])
     assert len({e.item for e in entries}) == 6
+    assert test.spec["source"]["genders"] == {g: len(v) + sum(genders[e.speaker] == g for e in test.training)
+                                              for g, v in items_of.items()}
+    assert test.spec["source"]["speakers"].endswith("SPEAKERS.TXT")
     for entry in entries:
         formats = {sf.info(str(test.path(f))).frames for f in entry.stimuli.values()}
         infos = [sf.info(str(test.path(f))) for f in entry.stimuli.values()]
@@ -70,9 +80,16 @@ def test_hidden_reference_anchors_and_codecs(mushra_test_dir):
 
     ref_band = band_level_db(reference, rate, 4600, 8000)
     low, _ = read(test, entry.stimuli["lowpass@3.5k"])
-    mid, _ = read(test, entry.stimuli["lowpass@7k"])
+    mid, _ = read(test, entry.stimuli["lowpass@5k"])
     assert band_level_db(low, rate, 4600, 8000) < ref_band - 40  # BS.1534-3: >= 50 dB at 4.5 kHz
-    assert abs(band_level_db(mid, rate, 4600, 6500) - ref_band) < 10  # passes what the 3.5 kHz anchor stops
+    assert abs(band_level_db(mid, rate, 4100, 4900) - band_level_db(reference, rate, 4100, 4900)) < 1
+    assert band_level_db(mid, rate, 5800, 8000) < band_level_db(reference, rate, 5800, 8000) - 40  # 8/7 x 5 kHz on
+    chosen = spec["anchor_distance"]["lowpass@5k"]
+    assert chosen == spectral_distance(reference[:, None], mid[:, None], rate)  # recorded: what the stimuli show
+    seven = np.round(make_anchor(reference[:, None], 7000, rate) * 32768) / 32768  # the 7 kHz anchor, as served
+    standard = spectral_distance(reference[:, None], seven, rate)
+    assert chosen["lsd_db"] > standard["lsd_db"] + 2 and chosen["removed_db"] > standard["removed_db"] + 5
+    assert auto_mid_cutoff(16000) == 5000 and auto_mid_cutoff(24000) == 6000 and auto_mid_cutoff(48000) == 7000
 
     for codec in ("opus@12", "codec2@2.4"):
         decoded, _ = read(test, entry.stimuli[codec])
@@ -113,8 +130,41 @@ def test_folder_source_and_its_checks(mushra_test_dir, tmp_path):
             shutil.copy(test.path(entry.stimuli[condition]), folder / entry.item / f"{condition}.wav")
     result = build_test(tmp_path / "from_folder", stimuli=folder, items=5, training_items=0)
     built = load_test(result.out)
-    assert built.conditions == ["reference", "lowpass@3.5k", "lowpass@7k", "opus@12"]
+    assert built.conditions == ["reference", "lowpass@3.5k", "lowpass@5k", "opus@12"]
     assert yaml.safe_load((result.out / "test.yaml").read_text())["source"]["kind"] == "folder"
+    assert any("balanced over speakers only" in w for w in result.warnings)  # no gender column in the folder
+    assert any("one slip excludes a listener" in w for w in result.warnings) and built.spec["notes"] == result.warnings
+
+    standard = build_test(tmp_path / "standard", stimuli=folder, items=5, training_items=0,
+                          protocol=Protocol(anchors=Anchors("lowpass@7k")))
+    assert load_test(standard.out).conditions == ["reference", "lowpass@3.5k", "lowpass@7k", "opus@12"]
+    assert standard.anchor_distance["lowpass@7k"]["lsd_db"][1] < result.anchor_distance["lowpass@5k"]["lsd_db"][0]
+
+    pd.DataFrame({"item": [e.item for e in test.items + test.training],
+                  "speaker": [e.speaker for e in test.items + test.training],
+                  "gender": [{"1998": "F", "3080": "F"}.get(e.speaker, "M") for e in test.items + test.training]}
+                 ).to_csv(folder / "speakers.csv", index=False)
+    texts = tmp_path / "texts.yaml"
+    texts.write_text("language: de\nwelcome: 'Hörtest {name}: {items} Durchgänge'\nconsent: Ich bin einverstanden.\n"
+                     "questionnaire: [{id: fatigue, question: 'Wie anstrengend?', choices: [gar nicht, sehr]}]\n"
+                     "labels: {next: Weiter}\n")
+    like = build_test(tmp_path / "mushra_like", stimuli=folder, items=5, training_items=0, max_excerpt_s=3.0,
+                      protocol=Protocol(ListeningRule(2.5), load_texts(texts), Anchors(enabled=False), True))
+    built = load_test(like.out)
+    assert built.conditions == ["reference", "opus@12"] and built.mid_anchor is None
+    assert any("MUSHRA-like" in w for w in like.warnings) and not any("speakers only" in w for w in like.warnings)
+    assert {sf.info(str(built.path(f))).frames for e in built.items for f in e.stimuli.values()} == {48000}
+    assert built.rule.min_play_s == 2.5 and built.texts["language"] == "de" and built.texts["labels"]["next"] == "Weiter"
+    assert built.texts["labels"]["play"] == "▶ Play" and built.texts["questionnaire"][0]["choices"] == ["gar nicht", "sehr"]
+    texts.write_text("welcome: [unclosed\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_texts(texts)
+    texts.write_text("welcome: hi\nfarewell: bye\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_texts(texts)
+    texts.write_text("welcome: 'hi {listener}'\n")
+    with pytest.raises(ValueError, match="it may use"):
+        load_texts(texts)
 
     item = test.items[0].item
     x, rate = sf.read(str(folder / item / "opus@12.wav"))

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from mushra_helpers import ratings
 
+from codecbench.listening_test.client import playback_events
 from codecbench.listening_test.harness import free_port
 from codecbench.listening_test.store import MushraStore
 from codecbench.listening_test.testdef import load_test
@@ -51,7 +52,8 @@ def fill(store: MushraStore) -> None:
         for key in [s["key"] for s in screen["stimuli"]] + [screen["reference"]]:
             assert store.deliver(key) is not None
         screen = store.submit(screen["token"], 1, {"trial": screen["trial"],
-                                                   "ratings": {s["key"]: 33 for s in screen["stimuli"]}})
+                                                   "ratings": {s["key"]: 33 for s in screen["stimuli"]},
+                                                   "events": playback_events(screen)})
 
 
 @pytest.fixture

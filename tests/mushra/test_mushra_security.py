@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from mushra_helpers import ADMIN_PASSWORD, admin_login, call, start_server
+from mushra_helpers import ADMIN_PASSWORD, admin_login, call, start_server, welcome
 
 from codecbench.benchmarks.mushra_bot import experiment, report
 from codecbench.cli import main
@@ -142,13 +142,13 @@ def test_invite_only_registration(mushra_test_dir, tmp_path, capsys):
     server = start_server(mushra_test_dir, db, tmp_path / "server.log", ("--registration", "invite"), port=port)
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            _, screen, notice = call(client, "start", "anonymous")
+            _, screen, notice = call(client, "start", *welcome("anonymous"))
             assert screen is None and "invitation" in notice
-            _, screen, notice = call(client, "start", "guesser", params={"invite": "not-an-invite-code"})
+            _, screen, notice = call(client, "start", *welcome("guesser"), params={"invite": "not-an-invite-code"})
             assert screen is None and "invitation" in notice
-            first = call(client, "start", "Ada", params={"invite": codes[0]})[1]
-            again = call(client, "start", "", params={"invite": codes[0]})[1]  # the personal link, opened again
-            second = call(client, "start", "Bob", params={"invite": codes[1]})[1]
+            first = call(client, "start", *welcome("Ada"), params={"invite": codes[0]})[1]
+            again = call(client, "start", *welcome(""), params={"invite": codes[0]})[1]  # the personal link, opened again
+            second = call(client, "start", *welcome("Bob"), params={"invite": codes[1]})[1]
             assert client.get("/", params={"invite": codes[2]}).status_code == 200
     finally:
         server.stop()
@@ -163,10 +163,10 @@ def test_open_registration_is_rate_limited(mushra_test_dir, tmp_path):
     server = start_server(mushra_test_dir, db, tmp_path / "server.log", ("--registrations-per-hour", "3"))
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            assert all(call(client, "start", f"welcome-{i}")[1]["screen"] == "level" for i in range(3))
+            assert all(call(client, "start", *welcome(f"welcome-{i}"))[1]["screen"] == "level" for i in range(3))
             size = rows(db, "SELECT COUNT(*) FROM stimuli")[0][0]
             for i in range(20):  # a flood of anonymous /start calls
-                _, screen, notice = call(client, "start", f"flood-{i}")
+                _, screen, notice = call(client, "start", *welcome(f"flood-{i}"))
                 assert screen is None and "try again" in notice
     finally:
         server.stop()
@@ -208,11 +208,11 @@ def test_admin_export_never_passes_through_a_file_route(target, mushra_test_dir,
         for path in re.findall(r"(/[\w./-]+\.csv)", json.dumps(exported)) + ["/etc/hostname",
                                                                               str(mushra_test_dir / "test.yaml")]:
             assert stranger.get(f"/gradio_api/file={path}").status_code == 404, path
-    ratings_csv, events_csv, listening_csv, fetched = exported
+    ratings_csv, events_csv, listening_csv, trials_csv, listeners_csv, fetched = exported
     assert "ratings rows" in fetched
     assert ratings_csv.splitlines()[0] == "listener,session,trial,item,condition,rating,phase,timestamp"
     assert len(ratings_csv.splitlines()) > 5
-    assert events_csv.startswith("listener,") and listening_csv.startswith("listener,")
+    assert all(csv.startswith("listener,") for csv in (events_csv, listening_csv, trials_csv, listeners_csv))
     leftovers = [p for p in (target.db.parent / "gradio-tmp").rglob("*") if p.is_file()
                  and "listener,session,trial" in p.read_text(errors="ignore")]
     assert leftovers == []
@@ -316,7 +316,7 @@ def raw_event(client: httpx.Client, api: str, *data) -> str:
 
 def test_malformed_values_get_a_generic_error(target):
     with httpx.Client(base_url=target.url, timeout=60) as client:
-        started = call(client, "start", "malformed")[1]
+        started = call(client, "start", *welcome("malformed"))[1]
         screen = call(client, "player", {**started, "submission": {"level": "skipped"}})[0]
         submission = {"trial": screen["trial"], "ratings": {s["key"]: 5 for s in screen["stimuli"]}}
         malformed = [{**screen, "session": {"$gt": 0}, "submission": submission},
@@ -327,7 +327,7 @@ def test_malformed_values_get_a_generic_error(target):
                      {**screen, "submission": {**submission, "client_id": {"x": [1]}, "events": [{"t": 2 ** 90}]}},
                      {**screen, "submission": "not a submission"}]
         answers = [raw_event(client, "player", value) for value in malformed]
-        odd_name = raw_event(client, "start", {"name": ["not", "a", "string"]})
+        odd_name = raw_event(client, "start", {"name": ["not", "a", "string"]}, None, ["y"], {"yes": 1})
     for answer in answers:
         assert not [word for word in LEAKS if word in answer.lower()], answer
         assert '"error"' in answer  # a screen with the refusal (or the generic message) on it
@@ -346,7 +346,7 @@ def test_admin_page_needs_the_password(target):
         config = client.get("/admin/config")
         assert config.status_code == 200 and "Export" in config.text
         progress = call(client, "progress", app="/admin")[0]
-        assert {"listener", "registration", "test_done", "screening"} <= set(progress["headers"])
+        assert {"listener", "joined", "test", "time_min", "screening"} <= set(progress["headers"])
     with httpx.Client(base_url=target.url, timeout=30) as stranger:
         assert stranger.post("/admin/gradio_api/call/export", json={"data": []}).status_code == 401
 

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from codecbench.listening_test.client import playback_events
 from codecbench.listening_test.plan import plan_trials
 from codecbench.listening_test.store import MushraStore, SubmissionError
 from codecbench.listening_test.testdef import load_test
@@ -61,8 +62,8 @@ def test_screens_are_opaque(store):
 def test_submission_is_stored_once(store):
     screen = to_trial(store)
     submission = {"trial": screen["trial"], "ratings": ratings_for(screen), "client_id": "c1",
-                  "events": [{"t": 10.5, "kind": "play", "key": screen["reference"]},
-                             {"t": 20.0, "kind": "rate", "key": screen["stimuli"][0]["key"], "value": 50}]}
+                  "events": playback_events(screen) + [{"t": 9000.0, "kind": "rate", "key": screen["stimuli"][0]["key"],
+                                                        "value": 50}]}
     following = served(store, store.submit(screen["token"], 1, submission))
     assert following["trial"] == screen["trial"] + 1 and following["phase"] == "test"
     assert store.submit(screen["token"], 1, submission) == following  # a retried submit changes nothing
@@ -70,8 +71,8 @@ def test_submission_is_stored_once(store):
     assert len(table) == 5 and not table.duplicated(["listener", "trial", "condition"]).any()
     assert set(table["phase"]) == {"training"} and sorted(table["rating"]) == [50, 51, 52, 53, 54]
     events = store.events()
-    assert events[events["trial"] == 1]["kind"].tolist() == ["play", "rate"]
-    assert events[events["trial"] == 1]["role"].tolist() == ["open-reference", "rated"]
+    assert events[events["trial"] == 1]["kind"].tolist() == ["ready", "play"] + ["switch"] * 5 + ["stop", "rate"]
+    assert events[events["trial"] == 1]["role"].tolist()[1:3] == ["open-reference", "rated"]
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         key = screen["stimuli"][0]["key"]
@@ -108,11 +109,13 @@ def test_unknown_token_and_session_are_refused(store):
 
 def test_resume_continues_where_the_listener_stopped(store):
     first = to_trial(store)
-    second = served(store, store.submit(first["token"], 1, {"trial": first["trial"], "ratings": ratings_for(first)}))
+    second = served(store, store.submit(first["token"], 1, {"trial": first["trial"], "ratings": ratings_for(first),
+                                                            "events": playback_events(first)}))
     again = store.resume(first["token"], "agent")
     assert again["session"] == 2 and again["trial"] == second["trial"]
     assert again["stimuli"] == second["stimuli"] and again["reference"] == second["reference"]
-    store.submit(first["token"], 2, {"trial": again["trial"], "ratings": ratings_for(again, 10)})
+    store.submit(first["token"], 2, {"trial": again["trial"], "ratings": ratings_for(again, 10),
+                                     "events": playback_events(again)})
     table = store.ratings()
     assert table.groupby("trial")["session"].first().to_dict() == {1: 1, 2: 2}
     progress = store.progress().iloc[0]

@@ -16,7 +16,11 @@ class Dequantized:
             log-mel for mel quantizers, the coarse latent or mel estimate of a `TokenQuantizer`, the frame
             embeddings of a tokenizer decoded by its own decoder. Midway-infilling starts from it.
         cond: what a denoiser is conditioned on (its shape is the quantizer's business).
+        is_estimate: False where `mel` only gives the shape of the output (zeros: a quantizer conditioning a
+            waveform decoder has no estimate of the waveform), so samplers that start from the estimate
+            are refused.
     """
 
     mel: torch.Tensor
     cond: torch.Tensor
+    is_estimate: bool = True

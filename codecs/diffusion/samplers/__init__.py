@@ -3,13 +3,16 @@
 from codecbench.codecs.diffusion.samplers.base import Sampler
 from codecbench.codecs.diffusion.samplers.ddim import DDIMSampler
 from codecbench.codecs.diffusion.samplers.ddpm import DDPMSampler
-from codecbench.codecs.diffusion.samplers.midway import MidwayInfillingSampler
+from codecbench.codecs.diffusion.samplers.infill_forward import ForwardInfillingSampler
+from codecbench.codecs.diffusion.samplers.midway import MidwayInfillingSampler, MidwayStart
 
-SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "midway": MidwayInfillingSampler}
+SAMPLERS: dict[str, type[Sampler]] = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "midway": MidwayInfillingSampler,
+                                      "infill-forward": ForwardInfillingSampler}
+MIDWAY_SAMPLERS = tuple(name for name, cls in SAMPLERS.items() if issubclass(cls, MidwayStart))  # take tau, gamma
 
 
 def make_sampler(name: str, **kwargs) -> Sampler:
-    """Build a sampler by name (`ddpm`, `ddim`, `midway`).
+    """Build a sampler by name (`ddpm`, `ddim`, `midway`, `infill-forward`).
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
@@ -19,4 +22,5 @@ def make_sampler(name: str, **kwargs) -> Sampler:
     return SAMPLERS[name](**kwargs)
 
 
-__all__ = ["DDIMSampler", "DDPMSampler", "MidwayInfillingSampler", "SAMPLERS", "Sampler", "make_sampler"]
+__all__ = ["DDIMSampler", "DDPMSampler", "ForwardInfillingSampler", "MIDWAY_SAMPLERS", "MidwayInfillingSampler",
+           "SAMPLERS", "Sampler", "make_sampler"]

@@ -23,6 +23,8 @@ class Sampler:
 
     name = "base"
     PREDICTION_TYPES = ("epsilon", "v_prediction")
+    branches = 1  # chains advanced together: the state holds `branches` x B items (the loop repeats cond)
+    needs_estimate = False  # starts from the receiver's estimate of x_0 (midway-infilling)
 
     def __init__(self, num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
                  prediction_type: str = "epsilon") -> None:
@@ -94,6 +96,10 @@ class Sampler:
             estimate: the receiver's coarse estimate of x_0 (unused here; see midway-infilling).
         """
         return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+
+    def final_sample(self, state: torch.Tensor) -> torch.Tensor:
+        """The sample [B, ...] of the loop's final state (the state itself for one chain)."""
+        return state
 
     def _coefficients(self, t: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.timesteps is None:

@@ -11,6 +11,8 @@ RECIPES = {
     "latent-ae": "codecbench.codecs.diffusion.training.latent_ae:LatentAERecipe",
     "ladiffcodec": "codecbench.codecs.diffusion.training.latent_diffusion:LaDiffCodecRecipe",
     "latent2mel": "codecbench.codecs.diffusion.training.latent_diffusion:Latent2MelRecipe",
+    "mel2wave": "codecbench.codecs.diffusion.training.waveform_diffusion:Mel2WaveRecipe",
+    "latent2wave": "codecbench.codecs.diffusion.training.waveform_diffusion:Latent2WaveRecipe",
 }
 
 

@@ -1,11 +1,13 @@
 """Recipe `latent-ae`: LaDiffCodec's continuous autoencoder (SEANet, one stride-8 downsampling, continuous
-bottleneck), trained on waveform segments with the reconstruction losses of `encodec16` (time-domain L1
+bottleneck; the recipe arg `strides` sets others, the paper's Table 1 ablation), trained on waveform
+segments with the reconstruction losses of `encodec16` (time-domain L1
 and log-mel L1); the per-channel latent statistics the diffusion models normalise with are tracked along.
 Exports `latent-ae.safetensors`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,35 @@ from codecbench.codecs.diffusion.training.trainer import Recipe, TrainOptions
 TINY = LatentAutoencoderConfig(num_filters=4, latent_dim=4)
 
 
+def parse_strides(text: str) -> tuple[int, ...]:
+    """`"4,8"` -> (4, 8): the strides of LaDiffCodec's Table 1 ablation, as EnCodec lists them.
+
+    Raises:
+        ValueError: not positive integers whose product divides the 320-sample token hop.
+    """
+    try:
+        strides = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--strides takes integers like 8 or 4,8, not {text!r}") from None
+    hop = 1
+    for stride in strides:
+        hop *= stride
+    if not strides or min(strides) < 1 or 320 % hop:
+        raise ValueError(f"--strides {text!r}: positive strides whose product divides the 320-sample token hop")
+    return strides
+
+
 class LatentAERecipe(Recipe):
     name = "latent-ae"
     defaults = {"batch_size": 8, "segment_frames": 60, "lr": 1e-3}
 
     def __init__(self, options: TrainOptions, representation: LogMel) -> None:
         super().__init__(options, representation)
-        self.autoencoder = LatentAutoencoder(TINY if options.preset == "tiny" else LatentAutoencoderConfig()).to(self.device)
+        config = TINY if options.preset == "tiny" else LatentAutoencoderConfig()
+        strides = options.recipe_args.get("strides")
+        if strides:
+            config = replace(config, stride=parse_strides(strides))
+        self.autoencoder = LatentAutoencoder(config).to(self.device)
         self.modules = {"autoencoder": self.autoencoder}
         self.adamw("autoencoder", self.autoencoder.parameters())
 

@@ -14,8 +14,16 @@ the target (what midway-infilling starts from):
   configuration); the estimate loss the mel L1. Exports `latent2mel.safetensors`; decoded by the
   `hifigan` vocoder of the mel codecs.
 
+Options that follow the paper where the shipped checkpoints do not (see README's paper-vs-code table):
+`condition_scaling=upsampled_frames` scales each upsampled frame of the condition to [-1, 1] (LaDiffCodec
+Sec. 2.2) instead of each token frame before upsampling, and then trains the upsampler by the diffusion
+loss alone, as the paper does (the condition is no longer on the scale of the output, so the estimate
+losses do not apply); `codebooks` trains one model per bit rate (the paper's setup) instead of one for both;
+`prediction_type=epsilon` trains the paper's noise prediction instead of the velocity.
+
 Recipe args: `tokenizer` (the encodec16.safetensors; default the shipped one), `autoencoder`
-(`ladiffcodec`: the latent-ae.safetensors; default the shipped one).
+(`ladiffcodec`: the latent-ae.safetensors, any stride; default the shipped one), `codebooks` (e.g. "3"),
+`condition_scaling` (`token_frames`, the default, or `upsampled_frames`), `prediction_type`.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from codecbench.codecs.diffusion.backbones.unet1d import UNet1d, UNet1dConfig
 from codecbench.codecs.diffusion.backbones.wavenet1d import WaveNet1d, WaveNet1dConfig
 from codecbench.codecs.diffusion.checkpoints import checkpoint_path, file_sha256, load_modules, save_modules
 from codecbench.codecs.diffusion.codec import reverse_diffusion
-from codecbench.codecs.diffusion.quantizers.token_conditioner import TokenUpsampler, TokenUpsamplerConfig
+from codecbench.codecs.diffusion.quantizers.token_conditioner import (TokenUpsampler, TokenUpsamplerConfig,
+                                                                      upsampling_rates)
 from codecbench.codecs.diffusion.representation import LogMel
 from codecbench.codecs.diffusion.samplers import DDPMSampler, MidwayInfillingSampler
 from codecbench.codecs.diffusion.training.data import Batch
@@ -53,6 +62,33 @@ def frozen(path: str | Path, prefix: str, device: torch.device) -> nn.Module:
     return load_modules(path, device)[prefix].requires_grad_(False).eval()
 
 
+def frozen_provenance(paths: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """What an exported checkpoint records of the frozen files it was trained on: name and SHA-256."""
+    return {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in paths.items()}
+
+
+def diffusion_schedule(options: TrainOptions, default: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's schedule with the `prediction_type` recipe arg applied (`epsilon`, as LaDiffCodec and
+    DiffWave train, or `v_prediction`); what the export records and decoding reads."""
+    return {**default, "prediction_type": options.recipe_args.get("prediction_type") or default["prediction_type"]}
+
+
+def codebook_choices(options: TrainOptions, supported: tuple[int, ...]) -> tuple[int, ...]:
+    """The codebook counts a run draws from: all `supported` (one model for every bit rate), or the
+    `codebooks` recipe arg ("3" or "3,6": a model per bit rate).
+
+    Raises:
+        ValueError: a count the transmitter does not offer.
+    """
+    text = options.recipe_args.get("codebooks")
+    if not text:
+        return supported
+    chosen = tuple(int(v) for v in str(text).split(","))
+    if not chosen or any(c not in supported for c in chosen):
+        raise ValueError(f"{options.recipe}: --codebooks takes some of {list(supported)}, not {text!r}")
+    return chosen
+
+
 class TokenDiffusionRecipe(Recipe):
     """Frozen tokenizer -> TokenUpsampler -> conditional denoiser in an output domain (see subclasses)."""
 
@@ -62,12 +98,17 @@ class TokenDiffusionRecipe(Recipe):
     def __init__(self, options: TrainOptions, representation: LogMel) -> None:
         super().__init__(options, representation)
         self.tiny = options.preset == "tiny"
+        self.codebooks = codebook_choices(options, CODEBOOKS)
+        self.condition_scaling = options.recipe_args.get("condition_scaling") or "token_frames"
         self.frozen_paths = {"tokenizer": Path(options.recipe_args.get("tokenizer") or checkpoint_path("encodec16"))}
         self.tokenizer = frozen(self.frozen_paths["tokenizer"], "tokenizer", self.device)
         check_segment(self, self.tokenizer.hop_length)
         self.upsampler = TokenUpsampler(self.upsampler_config()).to(self.device)
+        # the estimate losses and midway's start need a condition on the scale of the output
+        self.estimates = self.condition_scaling != "upsampled_frames"
         self.backbone = self.build_backbone().to(self.device)
-        self.sampler = DDPMSampler(**DIFFUSION)
+        self.diffusion = diffusion_schedule(options, DIFFUSION)
+        self.sampler = DDPMSampler(**self.diffusion)
         self.modules = {"conditioner": self.upsampler, "backbone": self.backbone}
         self.adamw("model", itertools.chain(self.upsampler.parameters(), self.backbone.parameters()))
 
@@ -95,11 +136,11 @@ class TokenDiffusionRecipe(Recipe):
         return self.upsampler(embeddings)[..., :frames]
 
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        codebooks = CODEBOOKS[int(torch.randint(len(CODEBOOKS), (1,)))]
+        codebooks = self.codebooks[int(torch.randint(len(self.codebooks), (1,)))]
         target = self.target(batch)
         estimate = self.estimate(batch.wav, codebooks, target.shape[-1])
         diffusion = diffusion_loss(self.backbone, self.sampler, target, estimate)
-        auxiliary = self.estimate_losses(estimate, target, batch)
+        auxiliary = self.estimate_losses(estimate, target, batch) if self.estimates else {}
         loss = diffusion + sum(auxiliary.values())
         self.optimizers["model"].zero_grad(set_to_none=True)
         loss.backward()
@@ -113,12 +154,14 @@ class TokenDiffusionRecipe(Recipe):
         generator = torch.Generator(device=self.device).manual_seed(0)
         timesteps = validation_timesteps(target.shape[0], self.sampler, target.device)
         scores = {}
-        for codebooks in CODEBOOKS:
+        for codebooks in self.codebooks:
             estimate = self.estimate(batch.wav, codebooks, target.shape[-1])
-            scores.update({f"{k}@{codebooks}": float(v) for k, v in self.estimate_losses(estimate, target, batch).items()})
+            if self.estimates:
+                scores.update({f"{k}@{codebooks}": float(v)
+                               for k, v in self.estimate_losses(estimate, target, batch).items()})
             scores[f"diffusion_mse@{codebooks}"] = float(diffusion_loss(self.backbone, self.sampler, target, estimate,
                                                                          generator, timesteps))
-            sampler = MidwayInfillingSampler(**VALIDATION_MIDWAY, **DIFFUSION)
+            sampler = MidwayInfillingSampler(**VALIDATION_MIDWAY, **self.diffusion)
             sampled = reverse_diffusion(self.backbone, sampler, estimate, target.shape, VALIDATION_STEPS, generator,
                                         estimate)
             scores.update({f"midway_{k}@{codebooks}": float(v)
@@ -126,14 +169,14 @@ class TokenDiffusionRecipe(Recipe):
         return scores
 
     def export_metadata(self) -> dict[str, Any]:
-        """What decoding needs besides the modules: the diffusion schedule (and the output normalisation)."""
-        return {"diffusion": DIFFUSION}
+        """What decoding needs besides the modules: the diffusion schedule, the operating points (codebook
+        counts) the model serves (and the output normalisation)."""
+        return {"diffusion": self.diffusion, "codebooks": list(self.codebooks)}
 
     def export(self, out: Path, training: dict[str, Any]) -> list[Path]:
-        frozen_parts = {name: {"file": path.name, "sha256": file_sha256(path)} for name, path in self.frozen_paths.items()}
         return [save_modules(out / f"{self.export_name}.safetensors",
                              {"conditioner": self.upsampler, "backbone": self.backbone},
-                             {**training, **self.export_metadata(), "frozen": frozen_parts})]
+                             {**training, **self.export_metadata(), "frozen": frozen_provenance(self.frozen_paths)})]
 
 
 class LaDiffCodecRecipe(TokenDiffusionRecipe):
@@ -151,8 +194,11 @@ class LaDiffCodecRecipe(TokenDiffusionRecipe):
 
     def upsampler_config(self) -> TokenUpsamplerConfig:
         channels = 16 if self.tiny else TokenUpsamplerConfig.channels
+        hop = self.autoencoder.hop_length
         return TokenUpsamplerConfig(in_dim=self.tokenizer.embedding_dim, out_dim=self.autoencoder.channels,
-                                    channels=channels, output_hop=self.autoencoder.hop_length)
+                                    channels=channels, rates=upsampling_rates(self.tokenizer.hop_length // hop),
+                                    input_hop=self.tokenizer.hop_length, output_hop=hop,
+                                    condition_scaling=self.condition_scaling)
 
     def build_backbone(self) -> nn.Module:
         sizes = self.TINY_BACKBONE if self.tiny else {}
@@ -181,7 +227,8 @@ class Latent2MelRecipe(TokenDiffusionRecipe):
         mel = self.representation.config
         channels = 16 if self.tiny else TokenUpsamplerConfig.channels
         return TokenUpsamplerConfig(in_dim=self.tokenizer.embedding_dim, out_dim=mel.n_mels, channels=channels,
-                                    rates=(), output_hop=mel.hop_length, centered=True)
+                                    rates=(), output_hop=mel.hop_length, centered=True,
+                                    condition_scaling=self.condition_scaling)
 
     def build_backbone(self) -> nn.Module:
         sizes = self.TINY_BACKBONE if self.tiny else {}

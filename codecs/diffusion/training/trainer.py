@@ -31,7 +31,7 @@ class TrainOptions:
     """Everything a training run depends on (recorded in train.json).
 
     Args:
-        recipe: `vocoder`, `mel2mel`, `gan-mel` or `melvq-ddpm`.
+        recipe: a name of `training.RECIPES`.
         out: run directory (checkpoints/, train.json, exported safetensors + model cards).
         root: LibriSpeech root (None: the usual lookup).
         split: training split.
@@ -48,7 +48,7 @@ class TrainOptions:
         until: stop after this step (the schedule still spans `steps`); resume later with `resume`.
         max_minutes: stop (checkpointed) after this much training time in this invocation.
         recipe_args: recipe-specific settings (`adversarial_start`, `quantizer_steps`, `quantizer`, `init`,
-            `tokenizer`, `autoencoder`).
+            `tokenizer`, `autoencoder`, `codebooks`, `condition_scaling`, `prediction_type`, `strides`).
     """
 
     recipe: str
@@ -203,7 +203,7 @@ class Trainer:
                  "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers.items()},
                  "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
                  "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                 "wall_s": log["wall_s"]}
+                 "wall_s": log["wall_s"], "cpu_s": log["cpu_s"]}
         self.checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_file.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -219,10 +219,11 @@ class Trainer:
             scheduler.load_state_dict(state["schedulers"][key])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        return state["step"], state["wall_s"]
+        return state["step"], state["wall_s"], state.get("cpu_s", 0.0)
 
     def _export(self, log: dict[str, Any]) -> None:
         training = {"recipe": self.options.recipe, "steps": log["step"], "wall_s": round(log["wall_s"], 1),
+                    "cpu_s": round(log["cpu_s"], 1),
                     "command": log["invocations"][0]["command"], "resumed_with": [i["command"] for i in log["invocations"][1:]],
                     "data": self.data_info, "hardware": log["hardware"], "final": log.get("final", {})}
         exported = self.recipe.export(self.out, training)
@@ -236,10 +237,10 @@ class Trainer:
         sampler, val_batch = self._data()
         schedulers = self._schedulers()
         generator = torch.Generator().manual_seed(options.seed)
-        start, wall = 0, 0.0
+        start, wall, cpu = 0, 0.0, 0.0
         log: dict[str, Any] = {}
         if options.resume and self.checkpoint_file.exists():
-            start, wall = self._load(schedulers, generator)
+            start, wall, cpu = self._load(schedulers, generator)
             log = json.loads(self.log_file.read_text()) if self.log_file.exists() else {}
         elif self.log_file.exists() and not options.resume:
             raise FileExistsError(f"{self.out} already holds a training run: pass --resume to continue it")
@@ -248,7 +249,7 @@ class Trainer:
         log.setdefault("validation", [])
         log.setdefault("invocations", [])
         log.update({"options": asdict(options), "versions": _versions(), "hardware": _hardware(options.device),
-                    "data": self.data_info, "step": start, "wall_s": wall,
+                    "data": self.data_info, "step": start, "wall_s": wall, "cpu_s": cpu,
                     "parameters": {k: sum(p.numel() for p in m.parameters()) for k, m in self.recipe.modules.items()}})
         log["invocations"].append({"command": self.command, "started": datetime.now(timezone.utc).isoformat(),
                                    "start_step": start})
@@ -258,7 +259,7 @@ class Trainer:
         window: dict[str, list[float]] = {}
         bar = tqdm(total=options.steps, initial=start, desc=f"train {options.recipe}", unit="step",
                    disable=not progress)
-        tick = time.perf_counter()
+        tick, cpu_tick = time.perf_counter(), time.process_time()
         invocation_start = log["wall_s"]
         stop = min(options.steps, options.until or options.steps)
         for step in range(start, stop):
@@ -274,6 +275,7 @@ class Trainer:
             done = step + 1
             now = time.perf_counter()
             log["wall_s"], tick = log["wall_s"] + (now - tick), now
+            log["cpu_s"], cpu_tick = log["cpu_s"] + (time.process_time() - cpu_tick), time.process_time()
             log["step"] = done
             bar.update(1)
             if done % options.log_every == 0 or done == options.steps:
@@ -295,10 +297,10 @@ class Trainer:
                     log["final"] = {"step": done, "wall_s": round(log["wall_s"], 1),
                                     "train": {k: v for k, v in train_losses.items() if k not in ("step", "wall_s", "lr")},
                                     "validation": log["validation"][-1] if log["validation"] else {}}
-                self._export(log)
                 log["invocations"][-1]["end_step"] = done
+                self._export(log)
                 _write_json(self.log_file, log)
-            tick = time.perf_counter()  # checkpoints and validation are not training time
+            tick, cpu_tick = time.perf_counter(), time.process_time()  # checkpoints and validation are not training
             if done == stop:
                 break
         bar.close()
@@ -325,7 +327,8 @@ def write_model_card(path: Path, training: dict[str, Any], log: dict[str, Any]) 
     lines = [
         f"# {path.stem}", "",
         f"- file: `{path.name}` ({path.stat().st_size / 1e6:.2f} MB, fp16), sha256 `{file_sha256(path)}`",
-        f"- recipe: `{training['recipe']}`, {training['steps']} steps, {training['wall_s'] / 60:.1f} min of training",
+        f"- recipe: `{training['recipe']}`, {training['steps']} steps, {training['wall_s'] / 60:.1f} min of training"
+        + (f" ({training['cpu_s'] / 60:.1f} min of process CPU time)" if "cpu_s" in training else ""),
         f"- device: {device}",
         f"- data: {training['data']['split']}, {training['data']['train_utterances']} utterances "
         f"({training['data']['train_hours'] * 60:.1f} min) for training, speakers "
@@ -333,6 +336,10 @@ def write_model_card(path: Path, training: dict[str, Any], log: dict[str, Any]) 
         f"- parameters: {', '.join(f'{k} {v:,}' for k, v in log['parameters'].items())}",
         "", "Command:", "", "```", training["command"], *training["resumed_with"], "```", "",
     ]
+    spans = [(i["start_step"], i["end_step"]) for i in log.get("invocations", []) if "end_step" in i]
+    if len(spans) > 1:
+        lines += ["Steps per invocation (an early stop by `--max-minutes` is reproduced by `--until` that step): "
+                  + ", ".join(f"{a} → {b}" for a, b in spans) + ".", ""]
     if final:
         lines += ["Final losses (training: mean of the last logging window; validation: held-back speakers):", "",
                   "| loss | value |", "|---|---|"]

@@ -1,0 +1,249 @@
+"""The Ray engine: the same tasks as the local engine, on a Ray cluster started here or joined.
+
+    driver: work items (utterance x spec) --> codec actor pool: read the input where it lives, `pipeline.code`
+            --(object store)--> metric task: `pipeline.score` --> Row --> driver: RunDir journal, progress bar
+
+Built on Ray Core (actors and tasks) rather than Ray Data: a run is a few thousand heavy items (seconds each),
+every row must reach the run folder's journal as soon as it is complete (Ray Data's streaming executor hands
+out blocks, not rows, and buffers them), a coded signal goes from its actor to its metric task through the
+object store without passing the driver, and Ray's per-call retries (`max_task_retries` of a restarted actor,
+`max_retries` of a task) give fault tolerance while the driver, the only writer, stores each task's row once.
+
+Each actor loads every codec of the run once (`worker_codec`); with `--device cuda` it holds a share of a GPU.
+Ray is imported when the engine starts, so `--engine local` needs no Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from codecbench.audio import LoadedAudio
+from codecbench.codecs import CodecSpec, CodecUnavailable
+from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, read_task_audio,
+                                     score_task, worker_codec)
+from codecbench.pipeline import Coded
+from codecbench.rows import Row
+from codecbench.runner import set_torch_threads
+
+RETRIES = 3  # a killed actor restarts and a killed task reruns this many times before its row says so
+IN_FLIGHT_PER_ACTOR = 2  # tasks submitted ahead per actor: enough to keep actors and metric tasks busy
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine's library is missing; the message says what to install."""
+
+
+def import_ray() -> Any:
+    """The `ray` module.
+
+    Raises:
+        EngineUnavailable: Ray is not installed.
+    """
+    try:
+        import ray
+    except ImportError as exc:
+        raise EngineUnavailable('--engine ray needs Ray: pip install -e ".[ray]"') from exc
+    return ray
+
+
+@dataclass(frozen=True)
+class CodedOnNode:
+    """What a codec actor hands its task's metric task: the failed row, or the input and its decodes."""
+
+    node: str
+    row: Row | None = None
+    audio: LoadedAudio | None = None
+    coded: Coded | None = None
+
+
+@dataclass(frozen=True)
+class RowOnNodes:
+    """A metric task's row and where its task was coded and scored."""
+
+    row: Row
+    coded_on: str
+    scored_on: str
+
+
+def _node() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+class CodecActor:
+    """A codec worker: loads the run's codecs once, reads inputs where they live and codes them.
+
+    Args:
+        device: where torch codecs run.
+        threads: torch's threads here (None: Ray's default for a worker, 1).
+    """
+
+    def __init__(self, device: str, threads: int | None) -> None:
+        set_torch_threads(threads)
+        self.device = device
+
+    def load(self, specs: list[str]) -> tuple[dict[str, CodecInfo], dict[str, str]]:
+        """Load every spec's codec here; their descriptions and, for the unavailable ones, why."""
+        infos, skipped = {}, {}
+        for spec in specs:
+            try:
+                infos[spec] = CodecInfo.of(worker_codec(spec, self.device))
+            except CodecUnavailable as exc:
+                skipped[spec] = str(exc).removeprefix(f"{spec}: unavailable: ")
+        return infos, skipped
+
+    def code(self, task: Task, info: CodecInfo, plan: Plan) -> CodedOnNode:
+        """Read the task's input and code it."""
+        audio = read_task_audio(task, plan, info)
+        if isinstance(audio, Row):
+            return CodedOnNode(_node(), row=audio)
+        coded = code_task(worker_codec(task.spec, self.device), info, task, audio, plan)
+        if isinstance(coded, Row):
+            return CodedOnNode(_node(), row=coded)
+        return CodedOnNode(_node(), audio=audio, coded=coded)
+
+
+def score(coded: CodedOnNode, task: Task, info: CodecInfo, plan: Plan) -> RowOnNodes:
+    """A metric task: the row of a coded task."""
+    if coded.row is not None:
+        return RowOnNodes(coded.row, coded.node, coded.node)
+    return RowOnNodes(score_task(task, info, coded.audio, coded.coded, plan), coded.node, _node())
+
+
+class RayEngine(Engine):
+    """Codec actors and metric tasks on a Ray cluster.
+
+    Args:
+        workers: without `address`: the CPUs of the Ray instance started on this machine.
+        device: where torch codecs run in the actors (`cpu`, `cuda`: each actor holds a share of a GPU).
+        address: a running cluster to join (`auto`, `ray://HOST:10001`); None starts Ray here.
+        actors: codec actors (default: one per CPU of the cluster, or per GPU with `device` cuda).
+        threads: torch's threads in each actor (None: 1, Ray's default). Torch codecs decode bit for bit as
+            the local engine does only with the same thread count (`--threads`).
+    """
+
+    name = "ray"
+
+    def __init__(self, workers: int = 1, device: str = "cpu", address: str | None = None,
+                 actors: int | None = None, threads: int | None = None) -> None:
+        if actors is not None and actors < 1:
+            raise ValueError(f"--actors must be at least 1, not {actors}")
+        import_ray()  # fail before anything runs where Ray is missing
+        self.workers, self.device, self.address, self.actors = max(workers, 1), device, address, actors
+        self.threads = threads
+        self.ray: Any = None
+        self.started_here = False
+        self.pool: list[Any] = []
+        self.infos: dict[str, CodecInfo] = {}
+        self.nodes: dict[str, Counter] = {"coded": Counter(), "scored": Counter()}
+
+    def start(self) -> None:
+        """Join the cluster at `address`, or start Ray here with `workers` CPUs (an initialised Ray is used as is)."""
+        if self.ray is not None:
+            return
+        ray = import_ray()
+        if not ray.is_initialized():
+            quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+            if self.address is None:
+                ray.init(num_cpus=self.workers, **quiet)
+            else:
+                ray.init(address=self.address, **quiet)
+            self.started_here = True
+        self.ray = ray
+
+    def close(self) -> None:
+        if self.ray is None:
+            return
+        for actor in self.pool:
+            self.ray.kill(actor)
+        self.pool = []
+        if self.started_here:
+            self.ray.shutdown()
+        self.ray, self.started_here = None, False
+
+    def _actor_options(self) -> list[dict[str, Any]]:
+        """The options of each actor of the pool: a share of a GPU with `device` cuda, and a node. Actors go
+        round the nodes in proportion to their CPUs (GPUs), so every node codes (Ray's own SPREAD is best
+        effort and may stack actors that hold no CPU); the placement is soft, so a restarted actor may move."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        resource = "GPU" if self.device.startswith("cuda") else "CPU"
+        nodes = [(node["NodeID"], int(node["Resources"].get(resource, 0))) for node in self.ray.nodes()
+                 if node["Alive"] and node["Resources"].get(resource, 0) > 0]
+        if not nodes:
+            raise ValueError(f"--device {self.device}: the Ray cluster has no {resource}")
+        slots = [node for k in range(max(count for _, count in nodes)) for node, count in nodes if count > k]
+        size = self.actors or len(slots)
+        options: dict[str, Any] = {"max_restarts": RETRIES, "max_task_retries": RETRIES}
+        if resource == "GPU":
+            options["num_gpus"] = min(1.0, len(slots) / size)
+        return [{**options, "scheduling_strategy": NodeAffinitySchedulingStrategy(slots[i % len(slots)], soft=True)}
+                for i in range(size)]
+
+    def load(self, specs: list[CodecSpec]) -> tuple[dict[str, CodecInfo], dict[str, str]]:
+        self.start()
+        ray = self.ray
+        actor_class = ray.remote(CodecActor)
+        self.pool = [actor_class.options(**options).remote(self.device, self.threads)
+                     for options in self._actor_options()]
+        try:
+            loaded = ray.get([actor.load.remote([str(spec) for spec in specs]) for actor in self.pool])
+        except ray.exceptions.RayTaskError as exc:  # a bad spec option: the actor's ValueError, as raised here
+            raise exc.cause from None
+        self.infos, skipped = loaded[0]
+        return dict(self.infos), skipped
+
+    def run(self, work: Work, store: Callable[[Row], None], progress: bool) -> None:
+        ray, plan, infos = self.ray, work.plan, self.infos
+        remote_score = ray.remote(num_cpus=1, max_retries=RETRIES)(score)
+        waiting = list(reversed(work.tasks))
+        in_flight: dict[Any, tuple[Task, int]] = {}
+        load = [0] * len(self.pool)
+        bar = tqdm(total=len(work.tasks), desc=f"coding + scoring (ray, {len(self.pool)} actors)", unit="row",
+                   disable=not progress)
+        try:
+            while waiting or in_flight:
+                while waiting and len(in_flight) < IN_FLIGHT_PER_ACTOR * len(self.pool):
+                    task, actor = waiting.pop(), min(range(len(self.pool)), key=load.__getitem__)
+                    coded = self.pool[actor].code.remote(task, infos[task.spec], plan)
+                    in_flight[remote_score.remote(coded, task, infos[task.spec], plan)] = (task, actor)
+                    load[actor] += 1
+                done, _ = ray.wait(list(in_flight), num_returns=1)
+                task, actor = in_flight.pop(done[0])
+                load[actor] -= 1
+                store(self._row(done[0], task, plan))
+                bar.update(1)
+        except KeyboardInterrupt:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            bar.close()
+        if len(self.nodes["coded"] | self.nodes["scored"]) > 1:
+            print(f"rows per node: {self.describe_nodes()}", file=sys.stderr)
+
+    def _row(self, ref: Any, task: Task, plan: Plan) -> Row:
+        """The row a metric task returned, or (its retries spent) the failed row saying which worker died."""
+        try:
+            done: RowOnNodes = self.ray.get(ref)
+        except self.ray.exceptions.RayError as exc:
+            reason = " ".join(str(exc).split())[:300]
+            return failed_row(task, self.infos[task.spec], plan.metric_columns,
+                              f"worker failed: {type(exc).__name__}: {reason}")
+        self.nodes["coded"][done.coded_on] += 1
+        self.nodes["scored"][done.scored_on] += 1
+        return done.row
+
+    def describe_nodes(self) -> str:
+        """Rows coded and scored on each node of the last run (node ids shortened)."""
+        nodes = sorted(self.nodes["coded"] | self.nodes["scored"])
+        return "; ".join(f"{node[:12]}: coded {self.nodes['coded'][node]}, scored {self.nodes['scored'][node]}"
+                         for node in nodes)

@@ -1,0 +1,168 @@
+"""Engines: the local engine's worker pool and the Ray engine give the same rows and the same run folder as
+everything in one process, for deterministic and stochastic codecs, for error rows, and across resumes."""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from run_helpers import comparable
+
+from codecbench.datasets import Selection, select
+from codecbench.engines import LocalEngine, make_engine
+from codecbench.journal import Journal
+from codecbench.rundir import JOURNAL
+from codecbench.runner import run_benchmark
+
+SPECS = ["opus@6", "codec2@2.4", "mel2mel@1.5:steps=2,seeds=2"]  # the last one stochastic: per-row seeds
+METRICS = ["pesq_wb", "stoi"]
+RUN_FILES = {"rows.journal", "utterances.parquet", "utterances.csv", "summary.csv", "manifest.csv", "run.json"}
+
+
+@pytest.fixture(scope="module")
+def selection(librispeech_root) -> Selection:
+    """Two real utterances of the embedded sample."""
+    everything = select("librispeech", librispeech_root, "sample")
+    picked = [u for u in everything.utterances if u.id in ("1688-142285-0002", "2414-128291-0003")]
+    return Selection(everything.dataset, everything.root, everything.split, picked)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory, speech) -> Selection:
+    """A folder with a good, a silent, a corrupt and a too-short file: rows with and without errors."""
+    root = tmp_path_factory.mktemp("messy")
+    (root / "spk").mkdir()
+    sf.write(root / "spk" / "good.wav", speech[:48000], 16000)
+    sf.write(root / "spk" / "silent.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(root / "spk" / "short.wav", speech[8000:9600], 16000)
+    (root / "spk" / "corrupt.flac").write_bytes(b"fLaC" + bytes(range(256)) * 20)
+    return select("folder", root)
+
+
+def run(selection, out: Path, engine, specs=SPECS, resume: bool = False):
+    with engine:
+        return run_benchmark(selection, specs, METRICS, out, workers=2, resume=resume, progress=False,
+                             command=["test"], engine=engine)
+
+
+@pytest.fixture(scope="module")
+def inline_run(tmp_path_factory, selection, torch_one_thread):
+    """Everything in this process: the reference every engine must match."""
+    return run(selection, tmp_path_factory.mktemp("inline"), LocalEngine(workers=1))
+
+
+def assert_same_run(result, expected) -> None:
+    """Same rows value for value (wall-clock columns aside), same files, same summary and run identity."""
+    pd.testing.assert_frame_equal(comparable(result.rows), comparable(expected.rows))
+    assert {p.name for p in result.out.iterdir()} == {p.name for p in expected.out.iterdir()} == RUN_FILES
+    summary = pd.read_csv(result.out / "summary.csv")
+    pd.testing.assert_frame_equal(summary.drop(columns=[c for c in summary if c.endswith("_s")]),
+                                  pd.read_csv(expected.out / "summary.csv").drop(
+                                      columns=[c for c in summary if c.endswith("_s")]))
+    info, reference = (json.loads((r.out / "run.json").read_text()) for r in (result, expected))
+    assert info["config"] == reference["config"] and info["dataset"] == reference["dataset"]
+
+
+def test_the_local_pool_codes_cpu_codecs_in_its_workers_and_torch_codecs_here(tmp_path, selection, inline_run):
+    engine = LocalEngine(workers=2)
+    result = run(selection, tmp_path / "pool", engine)
+    assert engine.in_workers("opus@6") and engine.in_workers("codec2@2.4")
+    assert not engine.in_workers("mel2mel@1.5:seeds=2,steps=2")
+    assert_same_run(result, inline_run)
+    assert (result.rows["error"] == "").all() and (result.rows["n_seeds"].dropna() == 2).all()
+
+
+def test_local_pool_error_rows_equal_inline(tmp_path, messy):
+    pooled = run(messy, tmp_path / "pool", LocalEngine(workers=2), specs=["opus@6", "codec2@0.7"])
+    inline = run(messy, tmp_path / "inline", LocalEngine(workers=1), specs=["opus@6", "codec2@0.7"])
+    pd.testing.assert_frame_equal(comparable(pooled.rows), comparable(inline.rows))
+    errors = pooled.rows.set_index(["utterance", "spec"])["error"]
+    assert "cannot read" in errors[("spk/corrupt", "opus@6")] and "silent" in errors[("spk/silent", "codec2@0.7")]
+    assert "pesq_wb" in errors[("spk/short", "codec2@0.7")] and errors[("spk/good", "opus@6")] == ""
+
+
+def test_an_unknown_engine_or_ray_options_on_the_local_engine_are_errors():
+    with pytest.raises(ValueError, match="unknown engine"):
+        make_engine("slurm")
+    with pytest.raises(ValueError, match="--engine ray"):
+        make_engine("local", address="auto")
+
+
+def test_the_ray_engine_without_ray_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+    from codecbench.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["run", "--engine", "ray", "--limit", "1", "--no-progress", "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == 'codecbench run: error: --engine ray needs Ray: pip install -e ".[ray]"'
+    assert not (tmp_path / "out").exists()
+
+
+# -- Ray: a local instance with 2 CPUs, started once for the tests below --------------------------------------
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_run_of_one_process(ray_cluster, tmp_path, selection, inline_run):
+    engine = make_engine("ray", workers=2, threads=1)
+    result = run(selection, tmp_path / "ray", engine)
+    assert_same_run(result, inline_run)
+    assert json.loads((result.out / "run.json").read_text())["invocations"][-1]["engine"] == "ray"
+    assert sum(engine.nodes["coded"].values()) == sum(engine.nodes["scored"].values()) == len(result.rows)
+
+
+def test_ray_error_rows_equal_the_local_engines(ray_cluster, tmp_path, messy):
+    on_ray = run(messy, tmp_path / "ray", make_engine("ray", workers=2, threads=1), specs=["opus@6", "codec2@0.7"])
+    local = run(messy, tmp_path / "local", LocalEngine(workers=2), specs=["opus@6", "codec2@0.7"])
+    pd.testing.assert_frame_equal(comparable(on_ray.rows), comparable(local.rows))
+    assert (on_ray.rows["error"] != "").sum() == 6  # corrupt and silent for both codecs, short for both metrics
+
+
+def test_a_run_resumes_across_engines(ray_cluster, tmp_path, selection, inline_run):
+    out = tmp_path / "mixed"
+    run(selection, out, make_engine("ray", workers=2, threads=1), specs=SPECS[:1])
+    run(selection, out, LocalEngine(workers=2), specs=SPECS[:2], resume=True)  # ray -> local
+    result = run(selection, out, make_engine("ray", workers=2, threads=1), specs=SPECS, resume=True)  # local -> ray
+    assert_same_run(result, inline_run)
+    invocations = json.loads((out / "run.json").read_text())["invocations"]
+    assert [(i["engine"], i["todo"]) for i in invocations] == [("ray", 2), ("local", 2), ("ray", 2)]
+
+
+def _busy_codec_actor() -> int | None:
+    """The pid of a Ray codec actor while it codes (Ray titles the process after the running method)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(b"ray::CodecActor.code"):
+                return int(cmdline.parent.name)
+        except OSError:
+            continue
+    return None
+
+
+def test_a_killed_actor_is_retried_and_no_row_is_lost_or_doubled(ray_cluster, tmp_path, selection, inline_run):
+    out, outcome = tmp_path / "killed", {}
+    engine = make_engine("ray", workers=2, threads=1)
+    worker = threading.Thread(target=lambda: outcome.update(result=run(selection, out, engine)))
+    worker.start()
+    killed = None
+    while worker.is_alive() and killed is None:
+        killed = _busy_codec_actor()
+        time.sleep(0.005)
+    assert killed is not None, "the run ended before an actor could be killed"
+    os.kill(killed, signal.SIGKILL)
+    worker.join()
+    assert_same_run(outcome["result"], inline_run)
+    keys = [(r["utterance"], r["spec"]) for r in Journal(out / JOURNAL).records()]
+    assert len(keys) == len(set(keys)) == len(inline_run.rows)
