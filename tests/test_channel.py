@@ -16,7 +16,7 @@ from codecbench.channel.loss import bernoulli, gilbert_elliott
 from codecbench.channel.robustness import analyze
 from codecbench.cli import main
 from codecbench.codecs import codec_availability, load_codec
-from codecbench.report.sources import load_run
+from codecbench.report.merge import load_runs
 from codecbench.runner import run_benchmark
 
 
@@ -148,7 +148,7 @@ def test_run_groups_by_spec_and_channel_and_reproduces(short_selection, tmp_path
     assert written["pesq_wb_vs_loss"].stat().st_size > 0
     paired = pd.read_csv(written["paired"])
     assert set(paired["condition"]) == {"clean", "loss@20%"} and (paired["n"] == 2).all()
-    reported = load_run(first.out)  # `codecbench report` covers the clean rows and says why the others are left
+    reported = load_runs([first.out])  # `codecbench report` covers the clean rows and says why the others are left
     assert set(reported.rows["channel"]) == {"clean"} and "channel" in reported.ignored
 
 
