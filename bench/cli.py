@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "codecbench.commands.metrics",
     "codecbench.commands.run",
     "codecbench.commands.report",
+    "codecbench.commands.robustness",
     "codecbench.commands.latency",
     "codecbench.commands.train",
     "codecbench.commands.sweep",

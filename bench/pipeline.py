@@ -25,6 +25,7 @@ from codecbench.rows import reserved_columns
 WORKING_RATE = 16000  # every input is read, and every decode scored, at this rate
 MAX_DELAY_S = 0.25  # the largest codec delay the cross-correlation searches
 CLEAN = "clean"  # the `channel` of a lossless transmission
+E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 
 
 class CodingError(RuntimeError):
@@ -32,7 +33,7 @@ class CodingError(RuntimeError):
 
 
 class Channel(Protocol):
-    """What lies between encoder and decoder (packet loss, bit errors).
+    """What lies between encoder and decoder (packet loss, bit errors): `codecbench.channel.Transmission`.
 
     `code` passes the encoder's packets through `transmit` once per utterance and decodes what it
     returns; the measured bitrate counts the packets the encoder sent.
@@ -43,8 +44,8 @@ class Channel(Protocol):
 
     name: str
 
-    def transmit(self, encoded: Encoded, seed: int) -> Encoded:
-        """The packets as received (lost, emptied or bit-flipped), drawn from `seed` alone."""
+    def transmit(self, codec: Codec, encoded: Encoded) -> tuple[Encoded, dict[str, float | str]]:
+        """The packets as received (lost, concealed or bit-flipped) and the row's channel columns."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,13 @@ class Coded:
         payload_bytes: bytes the encoder sent (NaN for a signal decoded elsewhere).
         measured_kbps: 8 x payload bytes / input duration.
         encode_s, decode_s: wall seconds of the encode and of one decode (mean over seeds).
-        columns: what the codec measured itself (`Encoded.columns`, then `decode_info()` means over seeds).
+        columns: what the codec measured itself (`Encoded.columns`), the channel's columns (packets lost,
+            bits flipped, concealment), then `decode_info()` means over seeds.
         channel: the transmission's name (`clean` without a channel).
         sample_rate: of every signal here.
+        clean: the clean talker when the run has input conditions (`reference` itself for a clean input, else
+            `reference` is a degraded version of it); `score` then also scores every decode against it
+            (`<metric>_e2e` columns). None: a run without input conditions.
     """
 
     reference: np.ndarray
@@ -72,9 +77,10 @@ class Coded:
     measured_kbps: float
     encode_s: float
     decode_s: float
-    columns: Mapping[str, float] = field(default_factory=dict)
+    columns: Mapping[str, float | str] = field(default_factory=dict)
     channel: str = CLEAN
     sample_rate: int = WORKING_RATE
+    clean: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:
@@ -150,7 +156,8 @@ def _check_clash(stage: str, what: str, names: Sequence[str], taken: set[str]) -
         raise CodingError(f"{stage} failed: the codec's {what} {clash} clash with the row's columns")
 
 
-def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = None) -> Coded:
+def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = None,
+         clean: np.ndarray | None = None) -> Coded:
     """Resample to the codec's rate, encode once, send the bytes through `channel`, decode once per
     decoder seed (`codec.reseed` first; `seeds=K` of stochastic codecs gives K) and resample back.
 
@@ -159,6 +166,7 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
         audio: the input, mono, at its `sample_rate` (the working rate in a run).
         seed: the utterance's seed (`utterance_seed`); further decodes derive theirs from it.
         channel: the transmission between encoder and decoder (None: lossless).
+        clean: the clean talker of a degraded `audio` (same rate; see `Coded.clean`).
 
     Raises:
         CodingError: a stage failed, a decode is empty or not finite, or the codec's own columns clash
@@ -167,7 +175,9 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
     taken = reserved_columns()
     encoded, encode_s = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate, codec.sample_rate))
     _check_clash("encode", "extra columns", list(encoded.columns), taken)
-    received = encoded if channel is None else channel.transmit(encoded, seed)
+    received, transmitted = encoded, {}
+    if channel is not None:
+        (received, transmitted), _ = _timed("channel", lambda e: channel.transmit(codec, e), encoded)
     seeds = decode_seeds(seed, codec.num_seeds if codec.stochastic else 1)
     decodes, elapsed, info = [], 0.0, {}
     for decode_seed in seeds:
@@ -180,12 +190,12 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
         if decoded.size == 0 or not np.all(np.isfinite(decoded)):
             raise CodingError("decode failed: empty or non-finite output")
         decodes.append(resample(decoded, codec.sample_rate, audio.sample_rate))
-    _check_clash("decode", "decode_info columns", list(info), taken | set(encoded.columns))
+    _check_clash("decode", "decode_info columns", list(info), taken | set(encoded.columns) | set(transmitted))
     return Coded(reference=audio.samples, decodes=tuple(decodes), seeds=tuple(seeds),
                  known_delay=codec.known_delay_at(audio.sample_rate), payload_bytes=encoded.payload_bytes,
                  measured_kbps=8 * encoded.payload_bytes / audio.duration_s / 1000, encode_s=encode_s,
-                 decode_s=elapsed / len(seeds), columns={**encoded.columns, **info},
-                 channel=channel.name if channel is not None else CLEAN, sample_rate=audio.sample_rate)
+                 decode_s=elapsed / len(seeds), columns={**encoded.columns, **transmitted, **info},
+                 channel=channel.name if channel is not None else CLEAN, sample_rate=audio.sample_rate, clean=clean)
 
 
 def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S,
@@ -199,16 +209,33 @@ def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S
         metrics: registered metric names (may be empty: only the delay is found).
         max_delay_s: the largest delay the cross-correlation searches.
         transcript: the input's corpus transcript, for metrics that need one (None: there is none).
+
+    With `coded.clean` (a degraded input) every metric is also scored against the clean talker: those values,
+    spreads and errors carry `E2E_SUFFIX` (`pesq_wb_e2e`), the plain ones score against the codec's input.
     """
     start = time.perf_counter()
+    delay, values, errors, seed_std = _score_against(coded.reference, coded, metrics, max_delay_s, transcript)
+    if coded.clean is not None:
+        e2e, e2e_errors, e2e_std = dict(values), dict(errors), dict(seed_std)  # a clean input: the same scores
+        if coded.clean is not coded.reference:
+            _, e2e, e2e_errors, e2e_std = _score_against(coded.clean, coded, metrics, max_delay_s, transcript)
+        values.update({c + E2E_SUFFIX: v for c, v in e2e.items()})
+        seed_std.update({c + E2E_SUFFIX: v for c, v in e2e_std.items()})
+        errors.update({m + E2E_SUFFIX: reason for m, reason in e2e_errors.items()})
+    return Scored(delay, values, errors, seed_std, len(coded.decodes), time.perf_counter() - start)
+
+
+def _score_against(reference: np.ndarray, coded: Coded, metrics: Sequence[str], max_delay_s: float,
+                   transcript: str | None) -> tuple[int, dict[str, float], dict[str, str], dict[str, float]]:
+    """Every decode of `coded` scored against `reference`: the first delay, mean values, errors, seed spread."""
     lag = max_lag(coded.sample_rate, max_delay_s)
     delays, results = [], []
     for decoded in coded.decodes:
-        delay = delay_of(coded.reference, decoded, coded.known_delay, lag)
-        reference, degraded = align(coded.reference, decoded, delay)
+        delay = delay_of(reference, decoded, coded.known_delay, lag)
+        aligned, degraded = align(reference, decoded, delay)
         delays.append(delay)
-        results.append(evaluate(list(metrics), reference, degraded, coded.sample_rate,
-                                unaligned=(coded.reference, decoded), transcript=transcript))
+        results.append(evaluate(list(metrics), aligned, degraded, coded.sample_rate,
+                                unaligned=(reference, decoded), transcript=transcript))
     errors: dict[str, str] = {}
     for k, result in enumerate(results):
         for metric, reason in result.errors.items():
@@ -217,4 +244,4 @@ def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S
     table = np.array([[r.values[c] for c in columns] for r in results], dtype=float).reshape(len(results), -1)
     values = dict(zip(columns, table.mean(axis=0).tolist()))
     seed_std = dict(zip(columns, table.std(axis=0, ddof=1).tolist())) if len(results) > 1 else {}
-    return Scored(delays[0], values, errors, seed_std, len(results), time.perf_counter() - start)
+    return delays[0], values, errors, seed_std

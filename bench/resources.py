@@ -35,9 +35,9 @@ from platformdirs import user_cache_dir
 
 CACHE_ENV = "CODECBENCH_CACHE"
 CHECKOUT = Path(__file__).resolve().parents[1]  # the checkout, when installed in editable mode
-PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "av", "pycodec2",
+PACKAGES = ("codecbench", "numpy", "scipy", "soundfile", "soxr", "pandas", "pyarrow", "opuslib-next-bundled", "pycodec2",
             "pesq", "pystoi", "torch", "transformers", "ai-edge-litert", "visqol-python", "speechmos",
-            "onnxruntime", "onnx", "librosa", "auraloss", "jiwer", "resemblyzer", "pocketsphinx")  # can change a score
+            "onnxruntime", "onnx", "librosa", "auraloss", "jiwer", "resemblyzer", "pocketsphinx", "pyroomacoustics")  # can change a score
 
 
 @dataclass(frozen=True)

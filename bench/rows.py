@@ -18,6 +18,7 @@ LEADING_COLUMNS = [
 TRAILING_COLUMNS = ["payload_bytes", "metrics_s", "seed", "conversion"]
 ERROR = "error"
 KEY = ["utterance", "spec"]  # plus the condition columns of a run that has them
+CONDITIONS = ("channel", "input")  # the condition columns, in column order (`codecbench run --channel/--input`)
 SEED_STD_SUFFIX = "_seed_std"
 N_SEEDS = "n_seeds"
 NAN = float("nan")
@@ -70,7 +71,7 @@ class Row:
     metrics_s: float = NAN
     seed: float = NAN
     conversion: str = ""
-    extra: Mapping[str, float] = field(default_factory=dict)
+    extra: Mapping[str, float | str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, ...]:

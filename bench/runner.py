@@ -19,8 +19,10 @@ from typing import Any
 import pandas as pd
 
 from codecbench import pipeline
+from codecbench.channel import ChannelCondition
+from codecbench.channel.inputs import InputCondition
 from codecbench.codecs import CodecSpec, parse_spec
-from codecbench.datasets import Selection
+from codecbench.datasets import Selection, select
 from codecbench.engines import Engine, LocalEngine, Task, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
 from codecbench.provenance import manifest, table_digest
@@ -66,17 +68,23 @@ def _now() -> str:
 
 
 def _request_info(selection: Selection, specs: list[str], metrics: list[str], seed: int, max_delay_s: float,
-                  invocation: dict[str, Any]) -> RunInfo:
+                  invocation: dict[str, Any], channels: list[str] | None, inputs: list[str] | None) -> RunInfo:
     """This invocation as a run of its own (codecs are added once the engine loaded them)."""
     return RunInfo(
         command=invocation["command"],
         config={"metrics": metrics, "working_rate": pipeline.WORKING_RATE, "max_delay_s": max_delay_s, "seed": seed,
                 "dataset": selection.dataset, "dataset_root": str(selection.root), "split": selection.split,
-                "specs": specs},
+                "specs": specs, "channels": channels, "inputs": inputs},
         dataset={}, metrics={name: metric_metadata(name) for name in metrics}, codecs={}, skipped={},
         unavailable_metrics={m: metric_availability(m).reason for m in metrics if not metric_availability(m).available},
         statistics={"ci": DEFAULT.name, "label": DEFAULT.label}, versions=invocation["versions"],
         environment=invocation["environment"], invocations=[invocation])
+
+
+def _tasks(utterance: Any, spec: str, channels: list[str] | None, inputs: list[str] | None) -> list[Task]:
+    """The tasks of one (utterance, spec): one per channel condition x input condition (a None list: no such
+    column)."""
+    return [Task(utterance, spec, c, i) for c in channels or [None] for i in inputs or [None]]
 
 
 def run_benchmark(
@@ -93,6 +101,8 @@ def run_benchmark(
     progress: bool = True,
     command: list[str] | None = None,
     engine: Engine | None = None,
+    channels: list[ChannelCondition] | None = None,
+    inputs: list[InputCondition] | None = None,
 ) -> RunResult:
     """Code every utterance with every codec spec, score it and store the rows.
 
@@ -113,6 +123,11 @@ def run_benchmark(
         progress: show a tqdm bar.
         command: the command line recorded in run.json.
         engine: what schedules the work (default: `LocalEngine(workers, device)`).
+        channels: channel conditions between encoder and decoder (`codecbench.channel.parse_channels`); every
+            (utterance, spec) is coded once per condition and the rows get a `channel` column. None: no column.
+        inputs: input conditions (`codecbench.channel.inputs.parse_inputs`): every (utterance, spec[, channel])
+            once per condition, an `input` column, and every metric also scored against the clean talker
+            (`<metric>_e2e`; the plain columns score against the codec's actual input). None: neither.
 
     Raises:
         ValueError: a bad spec, option or metric name, or a run folder that cannot be resumed as asked
@@ -123,13 +138,19 @@ def run_benchmark(
     parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
     spec_names = list(dict.fromkeys(str(s) for s in parsed))
     columns = metric_columns(metrics)
+    if inputs is not None:
+        columns += [c + pipeline.E2E_SUFFIX for c in columns]
     engine = engine or LocalEngine(workers, device)
     rundir = RunDir(out)
     rundir.check_reusable(resume, overwrite)
     invocation = {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
                   "resumed": False, "engine": engine.name, "workers": workers, "device": device, "specs": spec_names,
                   "utterances": len(selection.utterances), "versions": package_versions(), "environment": environment()}
-    request = _request_info(selection, spec_names, metrics, seed, max_delay_s, invocation)
+    channel_names = None if channels is None else [c.name for c in channels]
+    input_names = None if inputs is None else [c.name for c in inputs]
+    conditions = [name for name, given in (("channel", channels), ("input", inputs)) if given is not None]
+    request = _request_info(selection, spec_names, metrics, seed, max_delay_s, invocation, channel_names,
+                            input_names)
     with rundir.lock():
         files = manifest(selection)
         previous = rundir.read_info() if resume else None
@@ -148,8 +169,9 @@ def run_benchmark(
         tail = rundir.repair()
         if tail is not None:
             print(f"{out}: cut a torn journal tail ({tail.describe()}); its row is coded again", file=sys.stderr)
-        done = rundir.completed()
-        tasks = tuple(Task(u, s) for u in selection.utterances for s in spec_names if s in loaded and (u.id, s) not in done)
+        done = rundir.completed(conditions)
+        tasks = tuple(task for u in selection.utterances for s in spec_names if s in loaded
+                      for task in _tasks(u, s, channel_names, input_names) if (u.id, s, *task.conditions.values()) not in done)
         request.invocations[-1]["todo"] = len(tasks)
         info = request
         if previous is not None:
@@ -157,7 +179,7 @@ def run_benchmark(
             if changed:
                 raise RunFolderError(f"the weights of {changed} differ from those the run in {out} used (see run.json "
                                      "codecs ... sha256): use a new --out")
-            info = previous.merged(request, {spec for _, spec in done})
+            info = previous.merged(request, {key[1] for key in done})
         info.dataset = {"name": selection.dataset, "root": str(selection.root), "split": selection.split,
                         "utterances": len(files), "manifest_sha256": table_digest(files)}
         rundir.write_manifest(files)
@@ -168,16 +190,20 @@ def run_benchmark(
             print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
                   file=sys.stderr)
 
-        work = Work(tasks, tuple(metrics), tuple(columns), seed, max_delay_s)
+        talkers = tuple(select(selection.dataset, selection.root, selection.split).utterances) if inputs else ()
+        work = Work(tasks, tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
+                    tuple(inputs or ()), talkers)
         try:
             engine.run(work, rundir.append, progress)
         except KeyboardInterrupt:
-            rundir.write_tables(columns)
-            print(f"\ninterrupted: {len(rundir.completed())} rows are stored in {out}; rerun with --resume to "
+            rundir.write_tables(columns, conditions)
+            print(f"\ninterrupted: {len(rundir.completed(conditions))} rows are stored in {out}; rerun with --resume to "
                   "finish the rest", file=sys.stderr)
             raise
-        rows = rundir.write_tables(columns)
-        summary = summarize(rows, columns, info.skipped, order=info.config["specs"])
+        rows = rundir.write_tables(columns, conditions)
+        listed = {"channel": channel_names, "input": input_names}
+        summary = summarize(rows, columns, info.skipped, order=info.config["specs"],
+                            conditions={c: listed[c] for c in conditions})
         rundir.write_summary(summary)
         info.invocations[-1]["finished"] = _now()
         rundir.write_info(info)

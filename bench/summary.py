@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from codecbench.metrics.base import REFERENCE_PREFIX
-from codecbench.rows import SEED_STD_SUFFIX
+from codecbench.rows import CONDITIONS, SEED_STD_SUFFIX
 from codecbench.stats import DEFAULT, CiMethod
 from codecbench.stats import summarize as summarize_groups
 
@@ -27,27 +27,31 @@ def metric_order(columns: list[str]) -> list[str]:
 
 
 def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, str] | None = None,
-              order: list[str] | None = None, method: CiMethod = DEFAULT) -> pd.DataFrame:
-    """One row per codec spec (in `order`, else of first appearance), plus a row per skipped spec.
+              order: list[str] | None = None, method: CiMethod = DEFAULT,
+              conditions: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """One row per codec spec (in `order`, else of first appearance) and condition (`conditions`: condition
+    column -> its values in the order the run lists them), plus a row per skipped spec.
 
-    Columns: spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high` for
-    measured_kbps and each metric column in `metric_order` (`codecbench.stats.mean_ci`), then `ci` (the interval's method,
+    Columns: spec, the condition columns, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
+    for measured_kbps and each metric column in `metric_order` (`codecbench.stats.mean_ci`), then `ci` (the interval's method,
     e.g. `Student-t 95%`) and `skipped` (the reason a spec did not run). Specs decoded with several seeds
     (rows with `<col>_seed_std`) also get `<col>_seed_std_mean` right after `<col>_ci95_high`: the mean
     within-utterance standard deviation over seeds, next to the between-utterance CI.
     """
     columns = ["measured_kbps", *metric_order(metric_columns)]
-    estimates = summarize_groups(rows, ["spec"], columns, method).set_index("spec") if len(rows) else None
-    groups = dict(list(rows.groupby("spec", sort=False)))
-    ordered = [s for s in order or [] if s in groups] + [s for s in groups if s not in (order or [])]
+    by = ["spec", *(conditions or [])]
+    estimates = summarize_groups(rows, by, columns, method).set_index(by) if len(rows) else None
+    groups = {k if isinstance(k, tuple) else (k,): g for k, g in rows.groupby(by, sort=False)}
+    ranks = [{value: i for i, value in enumerate(values)} for values in [order or [], *(conditions or {}).values()]]
+    ordered = sorted(groups, key=lambda key: [rank.get(v, len(rank)) for rank, v in zip(ranks, key)])
     records = []
-    for spec in ordered:
-        group = groups[spec]
-        record = {"spec": spec, "codec": group["codec"].iloc[0], "n": len(group),
+    for key in ordered:
+        group = groups[key]
+        record = {**dict(zip(by, key)), "codec": group["codec"].iloc[0], "n": len(group),
                   "n_errors": int((group["error"].fillna("") != "").sum())}
         for column in columns:
             for suffix in ("mean", "ci95_low", "ci95_high"):
-                record[f"{column}_{suffix}"] = estimates.loc[spec, f"{column}_{suffix}"]
+                record[f"{column}_{suffix}"] = estimates.loc[key if len(by) > 1 else key[0], f"{column}_{suffix}"]
             spread = group.get(column + SEED_STD_SUFFIX)
             if spread is not None and spread.notna().any():
                 record[f"{column}{SEED_STD_SUFFIX}_mean"] = float(spread.mean())
@@ -64,7 +68,8 @@ def format_summary(summary: pd.DataFrame, metric_columns: list[str]) -> str:
     spec was decoded with several seeds (X: the mean within-utterance standard deviation)."""
     lines = []
     for _, record in summary.iterrows():
-        line = {"spec": record["spec"], "n": int(record["n"]), "errors": int(record["n_errors"])}
+        line = {"spec": record["spec"], **{c: record[c] for c in CONDITIONS if c in record},
+                "n": int(record["n"]), "errors": int(record["n_errors"])}
         if record.get("skipped"):
             line["note"] = record["skipped"]
         else:

@@ -36,6 +36,43 @@ class Encoded:
         return sum(len(p) for p in self.packets)
 
 
+CONCEALMENTS = ("native", "repeat", "zero")
+"""What a receiver does with a lost packet: `native` (the codec's own decoder is handed the loss: an empty packet),
+`repeat` (generic: the last received frame's bits again, i.e. its codebook indices or parameters) or `zero`
+(generic: all-zero bits, i.e. silence for PCM)."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a codec's payload splits into the packets a channel carries.
+
+    Args:
+        frame_samples: input samples (at the codec's rate) one packet carries.
+        frame_bits: bits per frame of a payload sent as one bitstream (`header_bits`, then one `frame_bits`
+            field per frame, bit-exactly concatenated); None: every element of `Encoded.packets` is one packet.
+        header_bits: bits before the first frame of such a bitstream (e.g. a gain index), sent reliably.
+        concealment: one of `CONCEALMENTS`.
+        label: the row's `concealment` value where the codec's own receiver conceals (e.g. `plc`, `fec`);
+            empty: `generic` (or `native`).
+    """
+
+    frame_samples: int
+    frame_bits: int | None = None
+    header_bits: int = 0
+    concealment: str = "repeat"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.concealment not in CONCEALMENTS:
+            raise ValueError(f"concealment must be one of {CONCEALMENTS}, not {self.concealment!r}")
+
+
+def pcm_framing(sample_rate: int, frame_ms: int = 20) -> Framing:
+    """16-bit PCM sent in `frame_ms` packets, a lost one played as silence (the generic waveform concealment)."""
+    frame_samples = sample_rate * frame_ms // 1000
+    return Framing(frame_samples, frame_bits=16 * frame_samples, concealment="zero")
+
+
 FAST_PATH_OPTIONS: dict[str, tuple[str, ...]] = {
     "compile": ("eager", "compile", "graph"),
     "dtype": ("fp32", "bf16", "fp16"),
@@ -183,6 +220,14 @@ class Codec(ABC):
     def modules(self) -> list[Any]:
         """The torch `nn.Module`s that do the coding (for parameter and FLOP counts); none by default."""
         return []
+
+    def framing(self, encoded: Encoded) -> Framing:
+        """The packets of `encoded` as a channel carries them and what the receiver does with a lost one.
+
+        Raises:
+            NotImplementedError: the codec does not say how its payload splits into packets (no channel applies).
+        """
+        raise NotImplementedError(f"{self.name} does not declare how its payload splits into packets")
 
     def encode_batch(self, waveforms: list[np.ndarray]) -> list[Encoded]:
         """Encode several signals; this default runs them one after another (override to batch)."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from codecbench.audio import from_pcm16, to_pcm16
-from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream
+from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream, Framing
 from codecbench.codecs.bitpack import pack_fields, unpack_fields
 from codecbench.processes import die_with_parent
 
@@ -69,6 +69,11 @@ class Codec2Codec(Codec):
             frame = state.encode(pcm[start : start + self.samples_per_frame])  # bits_per_frame bits, byte-padded
             bits.append(unpack_fields(frame, [(self.bits_per_frame, 1)])[0])
         return Encoded(packets=[pack_fields([(np.concatenate(bits), 1)])], num_samples=len(waveform))
+
+    def framing(self, encoded: Encoded) -> Framing:
+        """A frame's `bits_per_frame` bits per packet; bit errors fall where they fall, a lost frame repeats the
+        last received one (the generic concealment: libcodec2 has none)."""
+        return Framing(self.samples_per_frame, frame_bits=self.bits_per_frame, concealment="repeat")
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         n_frames = -(-encoded.num_samples // self.samples_per_frame)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import signal
 
 from codecbench.audio import from_pcm16, to_pcm16
-from codecbench.codecs.base import Codec, Encoded
+from codecbench.codecs.base import Codec, Encoded, Framing, pcm_framing
 from codecbench.codecs.spec import CodecSpec
 
 PASSBAND_RIPPLE_DB = 0.1  # after forward-backward filtering
@@ -63,6 +63,9 @@ class LowpassCodec(Codec):
         except ValueError:
             raise ValueError(f"lowpass cut-off {spec.point!r}: expected e.g. 3.5k or 7k") from None
         return cls(cutoff)
+
+    def framing(self, encoded: Encoded) -> Framing:
+        return pcm_framing(self.sample_rate)
 
     def encode(self, waveform: np.ndarray) -> Encoded:
         filtered = lowpass_anchor(waveform, self.cutoff_hz, self.sample_rate)

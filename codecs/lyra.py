@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, FrameStream
+from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, FrameStream, Framing
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption
 from codecbench.datasets.download import download
@@ -171,6 +171,11 @@ class LyraCodec(WeightsOption, Codec):
         indices = np.full((self.max_quantizers, 1, 1), -1, np.int32)
         indices[: self.num_quantizers, 0, 0] = unpack_indices(packet, BITS_PER_INDEX, 1, self.num_quantizers)[0]
         return indices
+
+    def framing(self, encoded: Encoded) -> Framing:
+        """One packet per 20 ms frame; a lost packet repeats the last received one's indices (the generic
+        concealment: the published TFLite models carry no PLC of their own)."""
+        return Framing(FRAME_SAMPLES, concealment="repeat")
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         n_frames = -(-encoded.num_samples // FRAME_SAMPLES)

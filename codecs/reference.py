@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from codecbench.audio import from_pcm16, to_pcm16
-from codecbench.codecs.base import Codec, Encoded
+from codecbench.codecs.base import Codec, Encoded, Framing, pcm_framing
 from codecbench.codecs.spec import CodecSpec
 
 
@@ -21,6 +21,9 @@ class ReferenceCodec(Codec):
             raise ValueError("reference takes no operating point")
         cls.parse_options(spec)
         return cls()
+
+    def framing(self, encoded: Encoded) -> Framing:
+        return pcm_framing(self.sample_rate)
 
     def encode(self, waveform: np.ndarray) -> Encoded:
         return Encoded(packets=[to_pcm16(waveform).tobytes()], num_samples=len(waveform))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from codecbench.audio import fit_length
-from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded
+from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, Framing
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption
 from codecbench.resources import Located, Resource, download_from_hub, file_digest, hub_unavailable_reason, locate
@@ -160,6 +160,11 @@ class TransformersRVQCodec(WeightsOption, Codec):
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         return self.decode_batch([encoded])[0]
+
+    def framing(self, encoded: Encoded) -> Framing:
+        """A frame's `num_codebooks` indices per packet; a lost one repeats the last received frame's indices
+        (the generic concealment)."""
+        return Framing(self.hop_length, frame_bits=self.num_codebooks * self.bits_per_index, concealment="repeat")
 
     def batches(self, frames: list[int]) -> list[list[int]]:
         """Groups of signal indices coded in one batch. A causal model takes any lengths (zero padding after

@@ -7,8 +7,8 @@ import pytest
 
 from codecbench import pipeline
 from codecbench.audio import LoadedAudio
-from codecbench.codecs import Encoded, get_codec_class, load_codec
-from codecbench.codecs.bitpack import pack_fields, unpack_fields
+from codecbench.codecs import get_codec_class, load_codec
+from codecbench.channel import Transmission, parse_channel
 
 
 @pytest.fixture(scope="module")
@@ -56,29 +56,14 @@ def test_seeds_are_derived_once_and_decodes_are_scored_per_seed(audio):
     assert scored.seed_std["mel_distance"] == pytest.approx(np.std(per_seed, ddof=1))
 
 
-class BitErrors:
-    """A binary symmetric channel: every transmitted bit flips with probability `rate`, drawn from the seed."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate, self.name = rate, f"ber@{rate:g}"
-
-    def transmit(self, encoded: Encoded, seed: int) -> Encoded:
-        rng = np.random.default_rng(seed)
-        packets = []
-        for packet in encoded.packets:
-            (bits,) = unpack_fields(packet, [(8 * len(packet), 1)])
-            packets.append(pack_fields([(bits ^ (rng.random(bits.size) < self.rate), 1)]))
-        return dataclasses.replace(encoded, packets=packets)
-
-
 def test_a_channel_sits_between_the_bytes_and_the_decoder(audio):
     codec = load_codec("codec2@2.4")
     clean = pipeline.code(codec, audio, seed=1)
-    noisy = pipeline.code(codec, audio, seed=1, channel=BitErrors(0.05))
+    noisy = pipeline.code(codec, audio, seed=1, channel=Transmission(parse_channel("ber@0.05"), 1, "u"))
     assert noisy.channel == "ber@0.05" and noisy.measured_kbps == clean.measured_kbps  # the bits sent
-    assert not np.array_equal(noisy.decodes[0], clean.decodes[0])
-    again = pipeline.code(codec, audio, seed=1, channel=BitErrors(0.05))
-    assert np.array_equal(noisy.decodes[0], again.decodes[0])  # the channel draws from the seed alone
+    assert not np.array_equal(noisy.decodes[0], clean.decodes[0]) and noisy.columns["bits_flipped"] > 0
+    again = pipeline.code(codec, audio, seed=1, channel=Transmission(parse_channel("ber@0.05"), 1, "u"))
+    assert np.array_equal(noisy.decodes[0], again.decodes[0])  # the channel draws from the run seed alone
     worse = pipeline.score(noisy, ["pesq_wb"]).values["pesq_wb"]
     assert worse < pipeline.score(clean, ["pesq_wb"]).values["pesq_wb"]
 

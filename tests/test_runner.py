@@ -62,9 +62,10 @@ def test_summary_has_mean_and_ci(finished_run):
 def test_run_json_records_what_ran(finished_run):
     info = json.loads((finished_run.out / "run.json").read_text())
     assert info["command"] == "codecbench run test"
-    assert info["versions"]["pesq"] and info["versions"]["av"]
+    assert info["versions"]["pesq"] and info["versions"]["opuslib-next-bundled"]
     assert info["dataset"]["utterances"] == 3 and len(info["dataset"]["manifest_sha256"]) == 64
-    assert info["codecs"]["opus@6"]["provenance"]["pyav"]
+    opus = info["codecs"]["opus@6"]["provenance"]  # the libopus that coded, not PyAV's (no longer used for Opus)
+    assert opus["binding"].startswith("opuslib-next-bundled") and opus["libopus"] and opus["dred"] is False
     manifest = pd.read_csv(finished_run.out / "manifest.csv")
     assert manifest["sha256"].str.len().eq(64).all()
 

@@ -22,6 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics", action="append", default=None,
                         help="comma-separated metric names (default: the default metric set)")
     parser.add_argument("--out", default="results/demo", help="run directory")
+    parser.add_argument("--channel", action="append", default=None, metavar="CONDITIONS",
+                        help="channel conditions between encoder and decoder, comma-separated (repeatable): clean, "
+                             "loss@5%%, loss@10%%:burst=3 (Gilbert-Elliott), loss@trace=FILE (one 0/1 per packet), "
+                             "ber@1e-4; rows get a `channel` column")
+    parser.add_argument("--input", action="append", default=None, metavar="CONDITIONS",
+                        help="input conditions before the encoder, comma-separated (repeatable): clean, white@10dB, "
+                             "pink@10dB, babble@10dB (other speakers of the split), reverb@0.6s (RT60); rows get an "
+                             "`input` column and `<metric>_e2e` scored against the clean talker")
     add_execution_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -64,6 +72,8 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from codecbench.channel import parse_channels
+    from codecbench.channel.inputs import parse_inputs
     from codecbench.codecs import parse_spec_list
     from codecbench.datasets import select
     from codecbench.engines import make_engine
@@ -76,13 +86,17 @@ def handle(args: argparse.Namespace) -> int:
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
     specs = parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS))
     metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
+    channel_texts = args.channel or (previous.config.get("channels") if previous else None)
+    channels = None if channel_texts is None else parse_channels(channel_texts)
+    input_texts = args.input or (previous.config.get("inputs") if previous else None)
+    inputs = None if input_texts is None else parse_inputs(input_texts)
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
     print(selection.describe())
     engine = make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors, args.threads)
     with engine:
         result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
                                overwrite=args.overwrite, seed=args.seed, device=args.device,
-                               progress=not args.no_progress, engine=engine)
+                               progress=not args.no_progress, engine=engine, channels=channels, inputs=inputs)
     print(result.summary_text())
     print(f"\nrows: {result.out / 'utterances.parquet'}  summary: {result.out / 'summary.csv'}  "
           f"provenance: {result.out / 'run.json'}")

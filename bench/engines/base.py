@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from codecbench import pipeline
 from codecbench.audio import AudioError, LoadedAudio, load_audio
+from codecbench.channel import ChannelCondition, Transmission
+from codecbench.channel.inputs import InputCondition, degrade
 from codecbench.codecs import Codec, CodecSpec, load_codec
 from codecbench.datasets import Utterance
 from codecbench.pipeline import Coded, Scored
@@ -19,10 +21,23 @@ from codecbench.rows import N_SEEDS, SEED_STD_SUFFIX, Row, nan_metrics
 
 @dataclass(frozen=True)
 class Task:
-    """One (utterance, codec spec) pair still to do."""
+    """One (utterance, codec spec[, channel condition][, input condition]) still to do.
+
+    Args:
+        channel: the channel condition's name (None: a run without a `channel` column).
+        input: the input condition's name (None: a run without an `input` column).
+    """
 
     utterance: Utterance
     spec: str
+    channel: str | None = None
+    input: str | None = None
+
+    @property
+    def conditions(self) -> dict[str, str]:
+        """The row's condition columns."""
+        named = {"channel": self.channel, "input": self.input}
+        return {column: value for column, value in named.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,9 @@ class Work:
         metric_columns: their columns, in order.
         run_seed: the run seed (`pipeline.utterance_seed`).
         max_delay_s: the alignment's search range.
+        channels: the run's channel conditions (`Task.channel` names one).
+        inputs: the run's input conditions (`Task.input` names one).
+        talkers: every utterance of the split (babble noise is drawn from other speakers').
     """
 
     tasks: tuple[Task, ...]
@@ -42,11 +60,15 @@ class Work:
     metric_columns: tuple[str, ...]
     run_seed: int
     max_delay_s: float
+    channels: tuple[ChannelCondition, ...] = ()
+    inputs: tuple[InputCondition, ...] = ()
+    talkers: tuple[Utterance, ...] = ()
 
     @property
     def plan(self) -> "Plan":
         """Everything but the task list: what a worker needs to turn one task into a row."""
-        return Plan(self.metrics, self.metric_columns, self.run_seed, self.max_delay_s)
+        return Plan(self.metrics, self.metric_columns, self.run_seed, self.max_delay_s, self.channels, self.inputs,
+                    self.talkers)
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,29 @@ class Plan:
     metric_columns: tuple[str, ...]
     run_seed: int
     max_delay_s: float
+    channels: tuple[ChannelCondition, ...] = ()
+    inputs: tuple[InputCondition, ...] = ()
+    talkers: tuple[Utterance, ...] = ()
+
+    def code(self, task: Task, codec: Codec, audio: LoadedAudio) -> Coded:
+        """`pipeline.code` of one task: its input condition applied to `audio`, its channel between encoder and
+        decoder, its seed (`pipeline.utterance_seed`).
+
+        Raises:
+            pipeline.CodingError: a stage failed (the input condition's stage is named `input`).
+        """
+        seed = pipeline.utterance_seed(self.run_seed, task.utterance.id, task.spec)
+        channel = next((c for c in self.channels if c.name == task.channel and not c.is_clean), None)
+        transmission = None if channel is None else Transmission(channel, self.run_seed, task.utterance.id)
+        condition = next((c for c in self.inputs if c.name == task.input and not c.is_clean), None)
+        if condition is None:  # a clean input: in a run with an `input` column, its `_e2e` columns equal the plain ones
+            return pipeline.code(codec, audio, seed, transmission, clean=None if task.input is None else audio.samples)
+        others = [t for t in self.talkers if t.speaker != task.utterance.speaker]
+        try:
+            degraded = degrade(condition, audio.samples, audio.sample_rate, self.run_seed, task.utterance.id, others)
+        except Exception as exc:
+            raise pipeline.CodingError(f"input failed: {type(exc).__name__}: {exc}") from exc
+        return pipeline.code(codec, replace(audio, samples=degraded), seed, transmission, clean=audio.samples)
 
 
 @dataclass(frozen=True)
@@ -84,7 +129,7 @@ class CodecInfo:
 def scored_row(task: Task, codec: CodecInfo, audio: LoadedAudio, coded: Coded, scored: Scored,
                metric_columns: tuple[str, ...]) -> Row:
     """The row of a task whose coding and scoring ran (failed metrics are NaN with their reason)."""
-    extra: dict[str, float] = dict(coded.columns)
+    extra: dict[str, float | str] = dict(coded.columns)
     if scored.n_seeds > 1:
         extra[N_SEEDS] = scored.n_seeds
         extra.update({column + SEED_STD_SUFFIX: value for column, value in scored.seed_std.items()})
@@ -93,7 +138,7 @@ def scored_row(task: Task, codec: CodecInfo, audio: LoadedAudio, coded: Coded, s
                measured_kbps=coded.measured_kbps, delay_samples=scored.delay_samples, encode_s=coded.encode_s,
                decode_s=coded.decode_s, metrics={c: scored.values.get(c, float("nan")) for c in metric_columns},
                error="; ".join(f"{metric}: {reason}" for metric, reason in scored.errors.items()),
-               payload_bytes=coded.payload_bytes, metrics_s=scored.metrics_s, seed=coded.seeds[0],
+               conditions=task.conditions, payload_bytes=coded.payload_bytes, metrics_s=scored.metrics_s, seed=coded.seeds[0],
                conversion="; ".join(audio.conversions), extra=extra)
 
 
@@ -108,7 +153,7 @@ def failed_row(task: Task, codec: CodecInfo, metric_columns: tuple[str, ...], er
                         payload_bytes=coded.payload_bytes, seed=coded.seeds[0], extra=dict(coded.columns))
     return Row(utterance=task.utterance.id, speaker=task.utterance.speaker, split=task.utterance.split,
                codec=codec.name, spec=task.spec, target_kbps=codec.target_kbps, metrics=nan_metrics(metric_columns),
-               error=error, **measured)
+               error=error, conditions=task.conditions, **measured)
 
 
 def uses_torch(codec: Codec) -> bool:
@@ -125,10 +170,10 @@ def read_task_audio(task: Task, plan: Plan, info: CodecInfo) -> LoadedAudio | Ro
 
 
 def code_task(codec: Codec, info: CodecInfo, task: Task, audio: LoadedAudio, plan: Plan) -> Coded | Row:
-    """`pipeline.code` with the task's seed: the decodes, or the failed row naming the stage."""
-    seed = pipeline.utterance_seed(plan.run_seed, task.utterance.id, task.spec)
+    """`Plan.code` of the task (its seed, input condition and channel): the decodes, or the failed row naming the
+    stage."""
     try:
-        return pipeline.code(codec, audio, seed)
+        return plan.code(task, codec, audio)
     except pipeline.CodingError as exc:
         return failed_row(task, info, plan.metric_columns, str(exc), audio)
 

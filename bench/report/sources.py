@@ -25,7 +25,7 @@ from codecbench.metrics import get_metric_class, metric_names
 from codecbench.metrics.base import REFERENCE_PREFIX
 from codecbench.provenance import table_digest
 from codecbench.resources import file_digest
-from codecbench.rows import ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
+from codecbench.rows import CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
 from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY, RunDir, RunInfo
 from codecbench.stats import mean_ci
 from codecbench.summary import metric_order
@@ -211,6 +211,11 @@ def read_source(run_dir: str | Path) -> tuple[SourceRun, pd.DataFrame]:
     if rows.empty:
         raise ValueError(f"{parquet} holds no rows: nothing to report")
     rows["error"] = rows["error"].fillna("").astype(str)
+    conditions = [c for c in CONDITIONS if c in rows]
+    if conditions:  # a robustness run: this report covers its clean rows, `codecbench robustness` the conditions
+        rows = rows[(rows[conditions] == "clean").all(axis=1)].reset_index(drop=True)
+        if rows.empty:
+            raise ValueError(f"{parquet} has no clean {'/'.join(conditions)} rows: use `codecbench robustness {root}`")
     folder = RunDir(root)
     try:
         info = folder.read_info()
@@ -245,6 +250,8 @@ def run_data(sources: list[SourceRun], rows: pd.DataFrame, specs: list[str], spe
         preferred += source.info.config.get("metrics", [])
         skipped.update(source.info.skipped)
     metrics, seed_columns, ignored = classify_columns(rows, list(dict.fromkeys(preferred)), recorded)
+    ignored.update({c: "condition column: only the clean rows are reported (`codecbench robustness` compares the "
+                       "conditions)" for c in CONDITIONS if c in rows})
     return RunData(rows, specs, {s: r for s, r in skipped.items() if s not in specs},
                    [m for m in metrics if not m.reference_only], [m for m in metrics if m.reference_only],
                    seed_columns, ignored, sources, spec_sources)

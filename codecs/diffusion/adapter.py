@@ -7,7 +7,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Encoded
+from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Encoded, Framing
 
 
 class MelCodecAdapter(Codec):
@@ -113,6 +113,14 @@ class MelCodecAdapter(Codec):
         wavs = torch.from_numpy(np.stack([np.asarray(w, dtype=np.float32) for w in waveforms]))
         return [Encoded(packets=[self.model.to_bytes(codes)], num_samples=wavs.shape[-1])
                 for codes in self.model.encode_batch(wavs)]
+
+    def framing(self, encoded: Encoded) -> Framing:
+        """One time step of the index grid per packet after the gain index (sent reliably); a lost step repeats
+        the last received one's indices (the generic concealment)."""
+        rows, steps = self.model.quantizer.grid_shape(self.model.padded_frames(encoded.num_samples))
+        header = 0 if self.model.gain is None else self.model.gain.bits
+        return Framing(-(-encoded.num_samples // steps), frame_bits=rows * self.model.quantizer.bits,
+                       header_bits=header, concealment="repeat")
 
     def decode(self, encoded: Encoded) -> np.ndarray:
         return self.decode_batch([encoded])[0]
