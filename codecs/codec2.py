@@ -23,8 +23,10 @@ class Codec2Codec(Codec):
 
     libcodec2's decoder draws unvoiced phases from a process-global random generator
     (`codec2_rand`) that cannot be reseeded, so decoding the same bits twice in one process gives
-    different audio. Each decode therefore runs in a freshly forked process whose generator is in the
-    library's initial state: the output depends on the bits alone, and resumed runs equal fresh ones.
+    different audio. Each decode therefore runs in a process forked from multiprocessing's fork server, a
+    fresh interpreter that never decodes, so its generator is in the library's initial state whatever this
+    process decoded before (e.g. frame by frame through `open_stream` for latency): the output depends on
+    the bits alone, and resumed runs, workers and Ray actors all equal fresh ones.
 
     Args:
         kbps: one of 0.7 (700C), 1.2, 1.3, 1.4, 1.6, 2.4, 3.2.
@@ -80,7 +82,7 @@ class Codec2Codec(Codec):
         (bits,) = unpack_fields(b"".join(encoded.packets), [(n_frames * self.bits_per_frame, 1)])
         frames = bits.reshape(n_frames, self.bits_per_frame)
         payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
-        with multiprocessing.get_context("fork").Pool(1, initializer=die_with_parent) as pool:
+        with multiprocessing.get_context("forkserver").Pool(1, initializer=die_with_parent) as pool:
             pcm = pool.apply(_decode_frames, (MODES[self.kbps], payload))
         return from_pcm16(pcm)
 
