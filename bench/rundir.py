@@ -22,7 +22,7 @@ import pandas as pd
 
 from codecbench.journal import Journal, Tail
 from codecbench.provenance import MANIFEST_COLUMNS
-from codecbench.rows import KEY, Row, column_order, record_key
+from codecbench.rows import KEY, N_SEEDS, SEED_STD_SUFFIX, Row, column_order, record_key
 
 JOURNAL = "rows.journal"
 LEGACY_JOURNAL = "rows.jsonl"  # runs of codecbench before the framed journal
@@ -142,6 +142,19 @@ def check_manifest(previous: pd.DataFrame, current: pd.DataFrame, out: Path) -> 
     return pd.concat([previous, added], ignore_index=True)[MANIFEST_COLUMNS]
 
 
+def _extra_column_order(table: pd.DataFrame, fixed: list[str]) -> list[str]:
+    """The codec-measured columns in order of their first value in the key-sorted table (not in the order rows
+    arrived, which depends on the engine's scheduling), then `n_seeds` and the `_seed_std` columns."""
+    position = {column: i for i, column in enumerate(table.columns)}
+
+    def rank(column: str) -> tuple[bool, int, int]:
+        first = table[column].first_valid_index()
+        seeds = column == N_SEEDS or column.endswith(SEED_STD_SUFFIX)
+        return seeds, len(table) if first is None else int(first), position[column]
+
+    return sorted((c for c in table.columns if c not in fixed), key=rank)
+
+
 class RunDir:
     """The one writer of a run folder.
 
@@ -212,11 +225,10 @@ class RunDir:
         if table.empty:
             return pd.DataFrame(columns=columns)
         key = [*KEY, *conditions]
-        table = table.drop_duplicates(subset=key, keep="last")
-        extra = [c for c in table.columns if c not in columns]
-        table = table.reindex(columns=columns + extra)
+        table = table.drop_duplicates(subset=key, keep="last").sort_values(key, kind="stable").reset_index(drop=True)
+        table = table.reindex(columns=columns + _extra_column_order(table, columns))
         table["error"] = table["error"].fillna("")
-        return table.sort_values(key, kind="stable").reset_index(drop=True)
+        return table
 
     def write_tables(self, metric_columns: list[str], conditions: list[str] | None = None) -> pd.DataFrame:
         """Rewrite `utterances.parquet` and `utterances.csv` from the journal; returns the table."""

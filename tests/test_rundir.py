@@ -101,3 +101,23 @@ def test_a_run_of_the_old_format_is_not_resumed(tmp_path, data):
     (out / "rows.jsonl").write_text('{"utterance": "x", "spec": "opus@6"}\n')
     with pytest.raises(RunFolderError, match="older codecbench"):
         _run(data, out, ["opus@6"], limit=1, resume=True)
+
+
+def test_extra_columns_do_not_depend_on_the_order_rows_arrived(tmp_path):
+    """Engines finish rows in any order; the table's columns must not follow it (codec-measured columns, then the
+    multi-seed columns)."""
+    base = {"utterance": "u1", "speaker": "s", "split": "x", "duration_s": 1.0, "codec": "c", "target_kbps": 6.0,
+            "measured_kbps": 6.0, "delay_samples": 0, "stoi": 0.9, "error": "", "payload_bytes": 10, "seed": 0}
+    opus = {**base, "spec": "opus@6", "packets_rejected": 0.0}
+    diffusion = {**base, "spec": "mel2mel@1.5", "denoiser_calls": 20.0, "n_seeds": 2, "stoi_seed_std": 0.01}
+    tables = []
+    for order in ([opus, diffusion], [diffusion, opus]):
+        folder = tmp_path / order[0]["spec"]
+        folder.mkdir()
+        journal = Journal(folder / JOURNAL)
+        for record in order:
+            journal.append(record)
+        journal.close()
+        tables.append(RunDir(folder).table(["stoi"]))
+    assert list(tables[0].columns) == list(tables[1].columns)
+    assert list(tables[0].columns)[-4:] == ["denoiser_calls", "packets_rejected", "n_seeds", "stoi_seed_std"]
