@@ -23,7 +23,7 @@ from codecbench.channel import ChannelCondition
 from codecbench.channel.inputs import InputCondition
 from codecbench.codecs import CodecSpec, parse_spec
 from codecbench.datasets import Selection, select
-from codecbench.engines import Engine, LocalEngine, Task, Work
+from codecbench.engines import Engine, LocalEngine, Plan, Task, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
 from codecbench.provenance import manifest, table_digest
 from codecbench.resources import environment, package_versions
@@ -191,8 +191,8 @@ def run_benchmark(
                   file=sys.stderr)
 
         talkers = tuple(select(selection.dataset, selection.root, selection.split).utterances) if inputs else ()
-        work = Work(tasks, tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
-                    tuple(inputs or ()), talkers)
+        work = Work(tasks, Plan(tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
+                                tuple(inputs or ()), talkers))
         try:
             engine.run(work, rundir.append, progress)
         except KeyboardInterrupt:

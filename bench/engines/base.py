@@ -41,11 +41,10 @@ class Task:
 
 
 @dataclass(frozen=True)
-class Work:
-    """What an engine runs.
+class Plan:
+    """How every task of a run is coded and scored (cheap to send to a worker).
 
     Args:
-        tasks: the pairs to do, grouped by utterance (each input is read once).
         metrics: metric names.
         metric_columns: their columns, in order.
         run_seed: the run seed (`pipeline.utterance_seed`).
@@ -54,26 +53,6 @@ class Work:
         inputs: the run's input conditions (`Task.input` names one).
         talkers: every utterance of the split (babble noise is drawn from other speakers').
     """
-
-    tasks: tuple[Task, ...]
-    metrics: tuple[str, ...]
-    metric_columns: tuple[str, ...]
-    run_seed: int
-    max_delay_s: float
-    channels: tuple[ChannelCondition, ...] = ()
-    inputs: tuple[InputCondition, ...] = ()
-    talkers: tuple[Utterance, ...] = ()
-
-    @property
-    def plan(self) -> "Plan":
-        """Everything but the task list: what a worker needs to turn one task into a row."""
-        return Plan(self.metrics, self.metric_columns, self.run_seed, self.max_delay_s, self.channels, self.inputs,
-                    self.talkers)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How every task of a run is coded and scored (`Work` without its tasks, cheap to send to a worker)."""
 
     metrics: tuple[str, ...]
     metric_columns: tuple[str, ...]
@@ -102,6 +81,19 @@ class Plan:
         except Exception as exc:
             raise pipeline.CodingError(f"input failed: {type(exc).__name__}: {exc}") from exc
         return pipeline.code(codec, replace(audio, samples=degraded), seed, transmission, clean=audio.samples)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What an engine runs.
+
+    Args:
+        tasks: the pairs to do, grouped by utterance (each input is read once).
+        plan: how each of them is coded and scored.
+    """
+
+    tasks: tuple[Task, ...]
+    plan: Plan
 
 
 @dataclass(frozen=True)
