@@ -143,6 +143,7 @@ def run_benchmark(
     engine = engine or LocalEngine(workers, device)
     rundir = RunDir(out)
     rundir.check_reusable(resume, overwrite)
+    engine.start()  # a cluster that cannot be joined fails here, before the run folder exists
     invocation = {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
                   "resumed": False, "engine": engine.name, "workers": workers, "device": device, "specs": spec_names,
                   "utterances": len(selection.utterances), "versions": package_versions(), "environment": environment()}

@@ -1,7 +1,9 @@
 """Fault injection on `codecbench run --workers 2`: a torn journal tail, kill -9 at random moments, SIGTERM,
-a changed input, and the processes a killed run leaves behind. Every resumed table must equal a clean run's,
-row for row and value for value (wall-clock columns aside)."""
+a changed input, and the processes a killed run leaves behind; Ctrl-C and SIGTERM of a Ray run's driver. Every
+resumed table must equal a clean run's, row for row and value for value (wall-clock columns aside)."""
 
+import json
+import os
 import random
 import shutil
 import signal
@@ -44,6 +46,14 @@ def clean(tmp_path_factory, data) -> CleanRun:
     return CleanRun(out, table)
 
 
+@pytest.fixture(scope="module")
+def clean_many(tmp_path_factory, data) -> CleanRun:
+    """A clean run of `KILL_CODECS`: what every interrupted and resumed run of them must equal."""
+    out = tmp_path_factory.mktemp("clean_many") / "run"
+    subprocess.run(run_command(out, data, codecs=KILL_CODECS), check=True, capture_output=True)
+    return CleanRun(out, pd.read_parquet(out / PARQUET))
+
+
 def _wait_until_gone(session: int) -> list[int]:
     deadline = time.monotonic() + ORPHAN_GRACE_S
     while session_processes(session) and time.monotonic() < deadline:
@@ -78,7 +88,7 @@ def test_a_torn_last_record_is_cut_and_coded_again(tmp_path, data, clean):
     assert summary["n"].tolist() == [len(SHORT_UTTERANCES)] * 2
 
 
-def test_kill_9_at_20_random_moments_then_resume_equals_a_clean_run(tmp_path, data):
+def test_kill_9_at_20_random_moments_then_resume_equals_a_clean_run(tmp_path, data, clean_many):
     """Each attempt resumes the last one and is killed at a random moment: half of them within 1.5 s of the
     start (opening the run folder, cutting a torn tail, writing run.json), half once one more row is stored,
     plus up to 0.3 s (while coding, scoring or writing the next one)."""
@@ -102,9 +112,7 @@ def test_kill_9_at_20_random_moments_then_resume_equals_a_clean_run(tmp_path, da
     assert done.returncode == 0, done.stderr
     assert killed_midway >= 5
     assert len(Journal(out / JOURNAL).records()) == KILL_ROWS  # every row was stored exactly once
-    clean = tmp_path / "clean"
-    subprocess.run(run_command(clean, data, codecs=KILL_CODECS), check=True, capture_output=True)
-    pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / PARQUET)), comparable(pd.read_parquet(clean / PARQUET)))
+    pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / PARQUET)), comparable(clean_many.table))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
@@ -122,6 +130,48 @@ def test_no_child_outlives_a_stopped_run(tmp_path, data, sig):
     if sig != signal.SIGKILL:
         assert process.returncode == 130 and b"--resume" in process.stderr.read()
         assert len(pd.read_parquet(out / PARQUET)) == len(Journal(out / JOURNAL).records()) >= 1
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.mark.parametrize("sig, resume_engine", [pytest.param(signal.SIGINT, "local", id="ctrl-c-then-local"),
+                                                pytest.param(signal.SIGTERM, "ray", id="sigterm-then-ray")])
+def test_a_stopped_ray_run_keeps_its_rows_stops_ray_and_resumes(tmp_path, data, clean_many, sig, resume_engine):
+    """Ctrl-C (SIGINT to the run's process group, as a terminal sends it) or SIGTERM of the driver while Ray runs
+    the work: exit 130 with one line saying how to finish, every finished row in the journal (no torn record)
+    and the tables, none of the Ray processes the run started left; `--resume` on either engine does only the
+    missing rows, and the table equals a clean run's."""
+    pytest.importorskip("ray")
+    out = tmp_path / "run"
+    process = subprocess.Popen(run_command(out, data, "--engine", "ray", codecs=KILL_CODECS),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    _wait_for_rows(out, 1, process)
+    started = session_processes(process.pid)
+    assert process.poll() is None and any(b"/raylet" in _command_line(pid) for pid in started)
+    (os.killpg if sig == signal.SIGINT else os.kill)(process.pid, sig)
+    process.wait(timeout=120)
+    assert _wait_until_gone(process.pid) == []  # gcs_server, raylet, agents, actors, metric workers
+    stderr = process.stderr.read().decode()
+    assert process.returncode == 130
+    assert [line for line in stderr.splitlines() if line.strip()] == [
+        f"interrupted: {len(Journal(out / JOURNAL).records())} rows are stored in {out}; rerun with --resume to "
+        "finish the rest"], stderr
+    records, torn = Journal(out / JOURNAL).scan()
+    assert torn is None and 0 < len(records) < KILL_ROWS
+    assert len(pd.read_parquet(out / PARQUET)) == len(records)
+
+    done = subprocess.run(run_command(out, data, "--resume", "--engine", resume_engine, codecs=KILL_CODECS),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "run.json").read_text())["invocations"][-1]["todo"] == KILL_ROWS - len(records)
+    keys = [(r["utterance"], r["spec"]) for r in Journal(out / JOURNAL).records()]
+    assert len(keys) == len(set(keys)) == KILL_ROWS
+    pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / PARQUET)), comparable(clean_many.table))
 
 
 def test_a_changed_input_is_refused_and_nothing_is_written(tmp_path, librispeech_root):

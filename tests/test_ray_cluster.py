@@ -1,12 +1,13 @@
-"""A two-node Ray cluster on one machine (`ray start --head` plus a second `ray start --address`, one CPU each):
-`codecbench run --engine ray --ray-address` codes and scores on both nodes and gives the local engine's rows."""
+"""A two-node Ray cluster on one machine (`ray start --head` plus a second `ray start --address`, one CPU each,
+separate temp dirs): `codecbench run --engine ray` joins it by its address or by `--ray-address auto`, codes and
+scores on both nodes and gives the local engine's rows; `auto` with no cluster to find is a one-line error."""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,8 +18,12 @@ from codecbench.datasets import select
 from codecbench.runner import run_benchmark
 
 pytest.importorskip("ray")
+from codecbench.engines.ray import auto_address  # noqa: E402 - needs Ray
+
 RAY = str(Path(sys.executable).with_name("ray"))
-ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # a throwaway cluster on localhost: no token to share
+# a throwaway cluster on localhost: no token to share; Ray's temp dir and address only as each test sets them
+ENV = {**{k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_TMPDIR")}, "RAY_AUTH_MODE": "disabled"}
+SPECS = ["opus@6", "codec2@2.4"]
 WAIT_FOR_NODES = """
 import sys, time, ray
 deadline = time.monotonic() + 240
@@ -52,38 +57,94 @@ def stop(node: subprocess.Popen) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A running cluster: its head's address, and the root of the head's temp dir (`ray start --head --temp-dir
+    ROOT/ray`, so a driver with `RAY_TMPDIR=ROOT` finds the address that `ray start` recorded there)."""
+
+    address: str
+    temp_root: Path
+
+    @property
+    def record(self) -> Path:
+        return self.temp_root / "ray" / "ray_current_cluster"
+
+
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    address = f"127.0.0.1:{free_port()}"
+def two_nodes(tmp_path_factory) -> Cluster:
+    cluster = Cluster(f"127.0.0.1:{free_port()}", tmp_path_factory.mktemp("h"))
     common = ["--block", "--num-cpus", "1", "--disable-usage-stats"]
-    head = subprocess.Popen([RAY, "start", "--head", "--port", address.split(":")[1], "--include-dashboard", "false",
-                             "--temp-dir", str(tmp_path_factory.mktemp("ray")), *common],
+    head = subprocess.Popen([RAY, "start", "--head", "--port", cluster.address.split(":")[1], "--include-dashboard",
+                             "false", "--temp-dir", str(cluster.temp_root / "ray"), *common],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     nodes = [head]
     try:
         for count in (1, 2):
             if count == 2:
-                nodes.append(subprocess.Popen([RAY, "start", "--address", address, *common], start_new_session=True,
+                nodes.append(subprocess.Popen([RAY, "start", "--address", cluster.address, "--temp-dir",
+                                               str(tmp_path_factory.mktemp("w")), *common], start_new_session=True,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV))
-            waited = subprocess.run([sys.executable, "-c", WAIT_FOR_NODES, address, str(count)], env=ENV,
+            waited = subprocess.run([sys.executable, "-c", WAIT_FOR_NODES, cluster.address, str(count)], env=ENV,
                                     capture_output=True, timeout=300)
             assert waited.returncode == 0, waited.stderr[-2000:]
-        yield address
+        yield cluster
     finally:
         for node in reversed(nodes):
             stop(node)
 
 
-def test_a_run_joins_a_two_node_cluster_and_codes_on_both(two_nodes, tmp_path, librispeech_root):
+@pytest.fixture(scope="module")
+def local_rows(tmp_path_factory, librispeech_root) -> pd.DataFrame:
+    return run_benchmark(select("librispeech", librispeech_root, "sample", 4), SPECS, ["stoi"],
+                         tmp_path_factory.mktemp("local") / "run", progress=False).rows
+
+
+def run_on_cluster(out: Path, root: Path, address: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "codecbench.cli", "run", "--engine", "ray", "--ray-address", address,
+                           "--root", str(root), "--split", "sample", "--limit", "4", "--codecs", ",".join(SPECS),
+                           "--metrics", "stoi", "--no-progress", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.mark.parametrize("how", ["address", "auto"])
+def test_a_run_joins_a_two_node_cluster_and_codes_on_both(two_nodes, tmp_path, librispeech_root, local_rows, how):
+    """By the head's address, and by `auto` as on the head node after `ray start --head`: the address that
+    `ray start` recorded in Ray's temp dir (found here through RAY_TMPDIR, as the head's --temp-dir is not /tmp/ray)."""
     out = tmp_path / "cluster"
-    done = subprocess.run([sys.executable, "-m", "codecbench.cli", "run", "--engine", "ray", "--ray-address", two_nodes,
-                           "--root", str(librispeech_root), "--split", "sample", "--limit", "4", "--codecs",
-                           "opus@6,codec2@2.4", "--metrics", "stoi", "--no-progress", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, env=ENV)
+    if how == "address":
+        done = run_on_cluster(out, librispeech_root, two_nodes.address, ENV)
+    else:
+        assert two_nodes.record.is_file()
+        done = run_on_cluster(out, librispeech_root, "auto", {**ENV, "RAY_TMPDIR": str(two_nodes.temp_root)})
     assert done.returncode == 0, done.stderr
+    joined = next(line for line in done.stderr.splitlines() if line.startswith("joined the Ray cluster at "))
+    assert ":" + two_nodes.address.split(":")[1] in joined and "2 nodes, 2 CPUs" in joined, joined
+    assert (f"(from {two_nodes.record})" in joined) == (how == "auto")
     per_node = [line for line in done.stderr.splitlines() if line.startswith("rows per node: ")]
     assert len(per_node) == 1 and per_node[0].count("coded") == 2, done.stderr
     assert "coded 0" not in per_node[0]
-    local = run_benchmark(select("librispeech", librispeech_root, "sample", 4), ["opus@6", "codec2@2.4"], ["stoi"],
-                          tmp_path / "local", progress=False)
-    pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / "utterances.parquet")), comparable(local.rows))
+    pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / "utterances.parquet")), comparable(local_rows))
+
+
+def test_auto_finds_no_cluster_one_line_exit_2_nothing_written(tmp_path, librispeech_root):
+    """RAY_ADDRESS unset and no address recorded in Ray's temp dir (Ray's own last resort, any Ray process on
+    the machine, is not used: here it would join the module's cluster or another user's)."""
+    out = tmp_path / "run"
+    done = run_on_cluster(out, librispeech_root, "auto", {**ENV, "RAY_TMPDIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "codecbench run: error: --ray-address auto found no Ray cluster: RAY_ADDRESS is unset and no `ray start` "
+        f"recorded one in {tmp_path}/ray/ray_current_cluster (a head started with --temp-dir DIR records it in DIR); "
+        "start one with `ray start --head`, or pass its address"]
+    assert not out.exists()
+
+
+def test_auto_takes_ray_address_before_the_recorded_address(tmp_path, monkeypatch):
+    """RAY_ADDRESS (as `ray job submit` sets it) wins over what `ray start` recorded, as in `ray.init("auto")`."""
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text("10.0.0.1:6379")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert auto_address() == ("10.0.0.1:6379", str(tmp_path / "ray" / "ray_current_cluster"))
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.2:6379")
+    assert auto_address() == ("10.0.0.2:6379", "RAY_ADDRESS")

@@ -10,13 +10,18 @@ object store without passing the driver, and Ray's per-call retries (`max_task_r
 `max_retries` of a task) give fault tolerance while the driver, the only writer, stores each task's row once.
 
 Each actor loads every codec of the run once (`worker_codec`); with `--device cuda` it holds a share of a GPU.
-Ray is imported when the engine starts, so `--engine local` needs no Ray.
+Ray is imported when the engine starts, so `--engine local` needs no Ray. Ray's own logs stay off (errors aside):
+the driver shows one progress bar.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,10 +39,12 @@ from codecbench.runner import set_torch_threads
 
 RETRIES = 3  # a killed actor restarts and a killed task reruns this many times before its row says so
 IN_FLIGHT_PER_ACTOR = 2  # tasks submitted ahead per actor: enough to keep actors and metric tasks busy
+PROBE_S = 5.0  # how long a cluster's address may take to accept a connection
+QUIET = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
 
 
 class EngineUnavailable(RuntimeError):
-    """The engine's library is missing; the message says what to install."""
+    """The engine cannot run: its library is missing or its cluster cannot be reached; the message says what to do."""
 
 
 def import_ray() -> Any:
@@ -51,6 +58,46 @@ def import_ray() -> Any:
     except ImportError as exc:
         raise EngineUnavailable('--engine ray needs Ray: pip install -e ".[ray]"') from exc
     return ray
+
+
+def auto_address() -> tuple[str, str]:
+    """The cluster `--ray-address auto` joins and where its address came from, found as `ray.init(address="auto")`
+    finds it: `$RAY_ADDRESS` (set by `ray job submit` and by cluster setups), else the address the last `ray start`
+    on this machine recorded in `ray_current_cluster` in Ray's temp dir (`$RAY_TMPDIR/ray`, else `$TMPDIR/ray`,
+    else /tmp/ray). Ray's last resort, any Ray process found on this machine, is left out: on a shared machine
+    that may be another user's private instance, and which of several it picks is arbitrary.
+
+    Raises:
+        EngineUnavailable: neither names a cluster.
+    """
+    from ray._private.utils import get_ray_address_file, read_ray_address
+
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
+    record = get_ray_address_file(None)
+    address = read_ray_address()
+    if not address:
+        raise EngineUnavailable(f"--ray-address auto found no Ray cluster: RAY_ADDRESS is unset and no `ray start` "
+                                f"recorded one in {record} (a head started with --temp-dir DIR records it in DIR); "
+                                "start one with `ray start --head`, or pass its address")
+    return address, record
+
+
+def check_listening(address: str, source: str) -> None:
+    """Fail at once where nothing listens at `address` (`HOST:PORT` or `ray://HOST:PORT`): Ray would retry a
+    dead address for minutes.
+
+    Raises:
+        EngineUnavailable: the address refuses connections or does not answer within `PROBE_S`.
+    """
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not port.isdigit():
+        return  # not HOST:PORT: Ray's own error says what is wrong with it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S).close()
+    except OSError as exc:
+        raise EngineUnavailable(f"--ray-address {source}: no Ray cluster answers at {address} "
+                                f"({exc.strerror or exc}); is it running (`ray status --address {address}`)?") from exc
 
 
 @dataclass(frozen=True)
@@ -146,18 +193,46 @@ class RayEngine(Engine):
         self.nodes: dict[str, Counter] = {"coded": Counter(), "scored": Counter()}
 
     def start(self) -> None:
-        """Join the cluster at `address`, or start Ray here with `workers` CPUs (an initialised Ray is used as is)."""
+        """Join the cluster at `address`, or start Ray here with `workers` CPUs (an initialised Ray is used as is).
+
+        Raises:
+            EngineUnavailable: Ray is missing, or no cluster answers at `address`.
+        """
         if self.ray is not None:
             return
         ray = import_ray()
         if not ray.is_initialized():
-            quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-            if self.address is None:
-                ray.init(num_cpus=self.workers, **quiet)
-            else:
-                ray.init(address=self.address, **quiet)
+            self._init(ray)
             self.started_here = True
         self.ray = ray
+
+    def _init(self, ray: Any) -> None:
+        """`ray.init` with Ray's logs off; SIGTERM keeps this process's handler (Ray's would end the driver
+        before the finished rows are tabled)."""
+        address, source = None, None
+        if self.address is not None:
+            address, source = auto_address() if self.address == "auto" else (self.address, None)
+            check_listening(address, f"auto (address from {source})" if source else address)
+        sigterm = signal.getsignal(signal.SIGTERM)
+        try:
+            if address is None:  # "local": a new instance even where RAY_ADDRESS or a `ray start` names a cluster
+                ray.init(address="local", num_cpus=self.workers, **QUIET)
+            else:
+                ray.init(address=address, **QUIET)
+        except BaseException as exc:  # no cluster there, or Ctrl-C while Ray starts: stop what it started
+            ray.shutdown()
+            if isinstance(exc, ConnectionError):
+                raise EngineUnavailable(f"--ray-address {self.address}: cannot join the Ray cluster at {address}: "
+                                        f"{exc}") from exc
+            raise
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, sigterm)
+        if address is not None:
+            resources = ray.cluster_resources()
+            print(f"joined the Ray cluster at {address}{f' (from {source})' if source else ''}: "
+                  f"{sum(node['Alive'] for node in ray.nodes())} nodes, {resources.get('CPU', 0):g} CPUs, "
+                  f"{resources.get('GPU', 0):g} GPUs", file=sys.stderr)
 
     def close(self) -> None:
         if self.ray is None:
