@@ -123,19 +123,29 @@ def test_a_run_joins_a_two_node_cluster_and_codes_on_both(two_nodes, tmp_path, l
     per_node = [line for line in done.stderr.splitlines() if line.startswith("rows per node: ")]
     assert len(per_node) == 1 and per_node[0].count("coded") == 2, done.stderr
     assert "coded 0" not in per_node[0]
+    assert done.stderr.splitlines() == [joined, per_node[0]]  # nothing of Ray's own logs
     pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / "utterances.parquet")), comparable(local_rows))
 
 
-def test_auto_finds_no_cluster_one_line_exit_2_nothing_written(tmp_path, librispeech_root):
-    """RAY_ADDRESS unset and no address recorded in Ray's temp dir (Ray's own last resort, any Ray process on
-    the machine, is not used: here it would join the module's cluster or another user's)."""
+@pytest.mark.parametrize("recorded", [False, True])
+def test_auto_without_a_live_cluster_is_one_line_exit_2_nothing_written(tmp_path, librispeech_root, recorded):
+    """RAY_ADDRESS unset and no address recorded in Ray's temp dir (Ray's own last resort, any Ray process on the
+    machine, is not used: here it would join the module's cluster or another user's), or the recorded address of
+    a cluster that is gone (Ray would retry it for minutes)."""
+    record, port = tmp_path / "ray" / "ray_current_cluster", free_port()
+    if recorded:
+        record.parent.mkdir()
+        record.write_text(f"127.0.0.1:{port}")
     out = tmp_path / "run"
     done = run_on_cluster(out, librispeech_root, "auto", {**ENV, "RAY_TMPDIR": str(tmp_path)})
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        "codecbench run: error: --ray-address auto found no Ray cluster: RAY_ADDRESS is unset and no `ray start` "
-        f"recorded one in {tmp_path}/ray/ray_current_cluster (a head started with --temp-dir DIR records it in DIR); "
-        "start one with `ray start --head`, or pass its address"]
+    assert done.stderr.splitlines() == [f"codecbench run: error: --ray-address auto (address from {record}): no Ray "
+                                        f"cluster answers at 127.0.0.1:{port} (Connection refused); is it running "
+                                        f"(`ray status --address 127.0.0.1:{port}`)?" if recorded else
+                                        "codecbench run: error: --ray-address auto found no Ray cluster: RAY_ADDRESS "
+                                        f"is unset and no `ray start` recorded one in {record} (a head started with "
+                                        "--temp-dir DIR records it in DIR); start one with `ray start --head`, or pass "
+                                        "its address"]
     assert not out.exists()
 
 

@@ -83,9 +83,9 @@ def auto_address() -> tuple[str, str]:
     return address, record
 
 
-def check_listening(address: str, source: str) -> None:
-    """Fail at once where nothing listens at `address` (`HOST:PORT` or `ray://HOST:PORT`): Ray would retry a
-    dead address for minutes.
+def check_listening(address: str, named: str) -> None:
+    """Fail at once where nothing listens at `address` (`HOST:PORT` or `ray://HOST:PORT`; `named`: how the user
+    gave it, for the message): Ray would retry a dead address for minutes.
 
     Raises:
         EngineUnavailable: the address refuses connections or does not answer within `PROBE_S`.
@@ -96,7 +96,7 @@ def check_listening(address: str, source: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S).close()
     except OSError as exc:
-        raise EngineUnavailable(f"--ray-address {source}: no Ray cluster answers at {address} "
+        raise EngineUnavailable(f"--ray-address {named}: no Ray cluster answers at {address} "
                                 f"({exc.strerror or exc}); is it running (`ray status --address {address}`)?") from exc
 
 
