@@ -9,6 +9,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from codecbench.storage import data_path, is_uri, reading
+
 SILENCE_PEAK = 1e-4  # -80 dBFS: a file whose peak stays below this carries no signal
 
 
@@ -59,13 +61,18 @@ def load_audio(path: str | Path, sample_rate: int, check: bool = True) -> Loaded
     """Read a file as mono float32 at `sample_rate`, recording any downmix or resampling.
 
     Args:
+        path: a local file, or a URI (or `UPath`) that fsspec opens (`codecbench.storage`).
         check: refuse silent or non-finite audio too (unreadable or empty files always raise).
 
     Raises:
         AudioError: the file cannot be decoded or is empty, or (with `check`) is silent or not finite.
     """
     try:
-        data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        if is_uri(path):
+            with reading(path), data_path(path).open("rb") as handle:
+                data, source_rate = sf.read(handle, dtype="float32", always_2d=True)
+        else:
+            data, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(f"cannot read audio: {exc}") from exc
     conversions: list[str] = []

@@ -5,6 +5,7 @@ Every model file and dataset is found through `locate()`, in this order:
 
 1. an explicit path (a codec's `weights=DIR` option, `--root DIR`);
 2. an environment variable (e.g. `$CODECBENCH_LYRA_DIR`, `$CODECBENCH_DATA`);
+   either may be a URI an fsspec filesystem opens (`s3://bucket/LibriSpeech`, see `codecbench.storage`);
 3. the user cache (`$CODECBENCH_CACHE`, else the platform's user cache dir), where downloads land; for
    models published on the Hugging Face hub also the hub's own cache, where hub downloads land;
 4. `../shared/` beside the checkout or the working directory (the project's development machines only);
@@ -28,10 +29,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from platformdirs import user_cache_dir
+
+from codecbench.storage import data_path, reading
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 CACHE_ENV = "CODECBENCH_CACHE"
 CHECKOUT = Path(__file__).resolve().parents[1]  # the checkout, when installed in editable mode
@@ -100,9 +106,9 @@ def cache_dir() -> Path:
 
 
 def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB blocks."""
+    """Hex digest of a file (a local path, or a URI `codecbench.storage` opens), read in 1 MiB blocks."""
     digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
+    with reading(path), data_path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -138,7 +144,7 @@ class Resource:
     embedded: Path | None = None
     hub_repo: str | None = None
 
-    def missing(self, directory: Path) -> list[str]:
+    def missing(self, directory: Path | UPath) -> list[str]:
         """The required paths `directory` lacks."""
         return [name for name in self.required if not (directory / name).exists()]
 
@@ -167,7 +173,7 @@ class Resource:
 class Located:
     """Where a resource was found and through which step of the order."""
 
-    path: Path
+    path: Path | UPath
     source: str
 
 
@@ -178,9 +184,9 @@ def locate(resource: Resource, explicit: str | Path | None = None) -> Located | 
         FileNotFoundError: an explicit path or the environment variable names a place that lacks it.
     """
     if explicit is not None:
-        return Located(_require(resource, Path(explicit).expanduser(), "the given path"), "explicit")
+        return Located(_require(resource, data_path(explicit), "the given path"), "explicit")
     if resource.env_var and os.environ.get(resource.env_var):
-        path = Path(os.environ[resource.env_var]).expanduser()
+        path = data_path(os.environ[resource.env_var])
         return Located(_require(resource, path, f"${resource.env_var}"), "environment")
     for source, path in resource.candidates():
         if not resource.missing(path):
@@ -188,7 +194,7 @@ def locate(resource: Resource, explicit: str | Path | None = None) -> Located | 
     return None
 
 
-def _require(resource: Resource, path: Path, what: str) -> Path:
+def _require(resource: Resource, path: Path | UPath, what: str) -> Path | UPath:
     missing = resource.missing(path)
     if missing:
         raise FileNotFoundError(f"{what} {path} does not hold the {resource.name}: it lacks {', '.join(missing)}")

@@ -82,7 +82,7 @@ class Codec2Codec(Codec):
         (bits,) = unpack_fields(b"".join(encoded.packets), [(n_frames * self.bits_per_frame, 1)])
         frames = bits.reshape(n_frames, self.bits_per_frame)
         payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
-        with multiprocessing.get_context("forkserver").Pool(1, initializer=die_with_parent) as pool:
+        with _fresh_process_context().Pool(1, initializer=die_with_parent) as pool:
             pcm = pool.apply(_decode_frames, (MODES[self.kbps], payload))
         return from_pcm16(pcm)
 
@@ -115,6 +115,15 @@ class Codec2Stream(FrameStream):
 
     def decode_frame(self, packet: bytes) -> np.ndarray:
         return from_pcm16(self.decoder.decode(packet))
+
+
+def _fresh_process_context() -> multiprocessing.context.BaseContext:
+    """multiprocessing's fork server, which imports this module (and the main script) once before it forks, so a
+    decode process starts in milliseconds instead of importing numpy and codecbench again; importing never
+    decodes, so the server's libcodec2 generator stays in its initial state."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])  # no effect once the server runs: it is set before
+    return context
 
 
 def _decode_frames(mode: int, payload: bytes) -> np.ndarray:

@@ -39,7 +39,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="librispeech", choices=["librispeech", "folder"],
                         help="a LibriSpeech layout, or any folder of audio files (ids: relative paths)")
     parser.add_argument("--root", default=None,
-                        help="data root; default: $CODECBENCH_DATA, the user cache, ../shared/data/LibriSpeech "
+                        help="data root: a folder, or a URI fsspec opens (s3://bucket/LibriSpeech; the [cloud] extra); "
+                             "default: $CODECBENCH_DATA, the user cache, ../shared/data/LibriSpeech "
                              "(development machines), the embedded sample")
     parser.add_argument("--split", default=None,
                         help="LibriSpeech split; default: `sample` (embedded: 14 test-other utterances) without "

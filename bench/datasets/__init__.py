@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codecbench.datasets import folder, librispeech
 from codecbench.datasets.base import Utterance, apply_limit
+from codecbench.storage import data_path, reading
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 DATASETS = ("librispeech", "folder")
 
@@ -16,7 +21,7 @@ class Selection:
     """The utterances of a run and where they came from."""
 
     dataset: str
-    root: Path
+    root: Path | UPath
     split: str
     utterances: list[Utterance]
 
@@ -39,7 +44,8 @@ def select(
 
     Args:
         dataset: `librispeech` or `folder`.
-        root: data root (for `folder`, required); LibriSpeech roots are looked up when None.
+        root: data root (for `folder`, required): a local folder or a URI an fsspec filesystem opens
+            (`s3://bucket/LibriSpeech`, see `codecbench.storage`); LibriSpeech roots are looked up when None.
         split: LibriSpeech split; default: the embedded `sample` when neither `root` nor `download` is
             given, else `test-other`. Ignored for `folder`.
         limit: keep only the first N utterances.
@@ -48,13 +54,16 @@ def select(
     if dataset == "librispeech":
         if split is None:
             split = librispeech.SAMPLE_SPLIT if root is None and not download else librispeech.DEFAULT_SPLIT
-        found_root, split = librispeech.resolve_root(root, split, download)
-        utterances = librispeech.prepare(found_root, split)
+        with reading(root or "the LibriSpeech root"):
+            found_root, split = librispeech.resolve_root(root, split, download)
+            utterances = librispeech.prepare(found_root, split)
         return Selection(dataset, found_root, split, apply_limit(utterances, limit))
     if dataset == "folder":
         if root is None:
             raise ValueError("--dataset folder needs --root DIR")
-        return Selection(dataset, Path(root), Path(root).name, apply_limit(folder.prepare(root), limit))
+        with reading(root):
+            found_root = data_path(root)
+            return Selection(dataset, found_root, found_root.name, apply_limit(folder.prepare(found_root), limit))
     raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 
 @dataclass(frozen=True)
@@ -12,7 +16,8 @@ class Utterance:
 
     Args:
         id: unique utterance id (LibriSpeech: the file stem, e.g. `1688-142285-0002`).
-        path: the audio file.
+        path: the audio file: a local path, or a `UPath` of a URI (`codecbench.storage`) that every worker opens
+            where it runs.
         speaker: speaker id ('' when unknown).
         split: the split or folder name it comes from.
         chapter: LibriSpeech chapter id ('' elsewhere).
@@ -20,7 +25,7 @@ class Utterance:
     """
 
     id: str
-    path: Path
+    path: Path | UPath
     speaker: str = ""
     split: str = ""
     chapter: str = ""

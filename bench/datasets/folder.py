@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from codecbench.datasets.base import Utterance
+from codecbench.storage import data_path
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 
 
 def prepare(root: str | Path) -> list[Utterance]:
-    """All audio files under `root`, sorted; the speaker is the first folder level ('' at the top)."""
-    root = Path(root)
+    """All audio files under `root` (a local folder or a URI), sorted; the speaker is the first folder level ('' at
+    the top)."""
+    root = data_path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder {root}")
     utterances = []

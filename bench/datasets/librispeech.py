@@ -11,10 +11,15 @@ present and optional otherwise.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codecbench.datasets.base import Utterance
 from codecbench.datasets.download import download, extract
 from codecbench.resources import Resource, cache_dir, locate
+from codecbench.storage import data_path, is_uri
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 DATA_ENV = "CODECBENCH_DATA"
 EMBEDDED_ROOT = Path(__file__).resolve().parent / "data" / "LibriSpeech"
@@ -76,9 +81,9 @@ def split_resource(split: str) -> Resource:
                     embedded=EMBEDDED_ROOT if split == SAMPLE_SPLIT else None)
 
 
-def resolve_root(root: str | Path | None, split: str, allow_download: bool) -> tuple[Path, str]:
+def resolve_root(root: str | Path | None, split: str, allow_download: bool) -> tuple[Path | UPath, str]:
     """Find the LibriSpeech root for `split` (see `codecbench.resources` for the order), downloading the
-    split into the user cache when allowed and nothing local holds it.
+    split into the user cache when allowed and nothing local holds it. `root` may be a URI (`s3://...`).
 
     Returns:
         The root and the split.
@@ -88,10 +93,13 @@ def resolve_root(root: str | Path | None, split: str, allow_download: bool) -> t
     """
     resource = split_resource(split)
     if root is not None:
-        root = Path(root).expanduser()
+        root = data_path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"--root {root} is not a readable directory")
         if resource.missing(root):
+            if allow_download and is_uri(root):
+                raise ValueError(f"no split {split!r} under --root {root}: --download extracts into a local folder "
+                                 "only; upload the split there, or pass a local --root")
             if allow_download:
                 return download_split(split, root.parent if root.name == "LibriSpeech" else root), split
             raise FileNotFoundError(f"no split {split!r} under --root {root} (expected {root / split}/); pass "
@@ -106,7 +114,7 @@ def resolve_root(root: str | Path | None, split: str, allow_download: bool) -> t
                             f"--root DIR, or --download to fetch it from OpenSLR into the user cache")
 
 
-def parse_transcripts(chapter_dir: Path) -> dict[str, str]:
+def parse_transcripts(chapter_dir: Path | UPath) -> dict[str, str]:
     """Utterance id -> text from a chapter's `*.trans.txt`, empty when there is none."""
     texts: dict[str, str] = {}
     for trans in chapter_dir.glob("*.trans.txt"):
@@ -118,8 +126,8 @@ def parse_transcripts(chapter_dir: Path) -> dict[str, str]:
 
 
 def prepare(root: str | Path, split: str) -> list[Utterance]:
-    """All utterances of a split, sorted by id."""
-    split_dir = Path(root) / split
+    """All utterances of a split (under a local root or a URI), sorted by id."""
+    split_dir = data_path(root) / split
     if not split_dir.is_dir():
         raise FileNotFoundError(f"no split {split!r} under {root}")
     utterances = []
