@@ -79,3 +79,23 @@ def test_a_clean_run_merges_with_a_condition_run(condition_report, short_selecti
     assert merged.specs[-1] == "opus@24" and "opus@6 · loss@10%" in merged.specs
     opus24 = merged.rows[merged.rows["spec"] == "opus@24"]
     assert set(opus24["channel"]) == {"clean"} and set(opus24["codec_spec"]) == {"opus@24"}
+
+
+def test_input_conditions_report_the_end_to_end_scores(short_selection, tmp_path):
+    """With input conditions the systems are spec x input, and `<metric>_e2e` (against the clean talker) is a
+    reported metric column beside the metric's own (against the codec's input), in the table and the robustness."""
+    from codecbench.channel.inputs import parse_inputs
+
+    run = run_benchmark(short_selection, ["opus@6"], ["stoi"], tmp_path / "run", progress=False,
+                        inputs=parse_inputs(["clean,white@10dB"]))
+    report = build_report(run.out, tmp_path / "report", formats=("md",), command=["codecbench", "report"])
+    table = report.table.set_index("spec")
+    summary = run.summary.set_index(["spec", "input"])
+    assert list(table.index) == ["opus@6", "opus@6 · white@10dB"] and list(table["input"]) == ["clean", "white@10dB"]
+    for column in ("stoi", "stoi_e2e"):
+        assert table.loc["opus@6 · white@10dB", f"{column}_mean"] == pytest.approx(
+            summary.loc[("opus@6", "white@10dB"), f"{column}_mean"], abs=1e-12)
+    assert table.loc["opus@6 · white@10dB", "stoi_e2e_mean"] != table.loc["opus@6 · white@10dB", "stoi_mean"]
+    assert table.loc["opus@6", "stoi_e2e_mean"] == table.loc["opus@6", "stoi_mean"]  # clean input: the same pair
+    robustness = pd.read_csv(report.out / "robustness.csv")
+    assert set(robustness["metric"]) == {"stoi", "stoi_e2e"} and set(robustness["condition_column"]) == {"input"}

@@ -12,12 +12,14 @@ deviation of that metric over the decoder seeds).
 
 A run with `channel` or `input` columns (`codecbench run --channel/--input`) compares every spec under every
 condition: its rows' `spec` becomes the system's label (`codecbench.rows.system_label`: `opus@6`, `opus@6 ·
-loss@10%`), the spec itself moves to `codec_spec`, and the condition columns stay beside it.
+loss@10%`), the spec itself moves to `codec_spec`, and the condition columns stay beside it. A run with input
+conditions also scores every metric against the clean talker (`<metric>_e2e`, `codecbench.pipeline.E2E_SUFFIX`):
+those columns are reported like the metric's own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import pandas as pd
 
 from codecbench.metrics import get_metric_class, metric_names
 from codecbench.metrics.base import REFERENCE_PREFIX
+from codecbench.pipeline import E2E_SUFFIX
 from codecbench.provenance import table_digest
 from codecbench.resources import file_digest
 from codecbench.rows import (CLEAN, CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
@@ -179,6 +182,7 @@ def recorded_columns(metrics: dict[str, dict[str, Any]]) -> dict[str, MetricColu
 def classify_columns(rows: pd.DataFrame, preferred: list[str], recorded: dict[str, MetricColumn]):
     """(metric columns in `metric_order`, seed-spread columns, ignored columns with the reason) of `rows`."""
     known, broken = (recorded, {}) if recorded else registered_columns(preferred)
+    known = {**known, **{column + E2E_SUFFIX: replace(m, column=column + E2E_SUFFIX) for column, m in known.items()}}
     metrics, seed_columns, ignored = [], {}, {}
     for column in rows.columns:
         if column in BOOKKEEPING:
