@@ -8,8 +8,10 @@ seeds, `n_seeds` and `<metric>_seed_std`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 LEADING_COLUMNS = [
     "utterance", "speaker", "split", "duration_s", "codec", "spec", "target_kbps", "measured_kbps",
@@ -19,6 +21,8 @@ TRAILING_COLUMNS = ["payload_bytes", "metrics_s", "seed", "conversion"]
 ERROR = "error"
 KEY = ["utterance", "spec"]  # plus the condition columns of a run that has them
 CONDITIONS = ("channel", "input")  # the condition columns, in column order (`codecbench run --channel/--input`)
+CLEAN = "clean"  # a condition column's value for an unaltered channel or input
+SYSTEM_SEPARATOR = " · "  # between a spec and its conditions in `system_label`
 SEED_STD_SUFFIX = "_seed_std"
 N_SEEDS = "n_seeds"
 NAN = float("nan")
@@ -87,6 +91,28 @@ class Row:
         flat.update({name: getattr(self, name) for name in TRAILING_COLUMNS})
         flat.update(self.extra)
         return flat
+
+
+def system_label(spec: str, conditions: Mapping[str, str]) -> str:
+    """What a report or listening test compares: the spec followed by its non-clean conditions in column order
+    (`opus@6`, `opus@6 · loss@10%`, `opus@6 · loss@10% · white@10dB`); a spec under clean conditions is the spec."""
+    return SYSTEM_SEPARATOR.join([spec, *(str(conditions[c]) for c in CONDITIONS
+                                          if c in conditions and str(conditions[c]) != CLEAN)])
+
+
+def run_systems(specs: Sequence[str], listed: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Every spec under every combination of the listed conditions (condition column -> its values, as the run
+    lists them), in run order: label (`system_label`) -> (spec, conditions)."""
+    columns = [c for c in CONDITIONS if c in listed]
+    return {system_label(spec, dict(zip(columns, values))): (spec, dict(zip(columns, values)))
+            for spec in specs for values in itertools.product(*(listed[c] for c in columns))}
+
+
+def system_labels(table: Any) -> list[str]:
+    """`system_label` of every row of a DataFrame with `spec` and any condition columns."""
+    present = [c for c in CONDITIONS if c in table]
+    return [system_label(spec, dict(zip(present, values)))
+            for spec, *values in table[["spec", *present]].itertuples(index=False)]
 
 
 def record_key(record: Mapping[str, object], conditions: Iterable[str] = ()) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,10 @@ from codecbench.listening_test.events import ListeningRule
 from codecbench.listening_test.selection import find_speakers_txt, pick_balanced, read_speakers_txt
 from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
                                                write_checksums)
+from codecbench.rows import CLEAN, CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
+
+if TYPE_CHECKING:
+    from codecbench.engines.base import Plan, Task
 
 DEFAULT_ITEMS = 10
 MIN_ITEMS = 5
@@ -142,9 +146,15 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
               anchors: Anchors = Anchors()) -> tuple[list[ItemSource], dict[str, Any]]:
     """Re-create the stimuli of `count` utterances of a finished run.
 
+    In a run with channel or input conditions (`codecbench run --channel/--input`) a condition of the test is a
+    spec under a set of conditions, named by its `codecbench.rows.system_label` (`opus@6` is the clean channel and
+    input, `opus@6 · loss@10%` the same codec under 10 % loss); its stimuli are re-coded under those conditions
+    with the run's seed (`engines.base.Plan.code`, as the run did), so they lose the run's packets.
+
     Args:
         run_dir: the run directory (`run.json`, `manifest.csv`, `utterances.parquet`).
-        conditions: codec specs of the run to test (default: every spec that ran).
+        conditions: codec specs of the run to test, or in a condition run system labels (default: every spec that
+            ran, under every condition of the run).
         count: items to pick (training items included).
         seed: the selection seed.
         min_duration_s: shorter utterances are not used.
@@ -154,10 +164,15 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
 
     Returns:
         The items and a description of the source for `test.yaml`.
+
+    Raises:
+        ValueError: a condition the run does not hold (the message lists those it does), too many conditions,
+            too few usable utterances, an input that changed since the run.
     """
-    from codecbench import pipeline
     from codecbench.audio import load_audio
     from codecbench.codecs import CodecUnavailable, load_codec
+    from codecbench.datasets import Utterance
+    from codecbench.engines.base import Task
     from codecbench.resources import file_digest
 
     run_dir = Path(run_dir)
@@ -167,59 +182,104 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     run = json.loads((run_dir / "run.json").read_text())
     config = run["config"]
     rows = pd.read_parquet(run_dir / "utterances.parquet")
-    ran = [s for s in config["specs"] if s not in run.get("skipped", {})]
+    rows["system"] = system_labels(rows)
+    ran = run_systems([s for s in config["specs"] if s not in run.get("skipped", {})],
+                      {c: config.get(f"{c}s") or [] for c in CONDITIONS if c in rows})
     rate = int(config["working_rate"])
     cutoffs = anchors.cutoffs(rate)
-    specs = [c for c in (conditions or ran) if c != REFERENCE and c not in cutoffs]
-    missing = [c for c in specs if c not in ran]
+    systems = [_canonical(c) for c in (conditions or ran) if c != REFERENCE and c not in cutoffs]
+    missing = [c for c in systems if c not in ran]
     if missing:
-        raise ValueError(f"{missing} did not run in {run_dir}; choose from {ran}")
-    if len(specs) + 1 + len(cutoffs) > MAX_STIMULI:
-        raise ValueError(f"{len(specs)} conditions plus the hidden reference and {len(cutoffs)} anchors exceed "
+        raise ValueError(f"{missing} did not run in {run_dir}; choose from {list(ran)}")
+    if len(systems) + 1 + len(cutoffs) > MAX_STIMULI:
+        raise ValueError(f"{len(systems)} conditions plus the hidden reference and {len(cutoffs)} anchors exceed "
                          f"{MAX_STIMULI} stimuli per trial; pass at most {MAX_STIMULI - 1 - len(cutoffs)} with "
                          "--conditions")
-    ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["spec"].isin(specs)]
-    complete = ok.groupby("utterance")["spec"].nunique()
-    usable = set(complete[complete == len(specs)].index)
+    ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["system"].isin(systems)]
+    complete = ok.groupby("utterance")["system"].nunique()
+    usable = set(complete[complete == len(systems)].index)
     manifest = pd.read_csv(run_dir / "manifest.csv", dtype=str).set_index("utterance")
     candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
     if len(candidates) < count:
         raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
-                         f"without error by {specs}; {count} are needed")
+                         f"without error by {systems}; {count} are needed")
     speakers_txt = find_speakers_txt(manifest.loc[candidates[0][0], "path"])
     selection = pick_balanced(candidates, count, seed, read_speakers_txt(speakers_txt) if speakers_txt else None)
-    picked = selection.items
+    chosen = {label: ran[label] for label in systems}
     try:
-        codecs = {spec: load_codec(spec).to(device) for spec in specs}
+        codecs = {spec: load_codec(spec).to(device) for spec in dict.fromkeys(spec for spec, _ in chosen.values())}
     except CodecUnavailable as exc:
         raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
+    plan = _run_plan(run, any(conds.get("input", CLEAN) != CLEAN for _, conds in chosen.values()))
     items = []
-    for utt in tqdm(picked, desc="re-coding stimuli", unit="item", disable=not progress):
+    for utt in tqdm(selection.items, desc="re-coding stimuli", unit="item", disable=not progress):
         path = Path(manifest.loc[utt, "path"])
         if file_digest(path) != manifest.loc[utt, "sha256"]:
             raise ValueError(f"{path} changed since the run (its SHA-256 differs from {run_dir}/manifest.csv)")
         audio = load_audio(path, rate)
-        reference = audio.samples.astype(np.float64)
+        utterance = Utterance(utt, path, str(manifest.loc[utt, "speaker"]), str(run["dataset"].get("split", "")))
         signals, info = {}, {}
-        for spec, codec in codecs.items():
-            try:
-                coded = pipeline.code(codec, audio, pipeline.utterance_seed(int(config["seed"]), utt, spec))
-            except pipeline.CodingError as exc:
-                raise ValueError(f"{spec} on {utt}: {exc}") from exc
-            delay = pipeline.score(coded, [], float(config["max_delay_s"])).delay_samples
-            signals[spec] = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(reference))[:, None]
-            stored = rows[(rows["utterance"] == utt) & (rows["spec"] == spec)]["measured_kbps"].iloc[-1]
-            info[spec] = {"seed": coded.seeds[0], "delay_samples": delay, "measured_kbps": round(coded.measured_kbps, 4),
-                          "run_measured_kbps": round(float(stored), 4)}
-            if abs(coded.measured_kbps - stored) > 1e-6:
-                print(f"warning: {spec} on {utt} measures {coded.measured_kbps:.3f} kbps now, {stored:.3f} in the run "
-                      "(the codec or its library changed since)", file=sys.stderr)
-        items.append(ItemSource(utt, str(manifest.loc[utt, "speaker"]), rate,
-                                with_anchors(reference[:, None], rate, signals, cutoffs), str(path), info))
+        for label, (spec, conds) in chosen.items():
+            stored = rows[(rows["utterance"] == utt) & (rows["system"] == label)].iloc[-1]
+            signals[label], info[label] = _recode(plan, Task(utterance, spec, conds.get("channel"), conds.get("input")),
+                                                  codecs[spec], audio, stored)
+        items.append(ItemSource(utt, utterance.speaker, rate,
+                                with_anchors(audio.samples.astype(np.float64)[:, None], rate, signals, cutoffs),
+                                str(path), info))
     source = {"kind": "run", "run": str(run_dir.resolve()), "run_seed": int(config["seed"]),
-              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in specs},
+              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in codecs},
               "speakers": str(speakers_txt) if speakers_txt else None, **_balance(selection)}
+    if any(conds for _, conds in chosen.values()):
+        source["systems"] = {label: {"spec": spec, **conds} for label, (spec, conds) in chosen.items()}
     return items, source
+
+
+def _canonical(label: str) -> str:
+    """A system label as `system_label` spells it, whatever the spacing around its separators."""
+    return SYSTEM_SEPARATOR.join(part.strip() for part in label.split(SYSTEM_SEPARATOR.strip()))
+
+
+def _run_plan(run: dict[str, Any], babble_talkers: bool) -> Plan:
+    """How the run coded its tasks (seed, delay search, channel and input conditions), without metrics;
+    `babble_talkers`: read the split's utterances, which babble noise is mixed from."""
+    from codecbench.channel import parse_channels
+    from codecbench.channel.inputs import parse_inputs
+    from codecbench.datasets import select
+    from codecbench.engines.base import Plan
+
+    config, dataset = run["config"], run.get("dataset", {})
+    talkers = tuple(select(dataset["name"], dataset["root"], dataset["split"]).utterances) if babble_talkers else ()
+    return Plan((), (), int(config["seed"]), float(config["max_delay_s"]),
+                tuple(parse_channels(config.get("channels") or [])), tuple(parse_inputs(config.get("inputs") or [])),
+                talkers)
+
+
+def _recode(plan: Plan, task: Task, codec: Any, audio: Any, stored: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
+    """One stimulus re-coded as the run coded `task`, on the reference's timeline [T, 1], and its provenance
+    (seed, delay, measured kbps and packets lost, now and in the run's row `stored`)."""
+    from codecbench import pipeline
+
+    label = system_label(task.spec, task.conditions)
+    try:
+        coded = plan.code(task, codec, audio)
+    except pipeline.CodingError as exc:
+        raise ValueError(f"{label} on {task.utterance.id}: {exc}") from exc
+    delay = pipeline.score(coded, [], plan.max_delay_s).delay_samples
+    signal = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(audio.samples))[:, None]
+    info = {"spec": task.spec, **task.conditions, "seed": coded.seeds[0], "delay_samples": delay,
+            "measured_kbps": round(coded.measured_kbps, 4),
+            "run_measured_kbps": round(float(stored["measured_kbps"]), 4)}
+    changed = abs(coded.measured_kbps - stored["measured_kbps"]) > 1e-6
+    if "packets_lost" in coded.columns and pd.notna(stored.get("packets_lost")):
+        info.update(packets_lost=int(coded.columns["packets_lost"]), run_packets_lost=int(stored["packets_lost"]))
+        changed |= info["packets_lost"] != info["run_packets_lost"]
+    if changed:
+        lost = f"; {info['packets_lost']} packets lost now, {info['run_packets_lost']} in the run" \
+            if "packets_lost" in info else ""
+        print(f"warning: {label} on {task.utterance.id} measures {coded.measured_kbps:.3f} kbps now, "
+              f"{stored['measured_kbps']:.3f} in the run{lost} (the codec or its library changed since)",
+              file=sys.stderr)
+    return signal, info
 
 
 def _balance(selection) -> dict[str, Any]:
@@ -415,7 +475,9 @@ def _distance_ranges(entries: dict[str, list[dict[str, Any]]]) -> dict[str, dict
 
 
 def _file_stem(condition: str) -> str:
-    """A file name for a condition spec (`opus@16:vbr=true` -> `opus@16_vbr=true`)."""
+    """A file name for a condition spec or system label (`opus@16:vbr=true` -> `opus@16_vbr=true`,
+    `opus@6 · loss@10%` -> `opus@6+loss@10_`)."""
+    condition = condition.replace(SYSTEM_SEPARATOR, "+")
     return "".join(ch if ch.isalnum() or ch in "@.=-+" else "_" for ch in condition)
 
 

@@ -148,8 +148,9 @@ def test_run_groups_by_spec_and_channel_and_reproduces(short_selection, tmp_path
     assert written["pesq_wb_vs_loss"].stat().st_size > 0
     paired = pd.read_csv(written["paired"])
     assert set(paired["condition"]) == {"clean", "loss@20%"} and (paired["n"] == 2).all()
-    reported = load_runs([first.out])  # `codecbench report` covers the clean rows and says why the others are left
-    assert set(reported.rows["channel"]) == {"clean"} and "channel" in reported.ignored
+    reported = load_runs([first.out])  # `codecbench report` compares every spec under every channel condition
+    assert reported.specs == ["codec2@2.4", "codec2@2.4 · loss@20%", "opus@6", "opus@6 · loss@20%"]
+    assert set(reported.rows["channel"]) == {"clean", "loss@20%"} and "channel" not in reported.ignored
 
 
 @pytest.mark.parametrize("channel", ["loss@150%", "loss@trace=/nonexistent/trace.txt", "ber@x"])

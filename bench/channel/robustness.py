@@ -7,7 +7,6 @@ quality-vs-SNR curves per codec with CIs.
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,9 @@ import pandas as pd
 
 from codecbench.channel.conditions import parse_channel
 from codecbench.channel.inputs import NOISES, parse_input
+from codecbench.rows import CLEAN, CONDITIONS
 from codecbench.stats import DEFAULT, holm, mean_ci, wilcoxon_paired
 
-CLEAN = "clean"
 TABLE = ["metric", "condition_column", "condition", "spec", "n", "mean", "ci95_low", "ci95_high", "drop_from_clean",
          "drop_p"]
 PAIRED = ["metric", "condition_column", "condition", "spec_a", "spec_b", "n", "mean_difference", "p", "p_holm"]
@@ -43,7 +42,7 @@ def _rank(column: str, name: str) -> tuple[int, str, float]:
 
 def _scores(rows: pd.DataFrame, metric: str, column: str) -> pd.DataFrame:
     """utterance x (spec, condition) of one metric, other condition columns held at `clean`."""
-    others = [c for c in ("channel", "input") if c in rows and c != column]
+    others = [c for c in CONDITIONS if c in rows and c != column]
     kept = rows[(rows[others] == CLEAN).all(axis=1)] if others else rows
     return kept.pivot_table(index="utterance", columns=["spec", column], values=metric, aggfunc="first")
 
@@ -88,9 +87,9 @@ def paired_tests(rows: pd.DataFrame, metric: str, column: str) -> pd.DataFrame:
     return pd.DataFrame(records, columns=PAIRED)
 
 
-def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
+def plot_curves(table: pd.DataFrame, out: Path, pdf: bool = False) -> list[Path]:
     """One PNG per metric and curve family (`<metric>_vs_loss.png`, `<metric>_vs_snr_<noise>.png`): the mean and
-    95 % CI of every spec against the loss rate or SNR."""
+    95 % CI of every spec against the loss rate or SNR; with `pdf`, a PDF beside each PNG. Returns the PNGs."""
     from matplotlib.figure import Figure
 
     out.mkdir(parents=True, exist_ok=True)
@@ -112,6 +111,8 @@ def plot_curves(table: pd.DataFrame, out: Path) -> list[Path]:
         path = out / (f"{metric}_vs_loss.png" if family == "loss" else f"{metric}_vs_snr_{family}.png")
         fig.tight_layout()
         fig.savefig(path, dpi=150)
+        if pdf:
+            fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None})  # byte-stable for the same table
         paths.append(path)
     return paths
 
@@ -124,12 +125,32 @@ def markdown(table: pd.DataFrame) -> str:
         lines += [f"{metric} by {column} (mean [95 % CI], paired drop from clean)", "",
                   "| spec | " + " | ".join(conditions) + " |", "|---" * (len(conditions) + 1) + "|"]
         for spec, rows in block.groupby("spec", sort=False):
-            cells = {r["condition"]: f"{r['mean']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]" + (
-                f" (−{r['drop_from_clean']:.3f})" if np.isfinite(r["drop_from_clean"]) else "")
-                for _, r in rows.iterrows()}
+            cells = {r["condition"]: cell_text(r) for _, r in rows.iterrows()}
             lines.append(f"| {spec} | " + " | ".join(cells.get(c, "–") for c in conditions) + " |")
         lines.append("")
-    return re.sub(r"\(−-", "(+", "\n".join(lines))
+    return "\n".join(lines)
+
+
+def cell_text(record: pd.Series, decimals: int = 3) -> str:
+    """One cell of the robustness table: `mean [CI]`, then the paired drop from clean as `(−drop)`, a rise as
+    `(+rise)`."""
+    text = f"{record['mean']:.{decimals}f} [{record['ci95_low']:.{decimals}f}, {record['ci95_high']:.{decimals}f}]"
+    drop = record["drop_from_clean"]
+    if np.isfinite(drop):
+        text += f" ({'−' if drop >= 0 else '+'}{abs(drop):.{decimals}f})"
+    return text
+
+
+def conditioned_rows(rows: pd.DataFrame) -> list[str]:
+    """The condition columns of `rows` that hold more than one condition (what a robustness analysis compares)."""
+    return [c for c in CONDITIONS if c in rows and rows[c].nunique() > 1]
+
+
+def tables(rows: pd.DataFrame, metrics: list[str], columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The robustness table and the paired tests of every metric over every condition column."""
+    table = pd.concat([robustness_table(rows, m, c) for m in metrics for c in columns], ignore_index=True)
+    paired = pd.concat([paired_tests(rows, m, c) for m in metrics for c in columns], ignore_index=True)
+    return table, paired
 
 
 def analyze(run_dir: str | Path, metrics: list[str] | None = None, out: str | Path | None = None) -> dict[str, Path]:
@@ -143,7 +164,7 @@ def analyze(run_dir: str | Path, metrics: list[str] | None = None, out: str | Pa
 
     run_dir = Path(run_dir)
     rows = pd.read_parquet(run_dir / "utterances.parquet")
-    columns = [c for c in ("channel", "input") if c in rows]
+    columns = [c for c in CONDITIONS if c in rows]
     if not columns:
         raise ValueError(f"{run_dir}: the run has no channel or input conditions (run with --channel/--input)")
     metrics = metrics or [c for c in ("pesq_wb", "plcmos", "stoi") if c in rows] or ["pesq_wb"]
@@ -152,8 +173,7 @@ def analyze(run_dir: str | Path, metrics: list[str] | None = None, out: str | Pa
         raise ValueError(f"{run_dir}: no column {missing} in the run's rows")
     out = Path(out) if out is not None else run_dir / "robustness"
     out.mkdir(parents=True, exist_ok=True)
-    table = pd.concat([robustness_table(rows, m, c) for m in metrics for c in columns], ignore_index=True)
-    paired = pd.concat([paired_tests(rows, m, c) for m in metrics for c in columns], ignore_index=True)
+    table, paired = tables(rows, metrics, columns)
     written = {"table": write_csv(table, out / "robustness.csv"), "paired": write_csv(paired, out / "paired.csv")}
     (out / "robustness.md").write_text(markdown(table))
     written["markdown"] = out / "robustness.md"

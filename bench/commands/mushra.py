@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--stimuli", help="a folder <item>/<condition>.wav with reference.wav in each item")
     build.add_argument("--out", required=True, help="the test folder to write")
     build.add_argument("--conditions", default=None,
-                       help="comma-separated conditions (default: all); reference and anchors are always added")
+                       help="comma-separated conditions (default: all); reference and anchors are always added. "
+                            "In a run with --channel/--input conditions, a spec under its conditions: "
+                            "'opus@6,opus@6 · loss@10%%' (a spec alone is its clean channel and input)")
     build.add_argument("--items", type=int, default=10,
                        help="test items (at least 5; below 7 one slip excludes a listener in post-screening)")
     build.add_argument("--training-items", type=int, default=1, help="training items (distinct from the test)")

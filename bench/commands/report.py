@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                         help="run directories written by `codecbench run`; several are merged into one report "
-                             "(same inputs, metric versions and working rate; rows join on utterance and input SHA-256)")
+                             "(same inputs, metric versions and working rate; rows join on utterance and input SHA-256). "
+                             "In runs with --channel/--input conditions every spec under every condition is a compared "
+                             "system (`opus@6 · loss@10%%`), and a robustness section is added")
     parser.add_argument("--format", default="md,tex,html",
                         help="comma-separated report formats: md, tex, html (CSV and PNG/PDF are always written)")
     parser.add_argument("--out", default=None, help="report directory (default: RUN_DIR/report; required with several runs)")

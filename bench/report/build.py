@@ -2,8 +2,10 @@
 the report.
 
 The report reads like a results section: the main table (primary metrics first, `codecbench.summary.metric_order`)
-and the rate–quality figure, then rankings and per-metric detail, then latency / claims / MUSHRA when given, and
-the paired-significance matrices last, in an appendix (collapsed in HTML).
+and the rate–quality figure, then rankings and per-metric detail, the robustness section of runs with several
+channel/input conditions (each spec under each condition is a compared system, `codecbench.rows.system_label`),
+then latency / claims / MUSHRA when given, and the paired-significance matrices last, in an appendix (collapsed in
+HTML).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from codecbench.report.html import document_html
 from codecbench.report.latex import document_latex
 from codecbench.report.merge import load_runs
 from codecbench.report.rankings import bd_comparisons, bd_grid, pareto_front, pareto_grid
+from codecbench.report.robustness import Robustness, robustness_section
 from codecbench.report.significance import (ALPHA, coverage, coverage_note, matrix_grid, not_different_from_best,
                                             paired_tests)
 from codecbench.report.sources import LatencyData, MushraData, RunData, SourceRun, load_latency, load_mushra
@@ -49,6 +52,7 @@ class ReportResult:
     coverage: pd.DataFrame | None = None
     claims: pd.DataFrame | None = None
     correlations: pd.DataFrame | None = None
+    robustness: Robustness | None = None
     document: Document | None = field(default=None, repr=False)
 
 
@@ -228,6 +232,11 @@ def build_report(
                 Section("Per-metric detail", [figure for m in run.metrics for figure in (
                     plots.rate_quality(table, m, pareto[m.column], figures),
                     plots.distributions(run.rows, run.specs, m, figures))])]
+    robust = robustness_section(run, figures, alpha)
+    if robust is not None:
+        write_csv(robust.table, "robustness.csv")
+        write_csv(robust.paired, "robustness_paired.csv")
+        sections.append(Section("Robustness", robust.blocks))
     if run.seed_columns:
         sections.append(Section("Seed spread", [_seed_grid(run)] + [
             plots.seed_spread(run.rows, run.specs, run.metric(m), c, figures) for m, c in run.seed_columns.items()]))
@@ -261,6 +270,8 @@ def build_report(
         sections.append(Section("Listening test (MUSHRA)", blocks))
     sections.append(Section("Appendix: paired significance", [matrix_grid(tests, m, run.specs, alpha)
                                                               for m in run.metrics], appendix=True))
+    if robust is not None:
+        sections.append(Section("Appendix: robustness paired tests", robust.appendix, appendix=True))
 
     command_text = shlex.join(command if command is not None else sys.argv)
     settings = {"ci": ci.label, "alpha": alpha}
@@ -283,4 +294,4 @@ def build_report(
                   "reference_columns": [asdict(m) for m in run.reference_columns], "ignored_columns": run.ignored}
     (out / "report.json").write_text(json.dumps(provenance, indent=2, default=str))
     files.append(out / "report.json")
-    return ReportResult(out, files, table, tests, covered, claim_result, correlation_result, document)
+    return ReportResult(out, files, table, tests, covered, claim_result, correlation_result, robust, document)

@@ -13,7 +13,8 @@ _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": 
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _SYMBOLS = {"–": "--", "—": "---", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "†": r"$^\dagger$",
             "±": r"$\pm$", "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$", "✓": "yes", "✗": "no",
-            "α": r"$\alpha$", "ρ": r"$\rho$", "τ": r"$\tau$", "Δ": r"$\Delta$", "⚠": "(!)", "−": "$-$", "<": r"$<$", ">": r"$>$"}
+            "α": r"$\alpha$", "ρ": r"$\rho$", "τ": r"$\tau$", "Δ": r"$\Delta$", "⚠": "(!)", "−": "$-$", "<": r"$<$", ">": r"$>$",
+            "·": r"$\cdot$"}
 
 
 def escape(text: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench.report.sources import JOIN_KEY, RunData, SourceRun, read_source, run_data, run_specs
+from codecbench.report.sources import (JOIN_KEY, RunData, SourceRun, fill_conditions, read_source, run_data,
+                                      run_specs)
 
 NEWEST = "newest"
 COMPARED_CONFIG = ("working_rate", "max_delay_s")  # run settings that change every score
@@ -127,5 +128,5 @@ def load_runs(run_dirs: list[str | Path], prefer: str | None = None) -> RunData:
     chosen = choose_specs(sources, [run_specs(s.info, rows) for s, rows in read], prefer)
     rows = pd.concat([rows[rows["spec"].isin([s for s, i in chosen.items() if i == k])]
                       for k, (_, rows) in enumerate(read)], ignore_index=True)
-    rows = rows.sort_values([*JOIN_KEY, "spec"], kind="stable").reset_index(drop=True)  # a run's own order
+    rows = fill_conditions(rows.sort_values([*JOIN_KEY, "spec"], kind="stable").reset_index(drop=True))
     return run_data(sources, rows, list(chosen), chosen)

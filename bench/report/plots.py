@@ -12,7 +12,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from codecbench.report.document import FigureRef
 from codecbench.report.sources import MetricColumn
-from codecbench.report.tables import RATE
+from codecbench.report.tables import RATE, curves
 
 JITTER_SEED = 0
 KBPS_TICKS = tuple(1.5 * 2.0 ** k for k in range(-4, 9))  # 0.09375 ... 384: 0.75, 1.5, 3, 6, 12, 24 kbps ...
@@ -63,9 +63,11 @@ def kbps_axis(ax: Axes, rates: np.ndarray) -> None:
 
 
 def _draw_rate_quality(ax: Axes, table: pd.DataFrame, metric: MetricColumn, pareto: set[str]) -> None:
-    """Measured kbps vs metric mean on `ax`, one line per codec family, 95 % CI bars; Pareto specs ringed."""
-    colors = _colors(list(table["codec"]))
-    for family, part in table.groupby("codec", sort=False):
+    """Measured kbps vs metric mean on `ax`, one line per codec family (under one set of conditions: `curves`),
+    95 % CI bars; Pareto specs ringed."""
+    family_of = curves(table)
+    colors = _colors(family_of)
+    for family, part in table.groupby(family_of, sort=False):
         part = part[np.isfinite(part[f"{metric.column}_mean"])].sort_values(f"{RATE}_mean")
         mean = part[f"{metric.column}_mean"].to_numpy()
         ax.errorbar(part[f"{RATE}_mean"], mean, yerr=_errors(mean, part[f"{metric.column}_ci95_low"].to_numpy(),

@@ -5,7 +5,9 @@ the average log-rate difference of two rate–quality curves over their common q
 the test family needs less rate for the same quality). BD-quality is the average quality difference over the
 common (log) rate range. Curves are interpolated with PCHIP (piecewise cubic Hermite), as in the JCT-VC/JVET
 common test conditions (JCTVC-L1100), by the `bjontegaard` package (FAU-LMS; matches the CTC Excel sheet to 10
-decimals). A family is one codec name (`opus`, `codec2`, ...) with at least two operating points. A BD value
+decimals). A family is one codec name (`opus`, `codec2`, ...) with at least two operating points, under one set of
+channel/input conditions in a condition run (`opus · loss@10%`): curves of different conditions are never compared.
+A BD value
 is given only when it means something, else it is NaN and the note says why:
 - each curve has at least `MIN_POINTS` (4) scored operating points: the cubic fit of VCEG-M33 needs 4, and
   PCHIP through 2 or 3 points is a straight or barely bent line that extrapolates the codec's behaviour;
@@ -27,7 +29,7 @@ import pandas as pd
 
 from codecbench.report.document import Cell, Grid, cells, fmt
 from codecbench.report.sources import REFERENCE_CODEC, MetricColumn
-from codecbench.report.tables import RATE
+from codecbench.report.tables import RATE, condition_groups, curves
 
 BD_METHOD = "pchip"
 MIN_POINTS = 4
@@ -37,14 +39,15 @@ BD_COLUMNS = ["metric", "anchor", "test", "anchor_specs", "test_specs", "bd_rate
 
 
 def pareto_front(table: pd.DataFrame, metric: MetricColumn) -> pd.DataFrame:
-    """Per spec: kbps, metric mean and whether no other spec is at least as good on both axes and
-    strictly better on one (lower kbps; better metric, direction-aware). `reference` is not ranked."""
+    """Per spec: kbps, metric mean and whether no other spec under the same conditions is at least as good on
+    both axes and strictly better on one (lower kbps; better metric, direction-aware). `reference` is not ranked."""
     points = table[(table["codec"] != REFERENCE_CODEC) & np.isfinite(table[f"{RATE}_mean"])
                    & np.isfinite(table[f"{metric.column}_mean"])]
     rate = points[f"{RATE}_mean"].to_numpy()
     quality = points[f"{metric.column}_mean"].to_numpy() * (1 if metric.higher_is_better else -1)
-    dominated = [bool(np.any((rate <= r) & (quality >= q) & ((rate < r) | (quality > q))))
-                 for r, q in zip(rate, quality)]
+    group = np.array(condition_groups(points), dtype=object)
+    dominated = [bool(np.any((group == g) & (rate <= r) & (quality >= q) & ((rate < r) | (quality > q))))
+                 for r, q, g in zip(rate, quality, group)]
     return pd.DataFrame({"metric": metric.column, "spec": points["spec"].to_numpy(),
                          "kbps": rate, "value": points[f"{metric.column}_mean"].to_numpy(),
                          "pareto": np.logical_not(dominated)})
@@ -59,7 +62,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def _curve(table: pd.DataFrame, family: str, metric: MetricColumn) -> tuple[np.ndarray, np.ndarray, str]:
     """A family's (kbps, quality) points sorted by rate, and why they cannot make a BD curve ('' if fine)."""
-    part = table[(table["codec"] == family) & np.isfinite(table[f"{metric.column}_mean"])]
+    part = table[(np.array(curves(table), dtype=object) == family) & np.isfinite(table[f"{metric.column}_mean"])]
     part = part.sort_values(f"{RATE}_mean")
     rate, quality = part[f"{RATE}_mean"].to_numpy(), part[f"{metric.column}_mean"].to_numpy()
     if len(rate) < MIN_POINTS:
@@ -82,14 +85,19 @@ def _by_quality(rate: np.ndarray, quality: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def bd_comparisons(table: pd.DataFrame, metrics: list[MetricColumn], method: str = BD_METHOD) -> pd.DataFrame:
-    """BD-rate and BD-quality of every pair of families (the first in run order is the anchor)."""
+    """BD-rate and BD-quality of every pair of families under the same conditions (the first in run order is the
+    anchor); in a condition run a family is a codec under one set of conditions (`opus · loss@10%`,
+    `tables.curves`)."""
     import bjontegaard
 
-    counts = table[table["codec"] != REFERENCE_CODEC].groupby("codec", sort=False)["spec"].count()
-    families = [f for f, n in counts.items() if n >= 2]
+    ranked = table[table["codec"] != REFERENCE_CODEC]
+    family_of = curves(ranked)
+    condition_of = dict(zip(family_of, condition_groups(ranked)))
+    families = [f for f in dict.fromkeys(family_of) if family_of.count(f) >= 2]
+    pairs = [(a, t) for a, t in combinations(families, 2) if condition_of[a] == condition_of[t]]
     records = []
     for metric in metrics:
-        for anchor, test in combinations(families, 2):
+        for anchor, test in pairs:
             rate_a, quality_a, why_a = _curve(table, anchor, metric)
             rate_t, quality_t, why_t = _curve(table, test, metric)
             record = {"metric": metric.column, "anchor": anchor, "test": test, "anchor_specs": len(rate_a),

@@ -9,11 +9,17 @@ A metric's score of the reference input itself (`ref_*` columns, the same for ev
 and never ranked or tested. Every other column is listed, with the reason, in `RunData.ignored`. Per-seed
 spread of stochastic decoders is read from columns named `<metric column>_seed_std` (the per-utterance standard
 deviation of that metric over the decoder seeds).
+
+A run with `channel` or `input` columns (`codecbench run --channel/--input`) compares every spec under every
+condition: its rows' `spec` becomes the system's label (`codecbench.rows.system_label`: `opus@6`, `opus@6 ·
+loss@10%`), the spec itself moves to `codec_spec`, and the condition columns stay beside it. A run with input
+conditions also scores every metric against the clean talker (`<metric>_e2e`, `codecbench.pipeline.E2E_SUFFIX`):
+those columns are reported like the metric's own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,16 +29,19 @@ import pandas as pd
 
 from codecbench.metrics import get_metric_class, metric_names
 from codecbench.metrics.base import REFERENCE_PREFIX
+from codecbench.pipeline import E2E_SUFFIX
 from codecbench.provenance import table_digest
 from codecbench.resources import file_digest
-from codecbench.rows import CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS
+from codecbench.rows import (CLEAN, CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
+                             run_systems, system_labels)
 from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY, RunDir, RunInfo
 from codecbench.stats import mean_ci
 from codecbench.summary import metric_order
 
 INPUT_SHA256 = "input_sha256"  # added from manifest.csv: with `utterance`, the key rows of runs join on
 JOIN_KEY = ["utterance", INPUT_SHA256]
-BOOKKEEPING = frozenset([*LEADING_COLUMNS, *TRAILING_COLUMNS, ERROR, INPUT_SHA256])
+CODEC_SPEC = "codec_spec"  # in a condition run: the spec of a system (its `spec` is the system's label)
+BOOKKEEPING = frozenset([*LEADING_COLUMNS, *TRAILING_COLUMNS, ERROR, INPUT_SHA256, CODEC_SPEC, *CONDITIONS])
 REFERENCE_CODEC = "reference"  # the identity condition: listed, never ranked
 
 
@@ -173,6 +182,7 @@ def recorded_columns(metrics: dict[str, dict[str, Any]]) -> dict[str, MetricColu
 def classify_columns(rows: pd.DataFrame, preferred: list[str], recorded: dict[str, MetricColumn]):
     """(metric columns in `metric_order`, seed-spread columns, ignored columns with the reason) of `rows`."""
     known, broken = (recorded, {}) if recorded else registered_columns(preferred)
+    known = {**known, **{column + E2E_SUFFIX: replace(m, column=column + E2E_SUFFIX) for column, m in known.items()}}
     metrics, seed_columns, ignored = [], {}, {}
     for column in rows.columns:
         if column in BOOKKEEPING:
@@ -211,11 +221,8 @@ def read_source(run_dir: str | Path) -> tuple[SourceRun, pd.DataFrame]:
     if rows.empty:
         raise ValueError(f"{parquet} holds no rows: nothing to report")
     rows["error"] = rows["error"].fillna("").astype(str)
-    conditions = [c for c in CONDITIONS if c in rows]
-    if conditions:  # a robustness run: this report covers its clean rows, `codecbench robustness` the conditions
-        rows = rows[(rows[conditions] == "clean").all(axis=1)].reset_index(drop=True)
-        if rows.empty:
-            raise ValueError(f"{parquet} has no clean {'/'.join(conditions)} rows: use `codecbench robustness {root}`")
+    if any(c in rows for c in CONDITIONS):  # a condition run: every spec x conditions is a compared system
+        rows = rows.assign(**{CODEC_SPEC: rows["spec"], "spec": system_labels(rows)})
     folder = RunDir(root)
     try:
         info = folder.read_info()
@@ -234,10 +241,21 @@ def read_source(run_dir: str | Path) -> tuple[SourceRun, pd.DataFrame]:
 
 
 def run_specs(info: RunInfo, rows: pd.DataFrame) -> list[str]:
-    """The specs with rows, in the run's order (specs it names first)."""
+    """The specs (systems, in a condition run) with rows, in the run's order: specs it names first, each spec's
+    systems in the order of its `--channel`, then `--input` conditions."""
     present = list(dict.fromkeys(rows["spec"]))
-    named = info.config.get("specs", [])
+    named = list(run_systems(info.config.get("specs", []), {c: info.config.get(f"{c}s") or [] for c in CONDITIONS
+                                                            if c in rows}))
     return [s for s in named if s in present] + [s for s in present if s not in named]
+
+
+def fill_conditions(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows of several runs, some without condition columns: theirs are `clean` and their system is their spec."""
+    present = [c for c in CONDITIONS if c in rows]
+    if not present:
+        return rows
+    return rows.assign(**{c: rows[c].fillna(CLEAN) for c in present},
+                       **{CODEC_SPEC: rows[CODEC_SPEC].fillna(rows["spec"])})
 
 
 def run_data(sources: list[SourceRun], rows: pd.DataFrame, specs: list[str], spec_sources: dict[str, int]) -> RunData:
@@ -250,8 +268,6 @@ def run_data(sources: list[SourceRun], rows: pd.DataFrame, specs: list[str], spe
         preferred += source.info.config.get("metrics", [])
         skipped.update(source.info.skipped)
     metrics, seed_columns, ignored = classify_columns(rows, list(dict.fromkeys(preferred)), recorded)
-    ignored.update({c: "condition column: only the clean rows are reported (`codecbench robustness` compares the "
-                       "conditions)" for c in CONDITIONS if c in rows})
     return RunData(rows, specs, {s: r for s, r in skipped.items() if s not in specs},
                    [m for m in metrics if not m.reference_only], [m for m in metrics if m.reference_only],
                    seed_columns, ignored, sources, spec_sources)

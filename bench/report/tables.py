@@ -12,6 +12,7 @@ import pandas as pd
 
 from codecbench.report.document import Cell, Grid, fmt
 from codecbench.report.sources import JOIN_KEY, REFERENCE_CODEC, MetricColumn, RunData
+from codecbench.rows import CONDITIONS, system_labels
 from codecbench.stats import DEFAULT, CiMethod, summarize
 
 RATE = "measured_kbps"
@@ -21,14 +22,16 @@ NOT_DIFFERENT = "†"
 def spec_table(run: RunData, method: CiMethod = DEFAULT, group_by: str | None = None) -> pd.DataFrame:
     """One row per spec (per spec and group value with `group_by`, e.g. `speaker` or `split`).
 
-    Columns: [group_by,] spec, codec, n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
+    Columns: [group_by,] spec, [channel, input: in a condition run, where `spec` is the system's label,] codec,
+    n, n_errors, then `<col>_mean`, `<col>_ci95_low`, `<col>_ci95_high`
     and `<col>_n` (finite values) for measured_kbps and every ranked metric column, then `ci` (the interval's
     method, as in summary.csv).
     """
     if group_by is not None and group_by not in run.rows:
         raise ValueError(f"cannot group by {group_by!r}: not a column of the run (try split or speaker)")
     keys = [*([group_by] if group_by else []), "spec"]
-    counts = run.rows.groupby(keys, sort=False).agg(codec=("codec", "first"), n=("spec", "size"),
+    conditions = {c: (c, "first") for c in CONDITIONS if c in run.rows}
+    counts = run.rows.groupby(keys, sort=False).agg(**conditions, codec=("codec", "first"), n=("spec", "size"),
                                                     n_errors=("error", lambda e: int((e != "").sum())))
     estimates = summarize(run.rows, keys, [RATE, *(m.column for m in run.metrics)], method)
     table = counts.reset_index().merge(estimates, on=keys, how="left")
@@ -37,6 +40,17 @@ def spec_table(run: RunData, method: CiMethod = DEFAULT, group_by: str | None = 
     table = table.sort_values([*keys[:-1], "_order"], kind="stable").drop(columns="_order")
     table["ci"] = method.label
     return table.reset_index(drop=True)
+
+
+def curves(table: pd.DataFrame) -> list[str]:
+    """The rate–quality curve of each row of a spec table: its codec family under its conditions (`opus`,
+    `opus · loss@10%`), so a curve (and a BD comparison) never mixes conditions."""
+    return system_labels(table.assign(spec=table["codec"]))
+
+
+def condition_groups(table: pd.DataFrame) -> list[str]:
+    """The conditions of each row of a spec table as one key (empty for clean rows and runs without conditions)."""
+    return system_labels(table.assign(spec=""))
 
 
 def table_file(stem: str, method: CiMethod) -> str:
