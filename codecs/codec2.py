@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from typing import Any
 
 import numpy as np
@@ -118,12 +119,14 @@ class Codec2Stream(FrameStream):
 
 
 def _fresh_process_context() -> multiprocessing.context.BaseContext:
-    """multiprocessing's fork server, which imports this module (and the main script) once before it forks, so a
-    decode process starts in milliseconds instead of importing numpy and codecbench again; importing never
-    decodes, so the server's libcodec2 generator stays in its initial state."""
+    """multiprocessing's fork server, which imports this module and the main script or module once before it
+    forks, so a decode process starts in milliseconds instead of importing them again (a child re-runs the main
+    module by name: `python -m pytest`, `-m codecbench.cli`); importing never decodes, so the server's libcodec2
+    generator stays in its initial state."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__])  # no effect once the server runs: it is set before
-    return context
+    main = getattr(sys.modules["__main__"], "__spec__", None)  # a main run with -m is re-run by name in each child
+    context.set_forkserver_preload(["__main__", __name__, *([main.name] if main is not None else [])])
+    return context  # (the preload list only counts when the server starts, on the first decode)
 
 
 def _decode_frames(mode: int, payload: bytes) -> np.ndarray:
