@@ -13,6 +13,8 @@ from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream, Fr
 from codecbench.codecs.bitpack import pack_fields, unpack_fields
 from codecbench.processes import die_with_parent
 
+DECODER_MODULE = "codecbench.codecs.codec2_decoder"  # imported in the fork server only
+
 MODES = {3.2: 3200, 2.4: 2400, 1.6: 1600, 1.4: 1400, 1.3: 1300, 1.2: 1200, 0.7: 700}  # 700 = mode 700C
 
 
@@ -84,7 +86,7 @@ class Codec2Codec(Codec):
         frames = bits.reshape(n_frames, self.bits_per_frame)
         payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
         with _fresh_process_context().Pool(1, initializer=die_with_parent) as pool:
-            pcm = pool.apply(_decode_frames, (MODES[self.kbps], payload))
+            pcm = pool.apply(_decode_in_child, (MODES[self.kbps], payload))
         return from_pcm16(pcm)
 
     def open_stream(self) -> "Codec2Stream":
@@ -119,20 +121,16 @@ class Codec2Stream(FrameStream):
 
 
 def _fresh_process_context() -> multiprocessing.context.BaseContext:
-    """multiprocessing's fork server, which imports this module and the main script or module once before it
-    forks, so a decode process starts in milliseconds instead of importing them again (a child re-runs the main
-    module by name: `python -m pytest`, `-m codecbench.cli`); importing never decodes, so the server's libcodec2
-    generator stays in its initial state."""
+    """multiprocessing's fork server, which imports the decoder module and the run's main script or module once
+    before it forks, so a decode process starts in milliseconds instead of importing them again."""
     context = multiprocessing.get_context("forkserver")
     main = getattr(sys.modules["__main__"], "__spec__", None)  # a main run with -m is re-run by name in each child
-    context.set_forkserver_preload(["__main__", __name__, *([main.name] if main is not None else [])])
+    context.set_forkserver_preload(["__main__", *([main.name] if main is not None else []), __name__, DECODER_MODULE])
     return context  # (the preload list only counts when the server starts, on the first decode)
 
 
-def _decode_frames(mode: int, payload: bytes) -> np.ndarray:
-    """Decode whole-byte frames with a new decoder state (run in a fresh process, see Codec2Codec)."""
-    import pycodec2
+def _decode_in_child(mode: int, payload: bytes) -> np.ndarray:
+    """`codec2_decoder.decode_frames`, imported in the decode process (that module stays out of this one)."""
+    from codecbench.codecs.codec2_decoder import decode_frames
 
-    state = pycodec2.Codec2(mode)
-    step = state.bytes_per_frame()
-    return np.concatenate([state.decode(payload[i : i + step]) for i in range(0, len(payload), step)])
+    return decode_frames(mode, payload)
