@@ -65,8 +65,8 @@ def kbps_axis(ax: Axes, rates: np.ndarray) -> None:
 def _draw_rate_quality(ax: Axes, table: pd.DataFrame, metric: MetricColumn, pareto: set[str]) -> None:
     """Measured kbps vs metric mean on `ax`, one line per codec family (under one set of conditions: `curves`),
     95 % CI bars; Pareto specs ringed."""
-    family_of = curves(table)
-    colors = _colors(family_of)
+    family_of = pd.Series(curves(table), index=table.index)  # a Series: a one-row list would read as column keys
+    colors = _colors(list(family_of))
     for family, part in table.groupby(family_of, sort=False):
         part = part[np.isfinite(part[f"{metric.column}_mean"])].sort_values(f"{RATE}_mean")
         mean = part[f"{metric.column}_mean"].to_numpy()
