@@ -20,11 +20,10 @@ from codecbench.alignment import align, estimate_delay
 from codecbench.audio import LoadedAudio, resample
 from codecbench.codecs import Codec, Encoded
 from codecbench.metrics import evaluate
-from codecbench.rows import reserved_columns
+from codecbench.rows import CLEAN, reserved_columns
 
 WORKING_RATE = 16000  # every input is read, and every decode scored, at this rate
 MAX_DELAY_S = 0.25  # the largest codec delay the cross-correlation searches
-CLEAN = "clean"  # the `channel` of a lossless transmission
 E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 
 
@@ -141,7 +140,8 @@ def delay_of(reference: np.ndarray, decoded: np.ndarray, known_delay: int | None
     return estimate_delay(reference, decoded, lag) if known_delay is None else known_delay
 
 
-def _timed(stage: str, function: Callable[[Any], Any], argument: Any) -> tuple[Any, float]:
+def timed_stage(stage: str, function: Callable[[Any], Any], argument: Any) -> tuple[Any, float]:
+    """`function(argument)` and its wall seconds; what it raises becomes a `CodingError` naming `stage`."""
     start = time.perf_counter()
     try:
         result = function(argument)
@@ -173,16 +173,17 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
             with the row's columns; the message names the stage.
     """
     taken = reserved_columns()
-    encoded, encode_s = _timed("encode", codec.encode, resample(audio.samples, audio.sample_rate, codec.sample_rate))
+    resampled = resample(audio.samples, audio.sample_rate, codec.sample_rate)
+    encoded, encode_s = timed_stage("encode", codec.encode, resampled)
     _check_clash("encode", "extra columns", list(encoded.columns), taken)
     received, transmitted = encoded, {}
     if channel is not None:
-        (received, transmitted), _ = _timed("channel", lambda e: channel.transmit(codec, e), encoded)
+        (received, transmitted), _ = timed_stage("channel", lambda e: channel.transmit(codec, e), encoded)
     seeds = decode_seeds(seed, codec.num_seeds if codec.stochastic else 1)
     decodes, elapsed, info = [], 0.0, {}
     for decode_seed in seeds:
         codec.reseed(decode_seed)
-        decoded, seconds = _timed("decode", codec.decode, received)
+        decoded, seconds = timed_stage("decode", codec.decode, received)
         elapsed += seconds
         for key, value in codec.decode_info().items():
             info[key] = info.get(key, 0.0) + value / len(seeds)

@@ -20,9 +20,9 @@ import pandas as pd
 
 from codecbench import pipeline
 from codecbench.channel import ChannelCondition
-from codecbench.channel.inputs import InputCondition
+from codecbench.channel.inputs import InputCondition, babble_talkers
 from codecbench.codecs import CodecSpec, parse_spec
-from codecbench.datasets import Selection, select
+from codecbench.datasets import Selection
 from codecbench.engines import Engine, LocalEngine, Plan, Task, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
 from codecbench.provenance import manifest, table_digest
@@ -191,7 +191,7 @@ def run_benchmark(
             print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
                   file=sys.stderr)
 
-        talkers = tuple(select(selection.dataset, selection.root, selection.split).utterances) if inputs else ()
+        talkers = babble_talkers(inputs or (), selection.dataset, selection.root, selection.split)
         work = Work(tasks, Plan(tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
                                 tuple(inputs or ()), talkers))
         try:

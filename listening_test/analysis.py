@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -334,6 +335,8 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
     checks = _read_listeners(listeners)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if mid_anchor == AUTO:  # resolved once, as screening sees it, so analysis.json names the anchor it applied
+        mid_anchor = find_mid_anchor(table.loc[table["phase"] == "test", "condition"].tolist())
     screened = screen_listeners(table, reference, mid_anchor, checks, headphone_rule, headphone_min_correct)
     notes = list(screened.notes)
     if not screening:
@@ -347,8 +350,7 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         notes.append(f"no test-phase ratings of a kept listener ({len(screened.excluded)} of "
                      f"{len(screened.listeners)} listeners excluded): the tables are empty; see "
                      "excluded_listeners.csv, or analyse with --no-screening")
-    found_mid = find_mid_anchor(table["condition"].tolist()) if mid_anchor == AUTO else mid_anchor
-    order = condition_order(test["condition"].tolist(), reference, found_mid)
+    order = condition_order(test["condition"].tolist(), reference, mid_anchor)
     summary = summarize(test, ["condition"], order)
     write_csv(summary, out / "summary.csv")
     item_summary = summarize(test, ["item", "condition"], order)
@@ -372,7 +374,7 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
     info = {
         "ratings": str(ratings) if not isinstance(ratings, pd.DataFrame) else "(table)",
         "rules": {"screening": screening, "reference": reference, "reference_below": REFERENCE_BELOW,
-                  "mid_anchor": found_mid, "anchor_above": ANCHOR_ABOVE, "max_fraction": str(MAX_FRACTION),
+                  "mid_anchor": mid_anchor, "anchor_above": ANCHOR_ABOVE, "max_fraction": str(MAX_FRACTION),
                   "anchor_item_fraction": str(ANCHOR_ITEM_FRACTION), "headphone_rule": headphone_rule if
                   checks is not None else None, "headphone_min_correct": headphone_min_correct,
                   "min_listeners_for_tests": MIN_LISTENERS_FOR_TESTS},

@@ -181,8 +181,8 @@ def admin_app(store: MushraStore):
     test = store.test
 
     def tables():
-        listeners = store.listeners()
-        screening = screen_listeners(store.ratings(), test.spec["reference"], test.mid_anchor, listeners).listeners
+        listeners, ratings = store.listeners(), store.ratings()
+        screening = screen_listeners(ratings, test.spec["reference"], test.mid_anchor, listeners).listeners
         status = {r.listener: ("excluded: " + r.reason if r.excluded else "kept") for r in screening.itertuples()}
         shown = pd.DataFrame({
             "listener": listeners["listener"], "name": listeners["name"],
@@ -194,7 +194,6 @@ def admin_app(store: MushraStore):
             "time_min": (listeners["time_s"] / 60).round(1), "listened_min": (listeners["listening_s"] / 60).round(1),
             "last": listeners["last_submission"].fillna("").str.slice(11, 19),
             "screening": [status.get(listener, "no test ratings yet") for listener in listeners["listener"]]})
-        ratings = store.ratings()
         kept = ratings[(ratings["phase"] == "test") & ratings["listener"].isin(
             screening.loc[~screening["excluded"], "listener"])]
         order = condition_order(kept["condition"].tolist(), test.spec["reference"], test.mid_anchor)

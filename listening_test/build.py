@@ -37,7 +37,7 @@ from codecbench.listening_test.events import ListeningRule
 from codecbench.listening_test.selection import find_speakers_txt, pick_balanced, read_speakers_txt
 from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
                                                write_checksums)
-from codecbench.rows import CLEAN, CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
+from codecbench.rows import CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
 
 if TYPE_CHECKING:
     from codecbench.engines.base import Plan, Task
@@ -210,7 +210,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         codecs = {spec: load_codec(spec).to(device) for spec in dict.fromkeys(spec for spec, _ in chosen.values())}
     except CodecUnavailable as exc:
         raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
-    plan = _run_plan(run, any(conds.get("input", CLEAN) != CLEAN for _, conds in chosen.values()))
+    plan = _run_plan(run, {conds["input"] for _, conds in chosen.values() if "input" in conds})
     items = []
     for utt in tqdm(selection.items, desc="re-coding stimuli", unit="item", disable=not progress):
         path = Path(manifest.loc[utt, "path"])
@@ -239,19 +239,19 @@ def _canonical(label: str) -> str:
     return SYSTEM_SEPARATOR.join(part.strip() for part in label.split(SYSTEM_SEPARATOR.strip()))
 
 
-def _run_plan(run: dict[str, Any], babble_talkers: bool) -> Plan:
-    """How the run coded its tasks (seed, delay search, channel and input conditions), without metrics;
-    `babble_talkers`: read the split's utterances, which babble noise is mixed from."""
+def _run_plan(run: dict[str, Any], tested_inputs: set[str]) -> Plan:
+    """How the run coded its tasks (seed, delay search, channel and input conditions), without metrics; the split's
+    utterances (babble's talkers) are listed only where a tested input condition is babble."""
     from codecbench.channel import parse_channels
-    from codecbench.channel.inputs import parse_inputs
-    from codecbench.datasets import select
+    from codecbench.channel.inputs import babble_talkers, parse_inputs
     from codecbench.engines.base import Plan
 
     config, dataset = run["config"], run.get("dataset", {})
-    talkers = tuple(select(dataset["name"], dataset["root"], dataset["split"]).utterances) if babble_talkers else ()
+    inputs = tuple(parse_inputs(config.get("inputs") or []))
+    talkers = babble_talkers([c for c in inputs if c.name in tested_inputs], dataset["name"], dataset["root"],
+                             dataset["split"])
     return Plan((), (), int(config["seed"]), float(config["max_delay_s"]),
-                tuple(parse_channels(config.get("channels") or [])), tuple(parse_inputs(config.get("inputs") or [])),
-                talkers)
+                tuple(parse_channels(config.get("channels") or [])), inputs, talkers)
 
 
 def _recode(plan: Plan, task: Task, codec: Any, audio: Any, stored: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:

@@ -99,3 +99,21 @@ def test_input_conditions_report_the_end_to_end_scores(short_selection, tmp_path
     assert table.loc["opus@6", "stoi_e2e_mean"] == table.loc["opus@6", "stoi_mean"]  # clean input: the same pair
     robustness = pd.read_csv(report.out / "robustness.csv")
     assert set(robustness["metric"]) == {"stoi", "stoi_e2e"} and set(robustness["condition_column"]) == {"input"}
+
+
+def test_robustness_intervals_follow_the_reports_ci_method(condition_report, tmp_path):
+    """`--ci bca` gives BCa intervals in the robustness table too (robustness_bca.csv), the table's own means."""
+    from codecbench.stats import CiMethod, mean_ci
+
+    run, plain = condition_report
+    method = CiMethod("bca", seed=3, resamples=2000)
+    report = build_report(run.out, tmp_path, formats=("md",), ci=method)
+    bca = pd.read_csv(report.out / "robustness_bca.csv").set_index(["spec", "condition"])
+    t = pd.read_csv(plain.out / "robustness.csv").set_index(["spec", "condition"])
+    rows = run.rows
+    values = rows[(rows["spec"] == "opus@6") & (rows["channel"] == "loss@10%")]["stoi"].to_numpy()
+    expected = mean_ci(values, method)
+    assert bca.loc[("opus@6", "loss@10%"), "ci95_low"] == pytest.approx(expected.low, abs=1e-12)
+    assert bca.loc[("opus@6", "loss@10%"), "mean"] == t.loc[("opus@6", "loss@10%"), "mean"]
+    assert not (report.out / "robustness.csv").exists()
+    assert "BCa bootstrap" in (report.out / "report.md").read_text().split("Robustness of stoi", 1)[1]

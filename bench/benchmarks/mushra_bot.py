@@ -28,9 +28,12 @@ from codecbench.listening_test.analysis import screen_listeners
 from codecbench.listening_test.client import ListenerClient
 from codecbench.listening_test.harness import start_server
 from codecbench.listening_test.results import ResultsDB
-from codecbench.listening_test.testdef import LOW_ANCHOR, MID_ANCHOR, REFERENCE, load_test
+from codecbench.listening_test.anchors import LOW_CUTOFF_HZ, anchor_name
+from codecbench.listening_test.testdef import REFERENCE, load_test
 
-HONEST_MEANS = {REFERENCE: 98, MID_ANCHOR: 60, LOW_ANCHOR: 20}
+LOW_ANCHOR = anchor_name(LOW_CUTOFF_HZ)
+HONEST_MEANS = {REFERENCE: 98, LOW_ANCHOR: 20}
+HONEST_MID_ANCHOR_MEAN = 60  # any other low-pass anchor: the mid anchor, whichever cutoff the test chose
 HONEST_CODEC_MEAN = 70
 
 
@@ -96,7 +99,11 @@ async def honest_listener(client: ListenerClient, name: str, db: Path, rng: np.r
 def honest_ratings(conditions: dict[str, str], rng: np.random.Generator) -> dict[str, int]:
     """An attentive listener's ratings {key: rating} of stimuli {key: condition}: near each condition's typical
     rating (sd 6), the hidden reference at least 92."""
-    return {key: int(np.clip(HONEST_MEANS.get(condition, HONEST_CODEC_MEAN) + rng.normal(0, 6),
+    def typical(condition: str) -> int:
+        mid = HONEST_MID_ANCHOR_MEAN if condition.startswith("lowpass@") else HONEST_CODEC_MEAN
+        return HONEST_MEANS.get(condition, mid)
+
+    return {key: int(np.clip(typical(condition) + rng.normal(0, 6),
                              92 if condition == REFERENCE else 0, 100)) for key, condition in conditions.items()}
 
 

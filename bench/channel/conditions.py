@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-CLEAN = "clean"
+from codecbench.rows import CLEAN
+
 KINDS = ("clean", "loss", "ber")
 
 

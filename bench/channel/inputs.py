@@ -8,6 +8,7 @@ condition is the same signal for every codec and every rerun.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,8 +17,8 @@ from scipy.signal import fftconvolve
 
 from codecbench.audio import load_audio
 from codecbench.datasets import Utterance
+from codecbench.rows import CLEAN
 
-CLEAN = "clean"
 NOISES = ("white", "pink", "babble")
 BABBLE_TALKERS = 4  # other speakers summed into one babble signal
 ROOM_M = (6.0, 4.5, 3.0)  # the simulated room's size (a small office)
@@ -75,6 +76,17 @@ def parse_inputs(texts: Sequence[str]) -> list[InputCondition]:
     """Conditions from comma-separated lists; duplicates dropped."""
     names = [item.strip() for text in texts for item in text.split(",") if item.strip()]
     return [parse_input(n) for n in dict.fromkeys(names)]
+
+
+def babble_talkers(conditions: Sequence[InputCondition], dataset: str, root: str | os.PathLike,
+                   split: str) -> tuple[Utterance, ...]:
+    """The whole split's utterances, which babble is mixed from, where a condition is babble; else none (no
+    second listing of the split)."""
+    if not any(c.kind == "babble" for c in conditions):
+        return ()
+    from codecbench.datasets import select
+
+    return tuple(select(dataset, root, split).utterances)
 
 
 def _rng(run_seed: int, utterance: str, condition: InputCondition) -> np.random.Generator:

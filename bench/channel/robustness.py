@@ -15,7 +15,7 @@ import pandas as pd
 from codecbench.channel.conditions import parse_channel
 from codecbench.channel.inputs import NOISES, parse_input
 from codecbench.rows import CLEAN, CONDITIONS
-from codecbench.stats import DEFAULT, holm, mean_ci, wilcoxon_paired
+from codecbench.stats import DEFAULT, CiMethod, holm, mean_ci, wilcoxon_paired
 
 TABLE = ["metric", "condition_column", "condition", "spec", "n", "mean", "ci95_low", "ci95_high", "drop_from_clean",
          "drop_p"]
@@ -47,14 +47,14 @@ def _scores(rows: pd.DataFrame, metric: str, column: str) -> pd.DataFrame:
     return kept.pivot_table(index="utterance", columns=["spec", column], values=metric, aggfunc="first")
 
 
-def robustness_table(rows: pd.DataFrame, metric: str, column: str) -> pd.DataFrame:
-    """Per spec and condition: n, mean and 95 % CI, the mean paired drop from `clean` (clean - condition, over the
-    utterances scored in both) and its Wilcoxon p."""
+def robustness_table(rows: pd.DataFrame, metric: str, column: str, method: CiMethod = DEFAULT) -> pd.DataFrame:
+    """Per spec and condition: n, mean and 95 % CI (`method`), the mean paired drop from `clean` (clean - condition,
+    over the utterances scored in both) and its Wilcoxon p."""
     scores = _scores(rows, metric, column)
     records = []
     for spec, condition in sorted(scores.columns, key=lambda key: (key[0], _rank(column, key[1]))):
         values = scores[(spec, condition)]
-        estimate = mean_ci(values.dropna().to_numpy(), DEFAULT)
+        estimate = mean_ci(values.dropna().to_numpy(), method)
         drop = p = float("nan")
         if (spec, CLEAN) in scores and condition != CLEAN:
             both = pd.concat([scores[(spec, CLEAN)], values], axis=1).dropna()
@@ -146,9 +146,10 @@ def conditioned_rows(rows: pd.DataFrame) -> list[str]:
     return [c for c in CONDITIONS if c in rows and rows[c].nunique() > 1]
 
 
-def tables(rows: pd.DataFrame, metrics: list[str], columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The robustness table and the paired tests of every metric over every condition column."""
-    table = pd.concat([robustness_table(rows, m, c) for m in metrics for c in columns], ignore_index=True)
+def tables(rows: pd.DataFrame, metrics: list[str], columns: list[str],
+           method: CiMethod = DEFAULT) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The robustness table (CIs by `method`) and the paired tests of every metric over every condition column."""
+    table = pd.concat([robustness_table(rows, m, c, method) for m in metrics for c in columns], ignore_index=True)
     paired = pd.concat([paired_tests(rows, m, c) for m in metrics for c in columns], ignore_index=True)
     return table, paired
 

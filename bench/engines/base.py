@@ -13,7 +13,7 @@ from codecbench import pipeline
 from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.channel import ChannelCondition, Transmission
 from codecbench.channel.inputs import InputCondition, degrade
-from codecbench.codecs import Codec, CodecSpec, load_codec
+from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, load_codec
 from codecbench.datasets import Utterance
 from codecbench.pipeline import Coded, Scored
 from codecbench.rows import N_SEEDS, SEED_STD_SUFFIX, Row, nan_metrics
@@ -76,10 +76,8 @@ class Plan:
         if condition is None:  # a clean input: in a run with an `input` column, its `_e2e` columns equal the plain ones
             return pipeline.code(codec, audio, seed, transmission, clean=None if task.input is None else audio.samples)
         others = [t for t in self.talkers if t.speaker != task.utterance.speaker]
-        try:
-            degraded = degrade(condition, audio.samples, audio.sample_rate, self.run_seed, task.utterance.id, others)
-        except Exception as exc:
-            raise pipeline.CodingError(f"input failed: {type(exc).__name__}: {exc}") from exc
+        degraded, _ = pipeline.timed_stage("input", lambda x: degrade(condition, x, audio.sample_rate, self.run_seed,
+                                                                      task.utterance.id, others), audio.samples)
         return pipeline.code(codec, replace(audio, samples=degraded), seed, transmission, clean=audio.samples)
 
 
@@ -195,6 +193,18 @@ def task_row(codec: Codec, info: CodecInfo, task: Task, audio: LoadedAudio, plan
 def worker_codec(spec: str, device: str = "cpu") -> Codec:
     """The codec of `spec` in a worker process, loaded on its first task and kept for the next ones."""
     return load_codec(spec).to(device)
+
+
+def load_codecs(specs: list[str], load: Callable[[str], Codec]) -> tuple[dict[str, Codec], dict[str, str]]:
+    """Each spec's codec through `load` (`worker_codec`, or a load onto a device), and why the unavailable ones
+    are skipped (`CodecUnavailable`'s reason, without its `SPEC: unavailable: ` prefix)."""
+    codecs, skipped = {}, {}
+    for spec in specs:
+        try:
+            codecs[spec] = load(spec)
+        except CodecUnavailable as exc:
+            skipped[spec] = str(exc).removeprefix(f"{spec}: unavailable: ")
+    return codecs, skipped
 
 
 class Engine(ABC):

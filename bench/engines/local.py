@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from codecbench import pipeline
 from codecbench.audio import AudioError, LoadedAudio, load_audio
-from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, load_codec
-from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, score_task,
-                                     scoring_failed, task_row, uses_torch, worker_codec)
+from codecbench.codecs import Codec, CodecSpec, load_codec
+from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
+                                     score_task, scoring_failed, task_row, uses_torch, worker_codec)
 from codecbench.processes import die_with_parent
 from codecbench.rows import Row
 
@@ -72,14 +72,9 @@ class LocalEngine(Engine):
         self.infos: dict[str, CodecInfo] = {}
 
     def load(self, specs: list[CodecSpec]) -> tuple[dict[str, CodecInfo], dict[str, str]]:
-        skipped = {}
-        for spec in specs:
-            try:
-                self.codecs[str(spec)] = load_codec(spec).to(self.device)
-            except CodecUnavailable as exc:
-                skipped[str(spec)] = str(exc).removeprefix(f"{spec}: unavailable: ")
-                continue
-            self.infos[str(spec)] = CodecInfo.of(self.codecs[str(spec)])
+        codecs, skipped = load_codecs([str(s) for s in specs], lambda spec: load_codec(spec).to(self.device))
+        self.codecs.update(codecs)
+        self.infos.update({spec: CodecInfo.of(codec) for spec, codec in codecs.items()})
         return dict(self.infos), skipped
 
     def in_workers(self, spec: str) -> bool:

@@ -30,9 +30,9 @@ from typing import Any
 from tqdm import tqdm
 
 from codecbench.audio import LoadedAudio
-from codecbench.codecs import CodecSpec, CodecUnavailable
-from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, read_task_audio,
-                                     score_task, worker_codec)
+from codecbench.codecs import CodecSpec
+from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
+                                     read_task_audio, score_task, worker_codec)
 from codecbench.pipeline import Coded
 from codecbench.rows import Row
 from codecbench.runner import set_torch_threads
@@ -139,13 +139,8 @@ class CodecActor:
 
     def load(self, specs: list[str]) -> tuple[dict[str, CodecInfo], dict[str, str]]:
         """Load every spec's codec here; their descriptions and, for the unavailable ones, why."""
-        infos, skipped = {}, {}
-        for spec in specs:
-            try:
-                infos[spec] = CodecInfo.of(worker_codec(spec, self.device))
-            except CodecUnavailable as exc:
-                skipped[spec] = str(exc).removeprefix(f"{spec}: unavailable: ")
-        return infos, skipped
+        codecs, skipped = load_codecs(specs, lambda spec: worker_codec(spec, self.device))
+        return {spec: CodecInfo.of(codec) for spec, codec in codecs.items()}, skipped
 
     def code(self, task: Task, info: CodecInfo, plan: Plan) -> CodedOnNode:
         """Read the task's input and code it."""
@@ -278,6 +273,7 @@ class RayEngine(Engine):
 
     def run(self, work: Work, store: Callable[[Row], None], progress: bool) -> None:
         ray, plan, infos = self.ray, work.plan, self.infos
+        shared_plan = ray.put(plan)  # stored once, not serialised into every call (its talkers list the split)
         remote_score = ray.remote(num_cpus=1, max_retries=RETRIES)(score)
         waiting = list(reversed(work.tasks))
         in_flight: dict[Any, tuple[Task, int]] = {}
@@ -288,8 +284,8 @@ class RayEngine(Engine):
             while waiting or in_flight:
                 while waiting and len(in_flight) < IN_FLIGHT_PER_ACTOR * len(self.pool):
                     task, actor = waiting.pop(), min(range(len(self.pool)), key=load.__getitem__)
-                    coded = self.pool[actor].code.remote(task, infos[task.spec], plan)
-                    in_flight[remote_score.remote(coded, task, infos[task.spec], plan)] = (task, actor)
+                    coded = self.pool[actor].code.remote(task, infos[task.spec], shared_plan)
+                    in_flight[remote_score.remote(coded, task, infos[task.spec], shared_plan)] = (task, actor)
                     load[actor] += 1
                 done, _ = ray.wait(list(in_flight), num_returns=1)
                 task, actor = in_flight.pop(done[0])

@@ -232,9 +232,9 @@ def build_report(
                 Section("Per-metric detail", [figure for m in run.metrics for figure in (
                     plots.rate_quality(table, m, pareto[m.column], figures),
                     plots.distributions(run.rows, run.specs, m, figures))])]
-    robust = robustness_section(run, figures, alpha)
+    robust = robustness_section(run, figures, alpha, ci)
     if robust is not None:
-        write_csv(robust.table, "robustness.csv")
+        write_csv(robust.table, table_file("robustness", ci))
         write_csv(robust.paired, "robustness_paired.csv")
         sections.append(Section("Robustness", robust.blocks))
     if run.seed_columns:

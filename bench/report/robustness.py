@@ -13,6 +13,7 @@ import pandas as pd
 from codecbench.channel import robustness
 from codecbench.report.document import Block, Cell, FigureRef, Grid, cells, fmt, fmt_p
 from codecbench.report.sources import CODEC_SPEC, RunData
+from codecbench.stats import DEFAULT, CiMethod
 
 
 @dataclass
@@ -31,7 +32,7 @@ def _curve_caption(path: Path) -> str:
     return f"{metric} mean with 95 % CI against the {against}, per codec spec"
 
 
-def _table_grid(block: pd.DataFrame, decimals: int, alpha: float) -> Grid:
+def _table_grid(block: pd.DataFrame, decimals: int, alpha: float, method: CiMethod) -> Grid:
     metric, column = block["metric"].iloc[0], block["condition_column"].iloc[0]
     conditions = list(dict.fromkeys(block["condition"]))
     rows = []
@@ -41,9 +42,9 @@ def _table_grid(block: pd.DataFrame, decimals: int, alpha: float) -> Grid:
             Cell(robustness.cell_text(by_condition[c], decimals),
                  mark="*" if c in by_condition and by_condition[c]["drop_p"] < alpha else "")
             if c in by_condition else Cell("–") for c in conditions])
-    notes = [f"Mean [95 % CI] of {metric} over utterances at each {column} condition (other condition columns held "
-             "at clean); in parentheses the mean paired drop from clean (clean − condition; + : a rise) over the "
-             f"utterances scored in both; *: Wilcoxon signed-rank p < {alpha:g} for that drop (uncorrected)."]
+    notes = [f"Mean [{method.label} CI] of {metric} over utterances at each {column} condition (other condition "
+             "columns held at clean); in parentheses the mean paired drop from clean (clean − condition; + : a rise) "
+             f"over the utterances scored in both; *: Wilcoxon signed-rank p < {alpha:g} for that drop (uncorrected)."]
     return Grid(f"robustness-{metric}-{column}", f"Robustness of {metric} by {column}", ["spec", *conditions], rows,
                 notes, align="l" + "r" * len(conditions))
 
@@ -61,7 +62,7 @@ def _paired_grid(block: pd.DataFrame, decimals: int, alpha: float) -> Grid:
                  f"the condition; bold: p Holm < {alpha:g}."], align="lllrrrr")
 
 
-def robustness_section(run: RunData, figures: Path, alpha: float) -> Robustness | None:
+def robustness_section(run: RunData, figures: Path, alpha: float, method: CiMethod = DEFAULT) -> Robustness | None:
     """The robustness tables, paired tests and curves of the report's metrics over every condition column that holds
     more than one condition (None: no such column).
 
@@ -71,11 +72,11 @@ def robustness_section(run: RunData, figures: Path, alpha: float) -> Robustness 
     columns = robustness.conditioned_rows(rows)
     if not columns or not run.metrics:
         return None
-    table, paired = robustness.tables(rows, [m.column for m in run.metrics], columns)
+    table, paired = robustness.tables(rows, [m.column for m in run.metrics], columns, method)
     blocks: list[Block] = []
     appendix: list[Block] = []
     for (metric, _), block in table.groupby(["metric", "condition_column"], sort=False):
-        blocks.append(_table_grid(block, run.metric(metric).decimals, alpha))
+        blocks.append(_table_grid(block, run.metric(metric).decimals, alpha, method))
     for (metric, _), block in paired.groupby(["metric", "condition_column"], sort=False):
         appendix.append(_paired_grid(block, run.metric(metric).decimals, alpha))
     for png in robustness.plot_curves(table, figures, pdf=True):

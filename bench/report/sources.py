@@ -142,10 +142,9 @@ class RunData:
                              f"{', '.join(m.column for m in every)}")
         keep = [m for m in every if m.column in wanted or m.metric in wanted]
         columns = {m.column for m in keep}
-        return RunData(self.rows, self.specs, self.skipped, [m for m in self.metrics if m.column in columns],
-                       [m for m in self.reference_columns if m.column in columns],
-                       {m: c for m, c in self.seed_columns.items() if m in columns}, self.ignored, self.sources,
-                       self.spec_sources)
+        return replace(self, metrics=[m for m in self.metrics if m.column in columns],
+                       reference_columns=[m for m in self.reference_columns if m.column in columns],
+                       seed_columns={m: c for m, c in self.seed_columns.items() if m in columns})
 
 
 def registered_columns(preferred: list[str]) -> tuple[dict[str, MetricColumn], dict[str, str]]:
