@@ -101,7 +101,7 @@ def test_the_ray_engine_without_ray_is_a_one_line_error(monkeypatch, tmp_path, c
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(["run", "--engine", "ray", "--limit", "1", "--no-progress", "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip()
-    assert error == 'codecbench run: error: --engine ray needs Ray: pip install -e ".[ray]"'
+    assert error == 'codecbench run: error: --engine ray needs Ray: pip install ".[ray]"'
     assert not (tmp_path / "out").exists()
 
 

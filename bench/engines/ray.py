@@ -56,7 +56,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise EngineUnavailable('--engine ray needs Ray: pip install -e ".[ray]"') from exc
+        raise EngineUnavailable('--engine ray needs Ray: pip install ".[ray]"') from exc
     return ray
 
 
