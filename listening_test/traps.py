@@ -117,7 +117,7 @@ def assign(lengths_s: dict[str, float], count: int, rate: int, seed: int) -> dic
 
 def trap_scores(ratings: pd.DataFrame) -> pd.DataFrame:
     """Per listener with trap ratings in the test phase: `traps` rated and `traps_passed`."""
-    traps = ratings[(ratings["phase"] == "test") & ratings["condition"].map(is_trap)]
+    traps = ratings[(ratings["phase"] == "test") & ratings["condition"].map(is_trap).astype(bool)]
     ok = [passed(c, r) for c, r in zip(traps["condition"], traps["rating"])]
     scores = traps.assign(ok=ok).groupby("listener")["ok"].agg(traps="size", traps_passed="sum")
     return scores.astype(int).reset_index()
@@ -132,4 +132,4 @@ def failed_traps(rated: int, passed_count: int) -> str:
 
 def without_traps(ratings: pd.DataFrame) -> pd.DataFrame:
     """The ratings that measure the conditions: trap stimuli left out."""
-    return ratings[~ratings["condition"].map(is_trap)]
+    return ratings[~ratings["condition"].map(is_trap).astype(bool)]  # bool also when empty (else: a column key)
