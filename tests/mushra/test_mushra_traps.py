@@ -167,3 +167,19 @@ def test_the_end_page_carries_the_completion_before_the_optional_answers(trap_te
     exported = listeners_export(store).iloc[0]
     assert (exported["traps"], exported["traps_passed"], exported["trap_pass_rate"]) == (2, 2, 1.0)
     assert exported["hidden_reference_rate"] == 1.0
+
+
+def test_cli_builds_the_mode_and_serve_refuses_to_weaken_it(stimulus_folder, tmp_path, capsys):
+    from codecbench.cli import main
+
+    out = tmp_path / "test"
+    assert main(["mushra", "build", "--stimuli", str(stimulus_folder), "--out", str(out), "--items", "6",
+                 "--training-items", "0", "--traps", "1", "--require-headphones"]) == 0
+    test = load_test(out)
+    assert test.require_headphones and len(test.traps) == 1
+    capsys.readouterr()
+    assert main(["mushra", "serve", str(out), "--no-headphone-screen"]) == 2
+    assert "built with --require-headphones" in capsys.readouterr().err
+    assert main(["mushra", "build", "--stimuli", str(stimulus_folder), "--out", str(tmp_path / "t2"), "--items", "6",
+                 "--traps", "7"]) == 2
+    assert "7 traps need 7 test items" in capsys.readouterr().err
