@@ -66,6 +66,7 @@ def test_phone_listener_from_prolific_keyboard_and_listening_rule(mushra_test_di
         page, errors = new_page(chromium, PHONE)
         query = "&".join(f"{k}={v}" for k, v in LINK.items())
         page.goto(f"{server.url}/?{query}")
+        page.wait_for_selector("#mushra-start")  # the welcome page is drawn: now the name field must go
         page.wait_for_selector("#mushra-name", state="hidden")  # a Prolific participant is not asked for a name
         page.fill("#mushra-headphones input, #mushra-headphones textarea", "Phone earbuds")
         page.press("#mushra-headphones input, #mushra-headphones textarea", "Enter")  # Enter in a text field starts

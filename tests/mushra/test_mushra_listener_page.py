@@ -131,6 +131,7 @@ def test_prolific_desktop_slider_middle_first_key_restored_note_and_completion_a
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{server.url}/?" + "&".join(f"{k}={v}" for k, v in LINK.items()))
+        page.wait_for_selector("#mushra-start")  # the welcome page is drawn: now the name field must go
         page.wait_for_selector("#mushra-name", state="hidden")  # the platform's id names a Prolific participant
         page.click("#mushra-start")
         skip_checks(page)
