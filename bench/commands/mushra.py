@@ -163,8 +163,9 @@ def handle_build(args: argparse.Namespace) -> int:
     from codecbench.listening_test.texts import load_texts
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] if args.conditions else None
-    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts), Anchors(args.mid_anchor, not args.no_anchors),
-                        args.exact_excerpt, args.traps, args.require_headphones)
+    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts),
+                        Anchors(args.mid_anchor, not args.no_anchors), args.exact_excerpt, args.traps,
+                        args.require_headphones)
     result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
                         training_items=args.training_items, seed=args.seed, name=args.name,
                         target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,

@@ -90,7 +90,8 @@ def test_the_trap_rule_excludes_who_fails_one_and_analysis_never_pools_traps(tmp
     table = crafted(4, 8)
     rows = [{"listener": f"L{n}", "session": 1, "trial": 9, "item": "i0", "condition": condition, "rating": rating,
              "phase": "test", "timestamp": "2026-01-01T00:00:00.000+00:00"}
-            for n, (condition, rating) in enumerate([("trap@0", 4), ("trap@0", 35), ("trap@100", 91), ("trap@100", 70)])]
+            for n, (condition, rating) in enumerate([("trap@0", 4), ("trap@0", 35), ("trap@100", 91),
+                                                     ("trap@100", 70)])]
     table = pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
     screening = screen_listeners(table).listeners.set_index("listener")
     assert screening.loc[["L0", "L2"], "excluded"].tolist() == [False, False]
