@@ -23,6 +23,7 @@ from scipy import stats
 
 from codecbench.listening_test.headphones import MIN_CORRECT, passed
 from codecbench.listening_test.testdef import PHASES, RATINGS_COLUMNS, REFERENCE
+from codecbench.listening_test.traps import failed_traps, trap_scores, without_traps
 from codecbench.resources import package_versions
 from codecbench.safecsv import write_csv
 from codecbench.stats import DEFAULT, mean_ci
@@ -145,6 +146,7 @@ def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anch
     if headphone_rule == "exclude" and checks is None:
         raise ValueError("excluding by the headphone screen needs the listeners file (export --listeners)")
     test = ratings[ratings["phase"] == "test"]
+    trapped = trap_scores(test).set_index("listener")
     notes = []
     if mid_anchor == AUTO:
         mid_anchor = find_mid_anchor(test["condition"].tolist())
@@ -172,15 +174,19 @@ def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anch
         if len(mine_anchor) and Fraction(anchor_bad, len(mine_anchor)) > MAX_FRACTION:
             reasons.append(f"mid anchor ({mid_anchor}) rated above {ANCHOR_ABOVE} in {anchor_bad} of "
                            f"{len(mine_anchor)} test items ({_percent(Fraction(anchor_bad, len(mine_anchor)))} > 15 %)")
+        traps = trapped.loc[listener].tolist() if listener in trapped.index else [0, 0]
+        if failed_traps(*traps):
+            reasons.append(failed_traps(*traps))
         headphone = _headphone_screen(checks, listener, headphone_min_correct)
         if headphone_rule == "exclude" and headphone["headphone_passed"] is not True:
             reasons.append(headphone["headphone_screen"])
         records.append({"listener": listener, "items": int(test[test["listener"] == listener]["item"].nunique()),
                         "reference_items": len(mine_ref), "reference_below_90": ref_bad,
-                        "anchor_items": len(mine_anchor), "anchor_above_90": anchor_bad, **headphone,
+                        "anchor_items": len(mine_anchor), "anchor_above_90": anchor_bad, "traps": traps[0],
+                        "traps_passed": traps[1], **headphone,
                         "excluded": bool(reasons), "reason": "; ".join(reasons)})
     columns = ["listener", "items", "reference_items", "reference_below_90", "anchor_items", "anchor_above_90",
-               "headphone_screen", "headphone_passed", "excluded", "reason"]
+               "traps", "traps_passed", "headphone_screen", "headphone_passed", "excluded", "reason"]
     return Screening(pd.DataFrame(records, columns=columns), exempt, notes)
 
 
@@ -345,7 +351,7 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         notes.append("post-screening off (--no-screening): every listener is kept; screening.csv shows the counts")
     write_csv(screened.excluded, out / "excluded_listeners.csv")
     write_csv(screened.listeners, out / "screening.csv")
-    test = table[(table["phase"] == "test") & table["listener"].isin(screened.kept)]
+    test = without_traps(table[(table["phase"] == "test") & table["listener"].isin(screened.kept)])
     if test.empty:
         notes.append(f"no test-phase ratings of a kept listener ({len(screened.excluded)} of "
                      f"{len(screened.listeners)} listeners excluded): the tables are empty; see "

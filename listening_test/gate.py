@@ -21,7 +21,7 @@ MAX_BODY_BYTES = 4 << 20  # a trial's submission with the most events allowed (2
 AUDIO_ROUTE = re.compile(r"/mushra/audio/[\w-]+")
 PAGE_ROUTES = {  # paths inside one Gradio app's mount
     "GET": re.compile(r"/?|/theme\.css|/favicon\.ico|/robots\.txt|/manifest\.json|/config/?"
-                      r"|/(assets|static)/[\w./-]+|/gradio_api/queue/data|/gradio_api/heartbeat/[\w-]+"
+                      r"|/(assets|static)/[\w./-]+|/gradio_api/queue/data|/gradio_api/heartbeat/[\w-]+|/gradio_api/app_id"
                       r"|/gradio_api/call/\w+/[\w-]+"),
     "POST": re.compile(r"/gradio_api/queue/join|/gradio_api/call/\w+|/gradio_api/cancel"),
 }

@@ -193,6 +193,7 @@ class MushraStore(ResultsDB):
         registration: who may register.
         headphone_screen: add the Huggins-pitch headphone screen to the check screen.
         completion: where listeners go, and what they are shown, when they are done.
+        screened_out: the same for a listener a `--require-headphones` test screened out.
 
     Raises:
         ValueError: another test's database, or one that cannot be written (a one-line reason).
@@ -200,13 +201,15 @@ class MushraStore(ResultsDB):
 
     def __init__(self, path: str | Path, test: MushraTest, level_check: bool = True,
                  registration: Registration = Registration(), headphone_screen: bool = True,
-                 completion: Completion = Completion()) -> None:
+                 completion: Completion = Completion(), screened_out: Completion = Completion()) -> None:
         self.path = Path(path)
         self.test = test
         self.level_check = level_check
         self.registration = registration
         self.headphone_screen = headphone_screen and level_check
         self.completion = completion
+        self.screened_out = screened_out
+        self.require_headphones = test.require_headphones
         self.rule = test.rule
         self.questions = {q["id"] for q in test.texts["questionnaire"]}
         self.loudness_lufs = float(test.spec["loudness"]["aligned_lufs"])
@@ -396,6 +399,9 @@ class MushraStore(ResultsDB):
         row = db.execute("SELECT trial, phase FROM trials t WHERE listener = ? AND NOT EXISTS (SELECT 1 FROM "
                          "submissions s WHERE s.listener = t.listener AND s.trial = t.trial) ORDER BY trial LIMIT 1",
                          (listener,)).fetchone()
+        if self._is_screened_out(db, listener):
+            info = dict(db.execute("SELECT key, value FROM listener_info WHERE listener = ?", (listener,)).fetchall())
+            return {**base, "screen": "screened_out", "completion": self.screened_out.for_listener(info)}
         if row is None:
             return {**base, **self._end(db, listener)}
         trial, phase = row
@@ -415,10 +421,17 @@ class MushraStore(ResultsDB):
         counts = dict(db.execute("SELECT phase, COUNT(*) FROM trials WHERE listener = ? GROUP BY phase", (listener,)))
         info = dict(db.execute("SELECT key, value FROM listener_info WHERE listener = ?", (listener,)).fetchall())
         end = {"screen": "done", "trials": counts.get("test", 0), "training": counts.get("training", 0),
-               "answered": "answered" in info}
-        if end["answered"]:
-            end["completion"] = self.completion.for_listener(info)
+               "answered": "answered" in info, "completion": self.completion.for_listener(info)}
         return end
+
+    def _is_screened_out(self, db: sqlite3.Connection, listener: str) -> bool:
+        """A `--require-headphones` test's listener who took the checks and did not pass the headphone screen."""
+        if not self.require_headphones:
+            return False
+        check = db.execute("SELECT headphone_check FROM listeners WHERE listener = ?", (listener,)).fetchone()[0]
+        correct = db.execute("SELECT value FROM listener_info WHERE listener = ? AND key = 'huggins_correct'",
+                             (listener,)).fetchone()
+        return bool(check) and (correct is None or not headphones.passed(int(correct[0])))
 
     # -- stimuli -----------------------------------------------------------------------------------------
 
@@ -479,7 +492,11 @@ class MushraStore(ResultsDB):
                                (listener, session)).fetchone()
             if known is None:
                 raise SubmissionError(f"session {session} does not belong to this listener: reload the page")
+            if "level" not in submission and self._is_screened_out(db, listener):
+                raise SubmissionError("the headphone check ended this test for you: thank you for your time")
             if "level" in submission:
+                if self.require_headphones and str(submission["level"]) == "skipped":
+                    raise SubmissionError("this test needs the checks: play the sample and answer the questions")
                 self._store_level(db, listener, session, str(submission["level"])[:40], events)
                 self._store_rounds(db, listener, submission.get("huggins"))
             elif "answers" in submission:

@@ -30,6 +30,7 @@ from codecbench.listening_test.harness import start_server
 from codecbench.listening_test.results import ResultsDB
 from codecbench.listening_test.anchors import LOW_CUTOFF_HZ, anchor_name
 from codecbench.listening_test.testdef import REFERENCE, load_test
+from codecbench.listening_test.traps import expected_rating, is_trap
 
 LOW_ANCHOR = anchor_name(LOW_CUTOFF_HZ)
 HONEST_MEANS = {REFERENCE: 98, LOW_ANCHOR: 20}
@@ -103,8 +104,9 @@ def honest_ratings(conditions: dict[str, str], rng: np.random.Generator) -> dict
         mid = HONEST_MID_ANCHOR_MEAN if condition.startswith("lowpass@") else HONEST_CODEC_MEAN
         return HONEST_MEANS.get(condition, mid)
 
-    return {key: int(np.clip(typical(condition) + rng.normal(0, 6),
-                             92 if condition == REFERENCE else 0, 100)) for key, condition in conditions.items()}
+    return {key: expected_rating(condition) if is_trap(condition)  # does what the trap's voice asks
+            else int(np.clip(typical(condition) + rng.normal(0, 6), 92 if condition == REFERENCE else 0, 100))
+            for key, condition in conditions.items()}
 
 
 async def run_listeners(url: str, db: Path, bots: int, honest: int, seed: int) -> tuple[list[BotRun], list[str]]:

@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--texts", default=None,
                        help="a YAML file with the welcome, privacy, consent, instructions, end texts, language, "
                             "questionnaire and player labels (default: English)")
+    build.add_argument("--traps", type=int, default=2,
+                       help="test items that get a trapping stimulus (a spoken 'rate this one zero' or 'one "
+                            "hundred'); a listener who fails one is excluded by analyze; 0: none")
+    build.add_argument("--require-headphones", action="store_true",
+                       help="the checks cannot be skipped, and a listener who fails the headphone screen is "
+                            "screened out at once (serve --screened-out-code); sealed in the test")
     build.add_argument("--min-duration", type=float, default=3.0, help="shortest usable utterance of a run, s")
     build.add_argument("--device", default="cpu", help="device for neural codecs")
     build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
@@ -86,6 +92,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="where listeners go when done, e.g. https://app.prolific.com/submissions/complete?cc=CODE "
                             "({PROLIFIC_PID}-style placeholders are filled in)")
     serve.add_argument("--completion-code", default=None, help="a completion code shown on the end page")
+    serve.add_argument("--screened-out-url", default=None,
+                       help="where a listener screened out by a --require-headphones test goes (placeholders as in "
+                            "--completion-url)")
+    serve.add_argument("--screened-out-code", default=None,
+                       help="the code shown to a listener screened out by a --require-headphones test (e.g. "
+                            "Prolific's 'screened out' code)")
     serve.add_argument("--concurrency", type=int, default=8, help="events handled at once per event type")
     serve.set_defaults(handler=handle_serve)
 
@@ -151,8 +163,9 @@ def handle_build(args: argparse.Namespace) -> int:
     from codecbench.listening_test.texts import load_texts
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] if args.conditions else None
-    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts), Anchors(args.mid_anchor, not args.no_anchors),
-                        args.exact_excerpt)
+    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts),
+                        Anchors(args.mid_anchor, not args.no_anchors), args.exact_excerpt, args.traps,
+                        args.require_headphones)
     result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
                         training_items=args.training_items, seed=args.seed, name=args.name,
                         target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,
@@ -182,9 +195,16 @@ def handle_serve(args: argparse.Namespace) -> int:
 
     password = _admin_password(args)
     registration = Registration(args.registration == "invite", args.registrations_per_hour)
-    store = MushraStore(args.db or default_db(args.test_dir), load_test(args.test_dir), not args.no_level_check,
+    test = load_test(args.test_dir)
+    if test.require_headphones and (args.no_level_check or args.no_headphone_screen):
+        raise ValueError(f"{args.test_dir} was built with --require-headphones: it cannot be served with "
+                         "--no-level-check or --no-headphone-screen")
+    if (args.screened_out_url or args.screened_out_code) and not test.require_headphones:
+        raise ValueError("--screened-out-url and --screened-out-code need a test built with --require-headphones")
+    store = MushraStore(args.db or default_db(args.test_dir), test, not args.no_level_check,
                         registration, not args.no_headphone_screen, Completion(args.completion_url,
-                                                                                 args.completion_code))
+                                                                                 args.completion_code),
+                        Completion(args.screened_out_url, args.screened_out_code))
     # a database it cannot write stopped serve here, before Gradio loads
     try:
         import gradio  # noqa: F401
@@ -226,6 +246,7 @@ def handle_invite(args: argparse.Namespace) -> int:
 
 def handle_export(args: argparse.Namespace) -> int:
     _require_listening()
+    from codecbench.listening_test.attention import listeners_export
     from codecbench.listening_test.results import ResultsDB, export_ratings
     from codecbench.listening_test.store import default_db
     from codecbench.listening_test.testdef import load_test
@@ -239,7 +260,7 @@ def handle_export(args: argparse.Namespace) -> int:
     for path, what, read in ((args.events, "events", results.events),
                              (args.listening, "stimulus records", results.listening),
                              (args.trials, "trial records", results.trials),
-                             (args.listeners, "listener records", results.listeners)):
+                             (args.listeners, "listener records", lambda: listeners_export(results))):
         if path:
             frame = read()
             write_csv(frame, path, private=True)
