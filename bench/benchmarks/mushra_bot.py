@@ -111,9 +111,9 @@ async def run_listeners(url: str, db: Path, bots: int, honest: int, seed: int) -
     rng = np.random.default_rng(seed)
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
         client = ListenerClient(http)
-        found = [await byte_matching_bot(client, f"bot-{i}") for i in range(bots)]
-        people = [await honest_listener(client, f"honest-{i}", db, rng) for i in range(honest)]
-    return found, people
+        found = await asyncio.gather(*(byte_matching_bot(client, f"bot-{i}") for i in range(bots)))
+        people = await asyncio.gather(*(honest_listener(client, f"honest-{i}", db, rng) for i in range(honest)))
+    return list(found), list(people)
 
 
 def experiment(url: str, test_dir: str | Path, db: str | Path, bots: int = 3, honest: int = 2,

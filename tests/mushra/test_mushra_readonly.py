@@ -8,6 +8,9 @@ is what an immutable file or a database owned by someone else looks like to SQLi
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime, timedelta, timezone
+
 import shutil
 import sqlite3
 import stat
@@ -60,7 +63,8 @@ def fill(store: MushraStore) -> None:
 def results(mushra_test_dir, tmp_path) -> Path:
     """A folder holding a results database, closed cleanly (no write-ahead log left)."""
     folder = tmp_path / "results"
-    fill(MushraStore(folder / "results.sqlite", load_test(mushra_test_dir)))
+    ticks = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=10 * n) for n in itertools.count())
+    fill(MushraStore(folder / "results.sqlite", load_test(mushra_test_dir), clock=ticks.__next__))  # 10 s a reading
     assert not (folder / "results.sqlite-wal").exists()
     return folder
 
