@@ -8,6 +8,7 @@ import stat
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 
 from codecbench.listening_test.client import playback_events
@@ -139,3 +140,42 @@ def test_the_database_is_private(store):
         db.execute("INSERT INTO meta VALUES ('probe', 'x')")
         added = [store.path.with_name(store.path.name + suffix) for suffix in ("-wal", "-shm")]
         assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in added} == {p.name: 0o600 for p in added}
+
+
+def test_exports_number_trials_within_their_phase_and_time_them_on_the_server_clock(store, clock):
+    screen = trial_screen(store)
+    assert screen["phase"] == "training"
+    clock.advance(30)
+    screen = send(store, screen, playback_events(screen))
+    for key in [s["key"] for s in screen["stimuli"]] + [screen["reference"]]:
+        store.deliver(key)
+    clock.advance(12.5)
+    send(store, screen, playback_events(screen))
+    ratings = store.ratings()
+    assert sorted(set(zip(ratings["phase"], ratings["trial"]))) == [("test", 1), ("training", 1)]
+    trials = store.trials().set_index(["phase", "trial"])
+    assert trials.loc[("test", 1), "wall_s"] == 12.5 and trials.loc[("training", 1), "wall_s"] == 30
+    assert trials.loc[("test", 1), "least_wall_s"] == 6 * screen["min_play_ms"] / 1000
+    assert trials.loc[("test", 1), "timing"] == "ok" and trials.loc[("test", 2), "timing"] == ""
+    events = store.events()
+    assert set(events.loc[events["phase"] == "test", "trial"]) == {1}
+    person = store.listeners().iloc[0]
+    assert (person["timed_trials"], person["too_fast_trials"], person["impossible_trials"]) == (1, 0, 0)
+
+
+def test_analyze_excludes_listeners_with_impossible_or_too_fast_trials(tmp_path):
+    from mushra_helpers import ratings
+
+    from codecbench.listening_test.analysis import analyze
+
+    people = pd.DataFrame({"listener": [f"L{n}" for n in range(8)], "huggins_correct": 6, "huggins_rounds": 6,
+                           "timed_trials": 10, "too_fast_trials": [0, 0, 0, 0, 0, 1, 2, 0],
+                           "impossible_trials": [0, 0, 0, 0, 0, 0, 0, 1]})
+    result = analyze(ratings(8, 10), tmp_path, listeners=people, plots=False)
+    excluded = pd.read_csv(tmp_path / "excluded_listeners.csv")
+    assert excluded["listener"].tolist() == ["L6", "L7"]  # 2 of 10 too fast is over 15 %; 1 of 10 is not
+    assert excluded["reason"].str.startswith("timings failed").all()
+    assert "1 impossible and 0 too fast of 10" in excluded["reason"].iloc[1]
+    reported = analyze(ratings(8, 10), tmp_path / "report", listeners=people, plots=False, timing_rule="report")
+    assert reported.screening.excluded.empty and result.screening.listeners["timing_passed"].tolist()[5:] == \
+        [True, False, False]
