@@ -36,7 +36,7 @@ AUDIO_ROUTE = re.compile(r"/mushra/audio/[\w-]+")
 PAGE_ROUTES = {  # paths inside one Gradio app's mount
     "GET": re.compile(r"/?|/theme\.css|/favicon\.ico|/robots\.txt|/manifest\.json|/config/?"
                       r"|/(assets|static)/[\w./-]+|/gradio_api/queue/data|/gradio_api/heartbeat/[\w-]+"
-                      r"|/gradio_api/call/\w+/[\w-]+"),
+                      r"|/gradio_api/call/\w+/[\w-]+|/gradio_api/app_id"),  # app_id: Gradio's reconnect after a restart
     "POST": re.compile(r"/gradio_api/queue/join|/gradio_api/call/\w+|/gradio_api/cancel"),
 }
 ADMIN_ROUTES = {"GET": re.compile(r"/logout"), "POST": re.compile(r"/login/?")}

@@ -147,11 +147,21 @@ async def honest_listener(client: ListenerClient, name: str, db: Path, rng: np.r
     return screen["listener"]
 
 
-def honest_ratings(conditions: dict[str, str], rng: np.random.Generator) -> dict[str, int]:
+def by_bitrate(condition: str) -> float:
+    """A codec's typical rating in a simulated panel that hears more bits as better: 30 + 4 per kbps
+    (opus@12: 78, opus@6: 54, codec2@2.4: 39.6), at most 85; `HONEST_CODEC_MEAN` without a bitrate."""
+    try:
+        return min(85.0, 30.0 + 4.0 * float(condition.split("@", 1)[1].split(":", 1)[0]))
+    except (IndexError, ValueError):
+        return HONEST_CODEC_MEAN
+
+
+def honest_ratings(conditions: dict[str, str], rng: np.random.Generator,
+                   codec_mean=lambda condition: HONEST_CODEC_MEAN) -> dict[str, int]:
     """An attentive listener's ratings {key: rating} of stimuli {key: condition}: near each condition's typical
-    rating (sd 6), the hidden reference at least 92."""
-    def typical(condition: str) -> int:
-        mid = HONEST_MID_ANCHOR_MEAN if condition.startswith("lowpass@") else HONEST_CODEC_MEAN
+    rating (sd 6; a codec's is `codec_mean(condition)`), the hidden reference at least 92."""
+    def typical(condition: str) -> float:
+        mid = HONEST_MID_ANCHOR_MEAN if condition.startswith("lowpass@") else codec_mean(condition)
         return HONEST_MEANS.get(condition, mid)
 
     return {key: int(np.clip(typical(condition) + rng.normal(0, 6),

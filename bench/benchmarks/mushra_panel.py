@@ -5,7 +5,8 @@ Prolific-style link, the checks, every trial, the end page; then the exports and
     python -m codecbench.benchmarks.mushra_panel TESTDIR --listeners 8 --careless 0 --bots 3 --out DIR
 
 Attentive listeners hear every stimulus and the Reference for 2-4 times the listening rule's minimum, pass
-the headphone screen and rate as `mushra_bot.honest_ratings` does (the condition behind each key is read
+the headphone screen and rate as `mushra_bot.honest_ratings` does, hearing more bits as better
+(`mushra_bot.by_bitrate`) (the condition behind each key is read
 from the database, as only the admin can). The careless listener (the last one) skips: it plays each
 stimulus exactly as long as the rule forces it to, guesses the headphone screen and rates at random. The
 panel passes when `analyze` writes all its outputs and excludes exactly the careless listener, and the
@@ -30,7 +31,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from codecbench.benchmarks.mushra_bot import conditions_of, honest_ratings, similarity_bot
+from codecbench.benchmarks.mushra_bot import by_bitrate, conditions_of, honest_ratings, similarity_bot
 from codecbench.listening_test.analysis import AnalysisResult, analyze
 from codecbench.listening_test.client import ListenerClient, playback_events
 from codecbench.listening_test.harness import start_server
@@ -66,6 +67,14 @@ class PanelResult:
         test = self.ratings[(self.ratings["phase"] == "test") & self.ratings["listener"].isin(listeners)]
         return test.groupby("condition")["rating"].mean().sort_values(ascending=False, kind="stable").index.tolist()
 
+    def agreement(self) -> pd.Series:
+        """Per listener: Spearman correlation of their mean test rating per condition with the other
+        listeners' (a diagnostic, not a screening rule)."""
+        test = self.ratings[self.ratings["phase"] == "test"]
+        means = test.pivot_table(index="condition", columns="listener", values="rating", aggfunc="mean")
+        return pd.Series({who: means[who].corr(means.drop(columns=who).mean(axis=1), method="spearman")
+                          for who in means.columns}, name="agreement")
+
     def summary(self) -> str:
         excluded = self.analysis.screening.excluded
         everyone = self.honest + self.careless + self.bots
@@ -76,6 +85,8 @@ class PanelResult:
                  f"ranking, honest listeners only: {self.ranking(self.honest)}",
                  f"ranking, everyone:              {self.ranking(everyone)}",
                  f"ranking, kept after screening:  {self.ranking(self.analysis.screening.kept)}",
+                 "agreement with the others (Spearman over condition means): " + ", ".join(
+                     f"{who}{'*' if who in self.bots else ''} {value:.2f}" for who, value in self.agreement().items()),
                  f"analysis outputs missing: {self.missing or 'none'}",
                  "listening per test trial (s):",
                  self.listening().to_string(index=False, float_format=lambda v: f"{v:.1f}")]
@@ -102,7 +113,7 @@ async def panelist(client: ListenerClient, db: Path, index: int, careless: bool,
         conditions = conditions_of(db, [s["key"] for s in screen["stimuli"]])
         stretch = 1.0 if careless else rng.uniform(2, 4)  # times the rule's minimum on each stimulus
         ratings = {key: int(rng.integers(0, 101)) for key in conditions} if careless else \
-            honest_ratings(conditions, rng)
+            honest_ratings(conditions, rng, by_bitrate)
         screen = await client.submit(screen, ratings, playback_events(screen, screen["min_play_ms"] * stretch))
     if screen["screen"] == "done" and not screen.get("answered"):
         await client.answer(screen, {"comment": "rushed" if careless else ""})
@@ -131,7 +142,7 @@ def panel(test_dir: str | Path, folder: str | Path, listeners: int = 12, seed: i
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "results.sqlite"
-    server = start_server(test_dir, db, folder / "server.log", secrets.token_urlsafe(16))
+    server = start_server(test_dir, db, folder / "server.log", secrets.token_urlsafe(16), timeout_s=600)
     try:
         ids, robots = asyncio.run(run_panel(server.url, db, listeners, seed, careless, bots))
     finally:

@@ -179,3 +179,12 @@ def test_analyze_excludes_listeners_with_impossible_or_too_fast_trials(tmp_path)
     reported = analyze(ratings(8, 10), tmp_path / "report", listeners=people, plots=False, timing_rule="report")
     assert reported.screening.excluded.empty and result.screening.listeners["timing_passed"].tolist()[5:] == \
         [True, False, False]
+
+
+def test_a_bot_passes_the_headphone_screen_from_the_audio_alone():
+    """Why the headphone screen is no bot defence: the tone's interval is the one whose channels differ."""
+    from codecbench.benchmarks.mushra_bot import huggins_answer
+    from codecbench.listening_test import headphones
+
+    rounds = [headphones.HugginsRound(target, seed) for seed, target in enumerate([1, 2, 3, 3, 1, 2])]
+    assert [huggins_answer(headphones.huggins_wav(r, -26.0)) for r in rounds] == [r.target for r in rounds]

@@ -133,7 +133,8 @@ def test_resume_continues_where_the_listener_stopped(store):
     store.submit(first["token"], 2, {"trial": again["trial"], "ratings": ratings_for(again, 10),
                                      "events": playback_events(again)})
     table = store.ratings()
-    assert table.groupby("trial")["session"].first().to_dict() == {1: 1, 2: 2}
+    assert table.groupby("phase")["session"].first().to_dict() == {"training": 1, "test": 2}
+    assert set(table["trial"]) == {1}  # each the first of its phase
     progress = store.progress().iloc[0]
     assert (progress["sessions"], progress["training_done"], progress["test_done"]) == (2, 1, 1)
     assert progress["headphone_check"] == "skipped"
