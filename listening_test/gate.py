@@ -31,7 +31,7 @@ from typing import Any
 
 from codecbench.listening_test.throttle import LoginThrottle
 
-MAX_BODY_BYTES = 4 << 20  # a trial's submission with the most events allowed (20000) stays far below this
+MAX_BODY_BYTES = 4 << 20  # a trial's submission with the most events allowed (5000) stays far below this
 AUDIO_ROUTE = re.compile(r"/mushra/audio/[\w-]+")
 PAGE_ROUTES = {  # paths inside one Gradio app's mount
     "GET": re.compile(r"/?|/theme\.css|/favicon\.ico|/robots\.txt|/manifest\.json|/config/?"
