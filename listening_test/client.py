@@ -137,6 +137,14 @@ class ListenerClient:
         """Press Next on a trial screen with these ratings {stimulus key: 0..100}, once the play time the
         events claim has passed since this client first fetched the trial's audio; returns the next screen."""
         events = playback_events(screen) if events is None else events
+        await self.listen(screen, events)
+        submission = {"trial": screen["trial"], "ratings": ratings, "client_id": client_id, "events": events}
+        return await self.player(screen, submission)
+
+    async def listen(self, screen: dict[str, Any], events: list[dict[str, Any]] | None = None) -> None:
+        """Wait until the play time `events` claim (default: `playback_events(screen)`) has passed since this
+        client first fetched the trial's audio (at once if it has, or if nothing was fetched)."""
+        events = playback_events(screen) if events is None else events
         keys = {screen["reference"], *(s["key"] for s in screen["stimuli"])}
         fetched = [self.fetched[k] for k in keys if k in self.fetched]
         if fetched:
@@ -144,5 +152,3 @@ class ListenerClient:
             wait = min(fetched) + claimed_s + MARGIN_S - self.clock()
             if wait > 0:
                 await self.sleep(wait)
-        submission = {"trial": screen["trial"], "ratings": ratings, "client_id": client_id, "events": events}
-        return await self.player(screen, submission)
