@@ -111,10 +111,11 @@ class ListenerClient:
         return {key: await self.audio(key) for key in keys}
 
     async def audio(self, key: str) -> bytes:
-        """One stimulus as served (when this client first asked for it is kept for `submit`)."""
+        """One stimulus as served; when this client first got it is kept for `listen` (on arrival: the server
+        recorded the serving before it answered, however long the request took)."""
+        body = (await self.http.get(f"/mushra/audio/{key}")).raise_for_status().content
         self.fetched.setdefault(key, self.clock())
-        response = await self.http.get(f"/mushra/audio/{key}")
-        return response.raise_for_status().content
+        return body
 
     async def skip_level(self, screen: dict[str, Any]) -> dict[str, Any]:
         return await self.player(screen, {"level": "skipped", "events": []})
