@@ -115,7 +115,8 @@ def listener_app(store: MushraStore, concurrency: int):
         info = {"expertise": _text(expertise), "headphones": _text(headphones).strip(),
                 "consent": f"yes, {now()}" if consent is True else "", **platform_ids(getattr(request, "query_params", None))}
         try:
-            screen = store.register(_text(name), _user_agent(request), _query(request, "invite"), info)
+            screen = store.register(_text(name), _user_agent(request), _query(request, "invite"), info,
+                                    request.client.host if request is not None and request.client else "")
             return welcome_hidden, screen, ""
         except SubmissionError as exc:
             log.info("registration refused: %s", exc)
@@ -327,13 +328,15 @@ class TitledPages:
         await self.app(scope, receive, buffered)
 
 
-def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAULT_CONCURRENCY):
+def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAULT_CONCURRENCY,
+               trusted_proxies: tuple[str, ...] = ()):
     """Build the server's ASGI app around an open, writable store.
 
     Args:
         store: the test's database, opened for writing (with its level-check and registration settings).
         admin_password: the password of user `admin` on `/admin` (required).
         concurrency: events handled at once per event type.
+        trusted_proxies: reverse proxies whose `X-Forwarded-For` names the client (see `gate.client_address`).
 
     Raises:
         ValueError: no password or a bad setting.
@@ -360,14 +363,17 @@ def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAU
         button_primary_text_color="#ffffff", button_primary_border_color="#1e3a8a")  # 6.7:1 (WCAG AA: 4.5:1)
     safe = {"show_error": False, "enable_monitoring": False, "max_file_size": MAX_BODY_BYTES, "footer_links": [],
             "theme": theme, "run_history": False, "css": NARROW_SCREEN_CSS}
-    app = gr.mount_gradio_app(app, admin_app(store), path=ADMIN_PATH, auth=(ADMIN_USER, admin_password), **safe)
-    app = gr.mount_gradio_app(app, listener_app(store, concurrency), path="/", **safe)
+    admin, listener = admin_app(store), listener_app(store, concurrency)
+    app = gr.mount_gradio_app(app, admin, path=ADMIN_PATH, auth=(ADMIN_USER, admin_password), **safe)
+    app = gr.mount_gradio_app(app, listener, path="/", **safe)
+    apis = {mount: {f.api_name for f in blocks.fns.values() if f.api_name} for mount, blocks in
+            (("", listener), (ADMIN_PATH, admin))}
     app = TitledPages(app, {ADMIN_PATH, f"{ADMIN_PATH}/"}, f"Admin login: {store.test.name}")
-    return Gate(app, ADMIN_PATH, LoginThrottle())
+    return Gate(app, ADMIN_PATH, LoginThrottle(), apis=apis, trusted_proxies=trusted_proxies)
 
 
 def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_password: str | None = None,
-          concurrency: int = DEFAULT_CONCURRENCY) -> None:
+          concurrency: int = DEFAULT_CONCURRENCY, trusted_proxies: tuple[str, ...] = ()) -> None:
     """Run the listening-test server on an open store until interrupted (see `create_app`). The admin
     password is `admin_password`, else `$CODECBENCH_MUSHRA_ADMIN_PASSWORD`, else a random one, printed."""
     import uvicorn
@@ -375,7 +381,7 @@ def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_p
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     given = admin_password or os.environ.get(PASSWORD_ENV)
     password = given or secrets.token_urlsafe(12)
-    app = create_app(store, password, concurrency)
+    app = create_app(store, password, concurrency, trusted_proxies)
     registration = store.registration
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     mode = "by invitation only" if registration.invite_only else f"open, at most {registration.per_hour} per hour"
@@ -385,4 +391,4 @@ def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_p
     print(f"admin:     http://{shown}:{port}{ADMIN_PATH}/  (user '{ADMIN_USER}'"
           + (")" if given else f", password '{password}')"), flush=True)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                  timeout_keep_alive=KEEP_ALIVE_S)).run()
+                                  timeout_keep_alive=KEEP_ALIVE_S, proxy_headers=False)).run()

@@ -73,8 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept listeners from other machines")
     password = serve.add_mutually_exclusive_group()
     password.add_argument("--admin-password-file", default=None,
-                          help="a file whose first line is the password of user 'admin' on /admin/ (default: "
-                               "$CODECBENCH_MUSHRA_ADMIN_PASSWORD, else a random one, printed)")
+                          help="a file whose first line is the password of user 'admin' on /admin/, readable "
+                               "by its owner only (chmod 600; default: $CODECBENCH_MUSHRA_ADMIN_PASSWORD, else a "
+                               "random one, printed)")
     password.add_argument("--admin-password", default=None,
                           help="the admin password itself: visible to every user of this machine (ps); prefer "
                                "the environment variable or --admin-password-file")
@@ -83,7 +84,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="open: anyone with the address may start; invite: only with a link from "
                             "`codecbench mushra invite`")
     serve.add_argument("--registrations-per-hour", type=int, default=60,
-                       help="open registrations accepted in any hour (invited listeners do not count)")
+                       help="open registrations accepted from one client address in any hour (invited and "
+                            "returning listeners do not count)")
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                       help="a reverse proxy whose X-Forwarded-For header names the client (repeatable); "
+                            "without one the connection's peer is the client")
     serve.add_argument("--no-level-check", action="store_true",
                        help="no check screen (level, left/right and headphone screen) before the training")
     serve.add_argument("--no-headphone-screen", action="store_true",
@@ -137,6 +142,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="the listeners file of `export --listeners`: reports each listener's headphone screen")
     analyze.add_argument("--headphone-rule", choices=("report", "exclude"), default="report",
                          help="exclude: also exclude listeners who did not pass the headphone screen")
+    analyze.add_argument("--timing-rule", choices=("exclude", "report"), default="exclude",
+                         help="with --listeners: exclude (default) listeners with any trial whose play log cannot "
+                              "be true or more than 15 %% of test trials sent too fast, or only report them")
     analyze.add_argument("--headphone-min-correct", type=int, default=MIN_CORRECT,
                          help=f"correct rounds (of {ROUNDS}) that pass the headphone screen")
     analyze.set_defaults(handler=handle_analyze)
@@ -212,7 +220,8 @@ def handle_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"gradio is missing: {LISTENING_EXTRA}") from None
     from codecbench.listening_test.app import serve
 
-    serve(store, port=args.port, host=args.host, admin_password=password, concurrency=args.concurrency)
+    serve(store, port=args.port, host=args.host, admin_password=password, concurrency=args.concurrency,
+          trusted_proxies=tuple(args.trusted_proxy))
     return 0
 
 
@@ -224,7 +233,11 @@ def _admin_password(args: argparse.Namespace) -> str | None:
         return args.admin_password
     if not args.admin_password_file:
         return None
-    lines = Path(args.admin_password_file).read_text().splitlines()
+    path = Path(args.admin_password_file)
+    if path.exists() and path.stat().st_mode & 0o077:
+        raise ValueError(f"{path} may be read by other users (mode {path.stat().st_mode & 0o777:o}): "
+                         f"run chmod 600 {path}")
+    lines = path.read_text().splitlines()
     if not lines or not lines[0]:
         raise ValueError(f"{args.admin_password_file} is empty: its first line must be the admin password")
     return lines[0]
@@ -275,7 +288,8 @@ def handle_analyze(args: argparse.Namespace) -> int:
     mid_anchor = None if args.mid_anchor.lower() == "none" else args.mid_anchor
     result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=mid_anchor,
                      plots=not args.no_plots, screening=not args.no_screening, listeners=args.listeners,
-                     headphone_rule=args.headphone_rule, headphone_min_correct=args.headphone_min_correct)
+                     headphone_rule=args.headphone_rule, headphone_min_correct=args.headphone_min_correct,
+                     timing_rule=args.timing_rule)
     excluded = result.screening.excluded
     print(f"listeners: {len(result.screening.listeners)}, excluded by post-screening: {len(excluded)}")
     for row in excluded.itertuples():
