@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,27 @@ from codecbench.listening_test.client import event_outputs
 from codecbench.listening_test.harness import ServerProcess
 
 ADMIN_PASSWORD = "test-admin-pw"
+
+
+class Clock:
+    """A store's clock for tests: stands still until moved (`advance`), or moves `step` seconds at every reading;
+    `seconds` is its monotonic twin (rate limits)."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.moment, self.step = datetime(2026, 1, 1, tzinfo=timezone.utc), timedelta(seconds=step)
+        self.monotonic = 1000.0
+
+    def __call__(self) -> datetime:
+        self.moment += self.step
+        self.monotonic += self.step.total_seconds()
+        return self.moment
+
+    def seconds(self) -> float:
+        return self.monotonic
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+        self.monotonic += seconds
 
 CODECS = {"reference": 100, "lowpass@7k": 55, "lowpass@3.5k": 20, "opus@12": 80, "codec2@2.4": 40}
 

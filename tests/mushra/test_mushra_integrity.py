@@ -6,34 +6,16 @@ from __future__ import annotations
 import sqlite3
 import stat
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+from mushra_helpers import Clock
 
 from codecbench.listening_test.client import playback_events
 from codecbench.listening_test.events import MAX_TRIAL_EVENTS
 from codecbench.listening_test.store import INVITE_ONLY, TOO_MANY, MushraStore, Registration, SubmissionError
 from codecbench.listening_test.testdef import load_test
 from codecbench.listening_test.throttle import LoginThrottle, RateLimit
-
-
-class Clock:
-    """A clock that stands still until moved."""
-
-    def __init__(self) -> None:
-        self.moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        self.monotonic = 1000.0
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def seconds(self) -> float:
-        return self.monotonic
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-        self.monotonic += seconds
 
 
 @pytest.fixture

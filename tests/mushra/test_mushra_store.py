@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
 
 import pytest
+from mushra_helpers import Clock
 
 from codecbench.listening_test.client import playback_events
 from codecbench.listening_test.plan import plan_trials
 from codecbench.listening_test.store import MushraStore, SubmissionError
 from codecbench.listening_test.testdef import load_test
-
-
-class Clock:
-    """The store's clock: stands still until moved (`advance`), or moves `step` on every reading."""
-
-    def __init__(self, step: float = 0.0) -> None:
-        self.moment, self.step = datetime(2026, 1, 1, tzinfo=timezone.utc), timedelta(seconds=step)
-
-    def __call__(self) -> datetime:
-        self.moment += self.step
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from mushra_helpers import Clock
 from mushra_helpers import ratings as crafted
 
 from codecbench.listening_test import headphones, traps
@@ -130,7 +131,7 @@ def _take_trial(store: MushraStore, screen: dict) -> tuple[dict, bool]:
 
 
 def test_require_headphones_screens_out_at_once_with_its_own_code(trap_test, tmp_path):
-    store = MushraStore(tmp_path / "db.sqlite", trap_test, completion=Completion(code="DONE1"),
+    store = MushraStore(tmp_path / "db.sqlite", trap_test, completion=Completion(code="DONE1"), clock=Clock(step=10),
                         screened_out=Completion("https://app.prolific.com/submissions/complete?cc=OUT9", "OUT9"))
     first = store.register("", info={"PROLIFIC_PID": "abc123"})
     assert first["screen"] == "level"
@@ -156,7 +157,8 @@ def test_require_headphones_screens_out_at_once_with_its_own_code(trap_test, tmp
 
 
 def test_the_end_page_carries_the_completion_before_the_optional_answers(trap_test, tmp_path):
-    store = MushraStore(tmp_path / "db.sqlite", trap_test, level_check=False, completion=Completion(code="DONE1"))
+    store = MushraStore(tmp_path / "db.sqlite", trap_test, level_check=False, completion=Completion(code="DONE1"),
+                        clock=Clock(step=10))
     screen = store.register("")
     assert screen["screen"] == "trial"
     trapped_seen = 0
