@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import groupby
 
 from tqdm import tqdm
@@ -18,7 +18,7 @@ from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.codecs import Codec, CodecSpec, load_codec
 from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
                                      score_task, scoring_failed, task_row, uses_torch, worker_codec)
-from codecbench.processes import die_with_parent
+from codecbench.processes import WorkerPool, die_with_parent
 from codecbench.rows import Row
 
 
@@ -27,14 +27,15 @@ def _start_worker(main_pid: int) -> None:
     die_with_parent(watch_pid=main_pid)
 
 
-def metric_pool(workers: int) -> ProcessPoolExecutor:
+def metric_pool(workers: int) -> WorkerPool:
     """Worker processes (metrics, and the local engine's CPU codecs) started by a fork server, not forked from
     this process: a child forked after torch (a neural codec here, or a metric) ran an OpenMP parallel region
     hangs in its next one. The fork server imports the engine and the pipeline once (no torch op runs there),
-    so workers start without importing them again. Each worker exits as soon as this process is gone."""
+    so workers start without importing them again, and never the caller's main module (no guard needed).
+    Each worker exits as soon as this process is gone."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["codecbench.pipeline", "codecbench.engines.local"])
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
+    return WorkerPool(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
 
 
 class _InlineExecutor:
@@ -59,8 +60,8 @@ class LocalEngine(Engine):
     in this process (one model in memory, on `device`, with torch's own threads) and the workers score it.
 
     Args:
-        workers: worker processes (1: none). They come from a fork server, so a script running this with
-            workers > 1 must guard its top level with `if __name__ == "__main__":`.
+        workers: worker processes (1: none), started by a fork server without re-running the caller's main
+            module, so a script or notebook needs no `if __name__ == "__main__":` guard.
         device: where torch codecs run (`cpu`, `cuda`).
     """
 
