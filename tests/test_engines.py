@@ -140,6 +140,25 @@ def test_a_run_resumes_across_engines(ray_cluster, tmp_path, selection, inline_r
     assert [(i["engine"], i["todo"]) for i in invocations] == [("ray", 2), ("local", 2), ("ray", 2)]
 
 
+def test_both_engines_give_equal_rows_at_the_default_threads(ray_cluster, tmp_path, torch_one_thread):
+    """No `--threads`, and this process's torch on several threads (as a user's may be): a torch codec's rows
+    are equal value for value on both engines, and run.json records the one thread count both used."""
+    import torch
+
+    from codecbench.cli import main
+
+    common = ["run", "--limit", "1", "--codec", "gan-mel@1.5", "--metrics", "pesq_wb,stoi", "--workers", "2",
+              "--no-progress"]
+    torch.set_num_threads(4)  # torch_one_thread restores the count afterwards
+    assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    assert main([*common, "--engine", "ray", "--out", str(tmp_path / "ray")]) == 0
+    local, on_ray = (pd.read_parquet(tmp_path / name / "utterances.parquet") for name in ("local", "ray"))
+    assert (local["error"] == "").all() and local["pesq_wb"].notna().all()
+    pd.testing.assert_frame_equal(comparable(on_ray), comparable(local), check_exact=True)
+    for name in ("local", "ray"):
+        assert json.loads((tmp_path / name / "run.json").read_text())["invocations"][-1]["torch_threads"] == 1
+
+
 def _busy_codec_actor() -> int | None:
     """The pid of a Ray codec actor while it codes (Ray titles the process after the running method)."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
