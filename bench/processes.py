@@ -4,8 +4,10 @@ never re-run the user's script.
 A metric worker blocked on its task queue holds both ends of the queue's pipes, so it never sees the parent
 go; a forked decoder waits on its pool's pipe the same way. `die_with_parent` is called first thing in
 such a child (a pool initializer): on Linux the kernel sends it SIGKILL when its parent exits
-(`PR_SET_PDEATHSIG`), and with `watch_pid` (e.g. the run's main process, when the parent is a fork server)
-a daemon thread exits the process as soon as that process is gone (a pidfd, or polling elsewhere).
+(`PR_SET_PDEATHSIG`), and with `watch_pid` a daemon thread exits the process as soon as that process is gone
+(a pidfd, or polling elsewhere). A fork server's child needs `watch_pid` (the process that started the pool):
+its parent is the fork server, which lives as long as any of its children does (each holds the server's
+alive pipe), so the parent's death alone would never come.
 
 A process started by multiprocessing's fork server (or spawned) re-runs the main script or `-m` module first,
 so that functions defined there can be unpickled; a script without an `if __name__ == "__main__":` guard

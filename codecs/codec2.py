@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,8 @@ class Codec2Codec(Codec):
         (bits,) = unpack_fields(b"".join(encoded.packets), [(n_frames * self.bits_per_frame, 1)])
         frames = bits.reshape(n_frames, self.bits_per_frame)
         payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
-        with WorkerPool(1, mp_context=_fresh_process_context(), initializer=die_with_parent) as pool:
+        with WorkerPool(1, mp_context=_fresh_process_context(), initializer=die_with_parent,
+                        initargs=(os.getpid(),)) as pool:  # the decoder ends with this process, however it ends
             pcm = pool.submit(_decode_in_child, MODES[self.kbps], payload).result()  # a crash: BrokenProcessPool
         return from_pcm16(pcm)
 
