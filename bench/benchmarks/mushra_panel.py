@@ -30,7 +30,6 @@ from codecbench.listening_test.client import ListenerClient, playback_events
 from codecbench.listening_test.harness import start_server
 from codecbench.listening_test.results import ResultsDB
 from codecbench.listening_test.testdef import load_test
-from codecbench.safecsv import write_csv
 
 ANALYSIS_FILES = ("screening.csv", "excluded_listeners.csv", "summary.csv", "item_summary.csv", "anova.csv",
                   "pairwise.csv", "analysis.json", "ratings_by_condition.png", "ratings_by_item.png", "mean_ci.png")
@@ -111,7 +110,7 @@ def panel(test_dir: str | Path, folder: str | Path, listeners: int = 12, seed: i
     results = ResultsDB(db, load_test(test_dir))
     ratings, trials, people = results.ratings(), results.trials(), results.listeners()
     for name, frame in (("ratings", ratings), ("trials", trials), ("listeners", people)):
-        write_csv(frame, folder / f"{name}.csv")
+        frame.to_csv(folder / f"{name}.csv", index=False)
     result = analyze(folder / "ratings.csv", folder / "analysis", listeners=folder / "listeners.csv")
     missing = [name for name in ANALYSIS_FILES if not (folder / "analysis" / name).is_file()]
     return PanelResult(ids[-1], people, trials, result, missing)
