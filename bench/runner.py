@@ -145,7 +145,8 @@ def run_benchmark(
     rundir.check_reusable(resume, overwrite)
     engine.start()  # a cluster that cannot be joined fails here, before the run folder exists
     invocation = {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
-                  "resumed": False, "engine": engine.name, "workers": workers, "device": device, "specs": spec_names,
+                  "resumed": False, "engine": engine.name, "workers": workers, "device": device,
+                  "torch_threads": engine.threads, "specs": spec_names,
                   "utterances": len(selection.utterances), "versions": package_versions(),
                   "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
     channel_names = None if channels is None else [c.name for c in channels]

@@ -154,7 +154,8 @@ def test_both_engines_give_equal_rows_at_the_default_threads(ray_cluster, tmp_pa
     assert (local["error"] == "").all() and local["pesq_wb"].notna().all()
     pd.testing.assert_frame_equal(comparable(on_ray), comparable(local), check_exact=True)
     for name in ("local", "ray"):
-        assert json.loads((tmp_path / name / "run.json").read_text())["environment"]["torch_threads"] == 1
+        info = json.loads((tmp_path / name / "run.json").read_text())
+        assert info["invocations"][-1]["torch_threads"] == info["environment"]["torch_threads"] == 1
 
 
 def test_killed_actors_are_retried_and_no_row_is_lost_or_doubled(ray_cluster, tmp_path, selection, inline_run):

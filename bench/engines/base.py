@@ -25,7 +25,8 @@ DEFAULT_THREADS = 1
 A torch codec's output can change in its last float bits with the thread count (reductions split per thread),
 so every engine applies the same count: in this process (local engine), in each Ray actor, whatever this
 process or the actor's host would choose by itself. One thread gives the same numbers on every machine and
-fits Ray's one CPU per actor; a run's count is in run.json (`environment.torch_threads`)."""
+fits Ray's one CPU per actor; a run's count is in run.json (`invocations[].torch_threads`,
+and `environment.torch_threads`)."""
 
 
 def checked_threads(threads: int) -> int:
