@@ -23,6 +23,7 @@ import pandas as pd
 from codecbench.journal import Journal, Tail
 from codecbench.provenance import MANIFEST_COLUMNS
 from codecbench.rows import KEY, N_SEEDS, SEED_STD_SUFFIX, Row, column_order, record_key
+from codecbench.safecsv import read_csv, write_csv
 
 JOURNAL = "rows.journal"
 LEGACY_JOURNAL = "rows.jsonl"  # runs of codecbench before the framed journal
@@ -175,7 +176,7 @@ class RunDir:
 
     def read_manifest(self) -> pd.DataFrame | None:
         path = self.path / MANIFEST
-        return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
+        return read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -234,14 +235,14 @@ class RunDir:
         """Rewrite `utterances.parquet` and `utterances.csv` from the journal; returns the table."""
         table = self.table(metric_columns, conditions)
         self._replace(PARQUET, lambda path: table.to_parquet(path, index=False))
-        self._replace(CSV, lambda path: table.to_csv(path, index=False))
+        self._replace(CSV, lambda path: write_csv(table, path))
         return table
 
     def write_summary(self, summary: pd.DataFrame) -> None:
-        self._replace(SUMMARY, lambda path: summary.to_csv(path, index=False))
+        self._replace(SUMMARY, lambda path: write_csv(summary, path))
 
     def write_manifest(self, manifest: pd.DataFrame) -> None:
-        self._replace(MANIFEST, lambda path: manifest[MANIFEST_COLUMNS].to_csv(path, index=False))
+        self._replace(MANIFEST, lambda path: write_csv(manifest[MANIFEST_COLUMNS], path))
 
     def write_info(self, info: RunInfo) -> None:
         self._replace(RUN_JSON, lambda path: path.write_text(json.dumps(asdict(info), indent=2, default=str)))

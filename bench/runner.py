@@ -111,8 +111,8 @@ def run_benchmark(
         specs: codec specs, e.g. `["opus@6", "codec2@2.4"]`.
         metrics: metric names, e.g. `["pesq_wb", "stoi"]`.
         out: run directory (`utterances.parquet/.csv`, `summary.csv`, `run.json`, `manifest.csv`).
-        workers: metric processes of the default local engine (1: inline). They come from a fork server, so
-            a script calling this with workers > 1 must guard its top level with `if __name__ == "__main__":`.
+        workers: metric processes of the default local engine (1: inline). They come from a fork server and
+            never re-run the caller's script, so it needs no `if __name__ == "__main__":` guard.
         resume: finish or extend a previous run in `out` (same metrics, seed and data; every input unchanged;
             its utterances and specs, or a superset of them).
         overwrite: discard a previous run in `out`.
@@ -145,8 +145,10 @@ def run_benchmark(
     rundir.check_reusable(resume, overwrite)
     engine.start()  # a cluster that cannot be joined fails here, before the run folder exists
     invocation = {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
-                  "resumed": False, "engine": engine.name, "workers": workers, "device": device, "specs": spec_names,
-                  "utterances": len(selection.utterances), "versions": package_versions(), "environment": environment()}
+                  "resumed": False, "engine": engine.name, "workers": workers, "device": device,
+                  "torch_threads": engine.threads, "specs": spec_names,
+                  "utterances": len(selection.utterances), "versions": package_versions(),
+                  "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
     channel_names = None if channels is None else [c.name for c in channels]
     input_names = None if inputs is None else [c.name for c in inputs]
     conditions = [name for name, given in (("channel", channels), ("input", inputs)) if given is not None]

@@ -19,6 +19,7 @@ from codecbench.codecs import CodecSpec, parse_spec
 from codecbench.datasets import Selection
 from codecbench.metrics import metric_columns
 from codecbench.runner import RunResult, run_benchmark
+from codecbench.safecsv import write_csv
 
 TABLE = "sweep.csv"
 FIGURE = "sweep.png"
@@ -172,7 +173,7 @@ def run_sweep(selection: Selection, spec: str | CodecSpec, params: dict[str, lis
     metrics = [metric, *[m for m in extra_metrics or [] if m != metric]]
     run = run_benchmark(selection, [s for _, s in grid], metrics, out, **run_options)
     table = sweep_table(run.rows, run.summary, grid, metric)
-    table.to_csv(run.out / TABLE, index=False)
+    write_csv(table, run.out / TABLE)
     title = f"{base} on {selection.dataset} {selection.split} ({len(selection.utterances)} utterances)"
     figure = plot_sweep(table, list(params), metric, title, run.out / FIGURE)
     return SweepResult(run, table, figure)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import sys
+import os
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from codecbench.audio import from_pcm16, to_pcm16
 from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream, Framing
 from codecbench.codecs.bitpack import pack_fields, unpack_fields
-from codecbench.processes import die_with_parent
+from codecbench.processes import WorkerPool, die_with_parent
 
 DECODER_MODULE = "codecbench.codecs.codec2_decoder"  # imported in the fork server only
 
@@ -29,7 +29,9 @@ class Codec2Codec(Codec):
     different audio. Each decode therefore runs in a process forked from multiprocessing's fork server, a
     fresh interpreter that never decodes, so its generator is in the library's initial state whatever this
     process decoded before (e.g. frame by frame through `open_stream` for latency): the output depends on
-    the bits alone, and resumed runs, workers and Ray actors all equal fresh ones.
+    the bits alone, and resumed runs, workers and Ray actors all equal fresh ones. The decode process does not
+    re-run the main module (`WorkerPool`), so a script or notebook decoding Codec 2 needs no
+    `if __name__ == "__main__":` guard.
 
     Args:
         kbps: one of 0.7 (700C), 1.2, 1.3, 1.4, 1.6, 2.4, 3.2.
@@ -85,8 +87,9 @@ class Codec2Codec(Codec):
         (bits,) = unpack_fields(b"".join(encoded.packets), [(n_frames * self.bits_per_frame, 1)])
         frames = bits.reshape(n_frames, self.bits_per_frame)
         payload = b"".join(pack_fields([(frame, 1)]) for frame in frames)  # libcodec2 takes whole bytes per frame
-        with _fresh_process_context().Pool(1, initializer=die_with_parent) as pool:
-            pcm = pool.apply(_decode_in_child, (MODES[self.kbps], payload))
+        with WorkerPool(1, mp_context=_fresh_process_context(), initializer=die_with_parent,
+                        initargs=(os.getpid(),)) as pool:  # the decoder ends with this process, however it ends
+            pcm = pool.submit(_decode_in_child, MODES[self.kbps], payload).result()  # a crash: BrokenProcessPool
         return from_pcm16(pcm)
 
     def open_stream(self) -> "Codec2Stream":
@@ -121,11 +124,11 @@ class Codec2Stream(FrameStream):
 
 
 def _fresh_process_context() -> multiprocessing.context.BaseContext:
-    """multiprocessing's fork server, which imports the decoder module and the run's main script or module once
-    before it forks, so a decode process starts in milliseconds instead of importing them again."""
+    """multiprocessing's fork server, which imports the decoder module once before it forks, so a decode
+    process starts in milliseconds instead of importing it again. Never the main module: it need not be
+    guarded, and the server must not run it."""
     context = multiprocessing.get_context("forkserver")
-    main = getattr(sys.modules["__main__"], "__spec__", None)  # a main run with -m is re-run by name in each child
-    context.set_forkserver_preload(["__main__", *([main.name] if main is not None else []), __name__, DECODER_MODULE])
+    context.set_forkserver_preload([__name__, DECODER_MODULE])
     return context  # (the preload list only counts when the server starts, on the first decode)
 
 

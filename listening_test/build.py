@@ -39,6 +39,7 @@ from codecbench.listening_test.selection import find_speakers_txt, pick_balanced
 from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
                                                write_checksums)
 from codecbench.rows import CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
+from codecbench.safecsv import read_csv, write_csv
 
 if TYPE_CHECKING:
     from codecbench.engines.base import Plan, Task
@@ -204,7 +205,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["system"].isin(systems)]
     complete = ok.groupby("utterance")["system"].nunique()
     usable = set(complete[complete == len(systems)].index)
-    manifest = pd.read_csv(run_dir / "manifest.csv", dtype=str).set_index("utterance")
+    manifest = read_csv(run_dir / "manifest.csv", dtype=str).set_index("utterance")
     candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
     if len(candidates) < count:
         raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
@@ -433,7 +434,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
                                "anchor_distance": distance, "stimuli": stimuli})
     loudness = pd.DataFrame(records)[["item", "phase", "condition", "file", "lufs_before", "peak_before_dbfs",
                                       "gain_db", "lufs_after", "peak_dbfs", "span_lu", "flagged"]]
-    loudness.to_csv(staging / LOUDNESS_CSV, index=False)
+    write_csv(loudness, staging / LOUDNESS_CSV)
     flagged = sorted(set(loudness.loc[loudness["flagged"], "item"]))
     conditions = [c for c in prepared[0][3] if not traps.is_trap(c)] if prepared else []
     spec = {

@@ -5,8 +5,6 @@ import json
 import os
 import signal
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -140,29 +138,51 @@ def test_a_run_resumes_across_engines(ray_cluster, tmp_path, selection, inline_r
     assert [(i["engine"], i["todo"]) for i in invocations] == [("ray", 2), ("local", 2), ("ray", 2)]
 
 
-def _busy_codec_actor() -> int | None:
-    """The pid of a Ray codec actor while it codes (Ray titles the process after the running method)."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if cmdline.read_bytes().startswith(b"ray::CodecActor.code"):
-                return int(cmdline.parent.name)
-        except OSError:
-            continue
-    return None
+def test_both_engines_give_equal_rows_at_the_default_threads(ray_cluster, tmp_path, torch_one_thread):
+    """No `--threads`, and this process's torch on several threads (as a user's may be): a torch codec's rows
+    are equal value for value on both engines, and run.json records the one thread count both used."""
+    import torch
+
+    from codecbench.cli import main
+
+    common = ["run", "--limit", "1", "--codec", "gan-mel@1.5", "--metrics", "pesq_wb,stoi", "--workers", "1",
+              "--no-progress"]
+    torch.set_num_threads(4)  # torch_one_thread restores the count afterwards
+    assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    assert main([*common, "--engine", "ray", "--out", str(tmp_path / "ray")]) == 0
+    local, on_ray = (pd.read_parquet(tmp_path / name / "utterances.parquet") for name in ("local", "ray"))
+    assert (local["error"] == "").all() and local["pesq_wb"].notna().all()
+    pd.testing.assert_frame_equal(comparable(on_ray), comparable(local), check_exact=True)
+    for name in ("local", "ray"):
+        info = json.loads((tmp_path / name / "run.json").read_text())
+        assert info["invocations"][-1]["torch_threads"] == info["environment"]["torch_threads"] == 1
 
 
-def test_a_killed_actor_is_retried_and_no_row_is_lost_or_doubled(ray_cluster, tmp_path, selection, inline_run):
-    out, outcome = tmp_path / "killed", {}
-    engine = make_engine("ray", workers=2, threads=1)
-    worker = threading.Thread(target=lambda: outcome.update(result=run(selection, out, engine)))
-    worker.start()
-    killed = None
-    while worker.is_alive() and killed is None:
-        killed = _busy_codec_actor()
-        time.sleep(0.005)
-    assert killed is not None, "the run ended before an actor could be killed"
-    os.kill(killed, signal.SIGKILL)
-    worker.join()
-    assert_same_run(outcome["result"], inline_run)
+def test_killed_actors_are_retried_and_no_row_is_lost_or_doubled(ray_cluster, tmp_path, selection, inline_run):
+    """Every codec actor is killed (SIGKILL) as the first row is stored, while the driver holds the run's other
+    tasks in flight on them: the tasks are retried on the restarted actors, and the run equals one process's."""
+    from codecbench.engines.ray import RayEngine
+
+    killed: list[int] = []
+
+    class KillsItsActorsAtTheFirstRow(RayEngine):
+        def run(self, work, store, progress):
+            from ray._private.state import actors  # the GCS actor table: each actor's process
+
+            pids = [actors(actor._actor_id.hex())["Pid"] for actor in self.pool]
+
+            def store_then_kill(row):
+                store(row)
+                if not killed:
+                    killed.extend(pids)
+                    for pid in pids:
+                        os.kill(pid, signal.SIGKILL)
+
+            super().run(work, store_then_kill, progress)
+
+    out = tmp_path / "killed"
+    result = run(selection, out, KillsItsActorsAtTheFirstRow(workers=2, threads=1))
+    assert len(killed) == 2, killed  # one actor per CPU of the 2-CPU instance
+    assert_same_run(result, inline_run)
     keys = [(r["utterance"], r["spec"]) for r in Journal(out / JOURNAL).records()]
     assert len(keys) == len(set(keys)) == len(inline_run.rows)

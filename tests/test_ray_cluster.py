@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +42,36 @@ sys.exit(0 if sum(node["Alive"] for node in ray.nodes()) == int(sys.argv[2]) els
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+HEAD_TRIES = 3  # a port found free can be taken by another process before `ray start` binds it: try another
+
+
+@contextmanager
+def unused_port() -> Iterator[int]:
+    """A localhost port that nothing listens on while the block runs: bound here without listening, so no other
+    process can take it meanwhile, and a connection to it is refused."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
+
+
+def wait_for_nodes(address: str, count: int, head: subprocess.Popen) -> bool:
+    """Until `count` nodes of the cluster at `address` are alive (True), or the head exited (False)."""
+    waiter = subprocess.Popen([sys.executable, "-c", WAIT_FOR_NODES, address, str(count)], env=ENV,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while waiter.poll() is None:
+            if head.poll() is not None:
+                return False
+            try:
+                waiter.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+        assert waiter.returncode == 0, waiter.stderr.read()[-2000:]
+        return True
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
 
 
 def stop(node: subprocess.Popen) -> None:
@@ -72,21 +100,25 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory) -> Cluster:
-    cluster = Cluster(f"127.0.0.1:{free_port()}", tmp_path_factory.mktemp("h"))
     common = ["--block", "--num-cpus", "1", "--disable-usage-stats"]
-    head = subprocess.Popen([RAY, "start", "--head", "--port", cluster.address.split(":")[1], "--include-dashboard",
-                             "false", "--temp-dir", str(cluster.temp_root / "ray"), *common],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    nodes = [head]
+    nodes: list[subprocess.Popen] = []
     try:
-        for count in (1, 2):
-            if count == 2:
-                nodes.append(subprocess.Popen([RAY, "start", "--address", cluster.address, "--temp-dir",
-                                               str(tmp_path_factory.mktemp("w")), *common], start_new_session=True,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV))
-            waited = subprocess.run([sys.executable, "-c", WAIT_FOR_NODES, cluster.address, str(count)], env=ENV,
-                                    capture_output=True, timeout=300)
-            assert waited.returncode == 0, waited.stderr[-2000:]
+        for _ in range(HEAD_TRIES):
+            with unused_port() as port:
+                cluster = Cluster(f"127.0.0.1:{port}", tmp_path_factory.mktemp("h"))
+            head = subprocess.Popen([RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false",
+                                     "--temp-dir", str(cluster.temp_root / "ray"), *common],
+                                    start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    env=ENV)
+            nodes.append(head)
+            if wait_for_nodes(cluster.address, 1, head):
+                break
+        else:
+            pytest.fail(f"ray start --head failed {HEAD_TRIES} times")
+        nodes.append(subprocess.Popen([RAY, "start", "--address", cluster.address, "--temp-dir",
+                                       str(tmp_path_factory.mktemp("w")), *common], start_new_session=True,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV))
+        assert wait_for_nodes(cluster.address, 2, head), "the head exited"
         yield cluster
     finally:
         for node in reversed(nodes):
@@ -132,12 +164,12 @@ def test_auto_without_a_live_cluster_is_one_line_exit_2_nothing_written(tmp_path
     """RAY_ADDRESS unset and no address recorded in Ray's temp dir (Ray's own last resort, any Ray process on the
     machine, is not used: here it would join the module's cluster or another user's), or the recorded address of
     a cluster that is gone (Ray would retry it for minutes)."""
-    record, port = tmp_path / "ray" / "ray_current_cluster", free_port()
-    if recorded:
-        record.parent.mkdir()
-        record.write_text(f"127.0.0.1:{port}")
-    out = tmp_path / "run"
-    done = run_on_cluster(out, librispeech_root, "auto", {**ENV, "RAY_TMPDIR": str(tmp_path)})
+    record, out = tmp_path / "ray" / "ray_current_cluster", tmp_path / "run"
+    with unused_port() as port:  # refused while the run tries it
+        if recorded:
+            record.parent.mkdir()
+            record.write_text(f"127.0.0.1:{port}")
+        done = run_on_cluster(out, librispeech_root, "auto", {**ENV, "RAY_TMPDIR": str(tmp_path)})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"codecbench run: error: --ray-address auto (address from {record}): no Ray "
                                         f"cluster answers at 127.0.0.1:{port} (Connection refused); is it running "

@@ -25,6 +25,7 @@ from pystoi import stoi
 from tqdm import tqdm
 
 from codecbench.codecs.lyra import find_weights
+from codecbench.safecsv import read_csv
 
 QUANTIZERS = {"lyra@3.2": 16, "lyra@6": 30, "lyra@9.2": 46}
 TOLERANCE = {"pesq_wb": 0.06, "stoi": 0.015}  # absolute; kbps: 2 % relative
@@ -62,7 +63,7 @@ def main() -> int:
 
     run = pd.read_parquet(args.run / "utterances.parquet")
     specs = [s for s in QUANTIZERS if s in set(run["spec"])]
-    manifest = pd.read_csv(args.run / "manifest.csv")  # the very files the run coded
+    manifest = read_csv(args.run / "manifest.csv")  # the very files the run coded
     files = dict(zip(manifest["utterance"], map(Path, manifest["path"])))
     rows = []
     for utterance in tqdm(sorted(set(run["utterance"]) & set(files)), desc="reference", unit="utt"):

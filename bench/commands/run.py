@@ -64,8 +64,9 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="device for neural codecs (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=0, help="run seed")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of the neural codecs (default: torch's choice; 1 avoids oversubscribing "
-                             "a small machine while metric workers run)")
+                        help="torch threads of the torch codecs, in this process (local engine) or each Ray actor; "
+                             "default 1 on both engines, so both give the same numbers (a torch codec's last float "
+                             "bits can change with the count); recorded in run.json")
     parser.add_argument("--resume", action="store_true",
                         help="finish (or extend) the run in --out; codecs and metrics default to the run's")
     parser.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
@@ -80,9 +81,8 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
     from codecbench.rundir import RunDir
-    from codecbench.runner import run_benchmark, set_torch_threads
+    from codecbench.runner import run_benchmark
 
-    set_torch_threads(args.threads)
     previous = RunDir(args.out).read_info() if args.resume else None  # --resume defaults to the run's own choices
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
     specs = parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS))

@@ -27,10 +27,8 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.datasets import select
     from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
-    from codecbench.runner import set_torch_threads
     from codecbench.sweep import parse_param, run_sweep
 
-    set_torch_threads(args.threads)
     params: dict[str, list[str]] = {}
     for text in args.param:
         name, values = parse_param(text)

@@ -2,7 +2,7 @@
 the run folder; they compute nothing themselves. `local`: this machine's processes (`LocalEngine`); `ray`: a
 Ray cluster, started on this machine or joined (`RayEngine`, needs the `[ray]` extra)."""
 
-from codecbench.engines.base import CodecInfo, Engine, Plan, Task, Work
+from codecbench.engines.base import DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work
 from codecbench.engines.local import LocalEngine
 
 ENGINES = ("local", "ray")
@@ -18,15 +18,17 @@ def make_engine(name: str, workers: int = 1, device: str = "cpu", address: str |
         device: where torch codecs run (`cpu`, `cuda`).
         address: ray: a running cluster to join (`auto`, `ray://HOST:10001`); None starts one here.
         actors: ray: codec actors (default: one per CPU, or per GPU with `device` cuda).
-        threads: ray: torch's threads in each actor (the local engine's are this process's: `--threads`).
+        threads: torch's threads wherever a torch codec codes: this process (local), each actor (ray); None:
+            `DEFAULT_THREADS`, the same on both engines.
 
     Raises:
         ValueError: an unknown engine, or Ray options with the local engine.
     """
+    threads = DEFAULT_THREADS if threads is None else threads
     if name == "local":
-        if address is not None or actors is not None:  # threads: set for this process by the caller
+        if address is not None or actors is not None:
             raise ValueError("--ray-address and --actors need --engine ray")
-        return LocalEngine(workers, device)
+        return LocalEngine(workers, device, threads)
     if name == "ray":
         from codecbench.engines.ray import RayEngine
 
@@ -34,4 +36,4 @@ def make_engine(name: str, workers: int = 1, device: str = "cpu", address: str |
     raise ValueError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
 
 
-__all__ = ["CodecInfo", "ENGINES", "Engine", "LocalEngine", "Plan", "Task", "Work", "make_engine"]
+__all__ = ["CodecInfo", "DEFAULT_THREADS", "ENGINES", "Engine", "LocalEngine", "Plan", "Task", "Work", "make_engine"]

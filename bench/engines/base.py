@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -17,6 +18,42 @@ from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, load_codec
 from codecbench.datasets import Utterance
 from codecbench.pipeline import Coded, Scored
 from codecbench.rows import N_SEEDS, SEED_STD_SUFFIX, Row, nan_metrics
+
+DEFAULT_THREADS = 1
+"""torch's intra-op threads for the torch codecs on every engine, unless the run asks for others (`--threads`).
+
+A torch codec's output can change in its last float bits with the thread count (reductions split per thread),
+so every engine applies the same count: in this process (local engine), in each Ray actor, whatever this
+process or the actor's host would choose by itself. One thread gives the same numbers on every machine and
+fits Ray's one CPU per actor; a run's count is in run.json (`invocations[].torch_threads`,
+and `environment.torch_threads`)."""
+
+
+def checked_threads(threads: int) -> int:
+    """`threads`, checked.
+
+    Raises:
+        ValueError: fewer than one thread.
+    """
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, not {threads}")
+    return threads
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to `threads` within the block (nothing where torch is not installed)."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -212,6 +249,7 @@ class Engine(ABC):
     `pipeline.score` for every task, handing each finished row to `store` (the run folder's journal)."""
 
     name: ClassVar[str]
+    threads: int = DEFAULT_THREADS  # torch's threads wherever this engine runs a torch codec
 
     def start(self) -> None:
         """Acquire what the engine runs on (a Ray cluster); `load` calls it. Nothing for an engine of this process."""

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import groupby
 
 from tqdm import tqdm
@@ -16,9 +16,10 @@ from tqdm import tqdm
 from codecbench import pipeline
 from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.codecs import Codec, CodecSpec, load_codec
-from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
-                                     score_task, scoring_failed, task_row, uses_torch, worker_codec)
-from codecbench.processes import die_with_parent
+from codecbench.engines.base import (DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work, checked_threads, code_task,
+                                     failed_row, load_codecs, score_task, scoring_failed, task_row, torch_threads,
+                                     uses_torch, worker_codec)
+from codecbench.processes import WorkerPool, die_with_parent
 from codecbench.rows import Row
 
 
@@ -27,14 +28,15 @@ def _start_worker(main_pid: int) -> None:
     die_with_parent(watch_pid=main_pid)
 
 
-def metric_pool(workers: int) -> ProcessPoolExecutor:
+def metric_pool(workers: int) -> WorkerPool:
     """Worker processes (metrics, and the local engine's CPU codecs) started by a fork server, not forked from
     this process: a child forked after torch (a neural codec here, or a metric) ran an OpenMP parallel region
     hangs in its next one. The fork server imports the engine and the pipeline once (no torch op runs there),
-    so workers start without importing them again. Each worker exits as soon as this process is gone."""
+    so workers start without importing them again, and never the caller's main module (no guard needed).
+    Each worker exits as soon as this process is gone."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["codecbench.pipeline", "codecbench.engines.local"])
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
+    return WorkerPool(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
 
 
 class _InlineExecutor:
@@ -56,18 +58,19 @@ class LocalEngine(Engine):
     """The codecs of this machine's processes. With one worker everything runs in this process. With more,
     `workers` processes code and score: a CPU codec (no torch modules: Opus, Codec 2, Lyra, ...) codes in the
     worker that scores it, each worker loading it once, so coding runs in parallel too; a torch codec codes
-    in this process (one model in memory, on `device`, with torch's own threads) and the workers score it.
+    in this process (one model in memory, on `device`, with `threads` torch threads) and the workers score it.
 
     Args:
-        workers: worker processes (1: none). They come from a fork server, so a script running this with
-            workers > 1 must guard its top level with `if __name__ == "__main__":`.
+        workers: worker processes (1: none), started by a fork server without re-running the caller's main
+            module, so a script or notebook needs no `if __name__ == "__main__":` guard.
         device: where torch codecs run (`cpu`, `cuda`).
+        threads: torch's threads in this process while the run codes (`DEFAULT_THREADS`: the Ray engine's too).
     """
 
     name = "local"
 
-    def __init__(self, workers: int = 1, device: str = "cpu") -> None:
-        self.workers, self.device = workers, device
+    def __init__(self, workers: int = 1, device: str = "cpu", threads: int = DEFAULT_THREADS) -> None:
+        self.workers, self.device, self.threads = workers, device, checked_threads(threads)
         self.codecs: dict[str, Codec] = {}
         self.infos: dict[str, CodecInfo] = {}
 
@@ -108,26 +111,27 @@ class LocalEngine(Engine):
 
         completed = False
         try:
-            for utterance, group in groupby(work.tasks, key=lambda task: task.utterance):
-                try:
-                    audio: LoadedAudio | None = load_audio(utterance.path, pipeline.WORKING_RATE)
-                    load_error = ""
-                except AudioError as exc:
-                    audio, load_error = None, str(exc)
-                for task in group:
-                    info = infos[task.spec]
-                    if audio is None:
-                        stored(failed_row(task, info, plan.metric_columns, load_error))
-                    elif self.in_workers(task.spec):
-                        pending[executor.submit(_code_and_score, info, task, audio, plan)] = (task, audio, None)
-                    else:
-                        coded = code_task(self.codecs[task.spec], info, task, audio, plan)
-                        if isinstance(coded, Row):
-                            stored(coded)
-                            continue
-                        pending[executor.submit(score_task, task, info, audio, coded, plan)] = (task, audio, coded)
-                    drain(2 * max(self.workers, 1))
-            drain(0)
+            with torch_threads(self.threads):
+                for utterance, group in groupby(work.tasks, key=lambda task: task.utterance):
+                    try:
+                        audio: LoadedAudio | None = load_audio(utterance.path, pipeline.WORKING_RATE)
+                        load_error = ""
+                    except AudioError as exc:
+                        audio, load_error = None, str(exc)
+                    for task in group:
+                        info = infos[task.spec]
+                        if audio is None:
+                            stored(failed_row(task, info, plan.metric_columns, load_error))
+                        elif self.in_workers(task.spec):
+                            pending[executor.submit(_code_and_score, info, task, audio, plan)] = (task, audio, None)
+                        else:
+                            coded = code_task(self.codecs[task.spec], info, task, audio, plan)
+                            if isinstance(coded, Row):
+                                stored(coded)
+                                continue
+                            pending[executor.submit(score_task, task, info, audio, coded, plan)] = (task, audio, coded)
+                        drain(2 * max(self.workers, 1))
+                drain(0)
             completed = True
         finally:
             executor.shutdown(wait=completed, cancel_futures=not completed)

@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from codecbench.audio import LoadedAudio
 from codecbench.codecs import CodecSpec
-from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
-                                     read_task_audio, score_task, worker_codec)
+from codecbench.engines.base import (DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work, checked_threads, code_task,
+                                     failed_row, load_codecs, read_task_audio, score_task, torch_threads,
+                                     worker_codec)
 from codecbench.pipeline import Coded
 from codecbench.rows import Row
-from codecbench.runner import set_torch_threads
 
 RETRIES = 3  # a killed actor restarts and a killed task reruns this many times before its row says so
 IN_FLIGHT_PER_ACTOR = 2  # tasks submitted ahead per actor: enough to keep actors and metric tasks busy
@@ -130,12 +130,11 @@ class CodecActor:
 
     Args:
         device: where torch codecs run.
-        threads: torch's threads here (None: Ray's default for a worker, 1).
+        threads: torch's threads while it codes.
     """
 
-    def __init__(self, device: str, threads: int | None) -> None:
-        set_torch_threads(threads)
-        self.device = device
+    def __init__(self, device: str, threads: int) -> None:
+        self.device, self.threads = device, threads
 
     def load(self, specs: list[str]) -> tuple[dict[str, CodecInfo], dict[str, str]]:
         """Load every spec's codec here; their descriptions and, for the unavailable ones, why."""
@@ -147,7 +146,8 @@ class CodecActor:
         audio = read_task_audio(task, plan, info)
         if isinstance(audio, Row):
             return CodedOnNode(_node(), row=audio)
-        coded = code_task(worker_codec(task.spec, self.device), info, task, audio, plan)
+        with torch_threads(self.threads):
+            coded = code_task(worker_codec(task.spec, self.device), info, task, audio, plan)
         if isinstance(coded, Row):
             return CodedOnNode(_node(), row=coded)
         return CodedOnNode(_node(), audio=audio, coded=coded)
@@ -168,19 +168,19 @@ class RayEngine(Engine):
         device: where torch codecs run in the actors (`cpu`, `cuda`: each actor holds a share of a GPU).
         address: a running cluster to join (`auto`, `ray://HOST:10001`); None starts Ray here.
         actors: codec actors (default: one per CPU of the cluster, or per GPU with `device` cuda).
-        threads: torch's threads in each actor (None: 1, Ray's default). Torch codecs decode bit for bit as
-            the local engine does only with the same thread count (`--threads`).
+        threads: torch's threads in each actor while it codes (`DEFAULT_THREADS`: the local engine's too, so
+            torch codecs give the same bits on both engines).
     """
 
     name = "ray"
 
     def __init__(self, workers: int = 1, device: str = "cpu", address: str | None = None,
-                 actors: int | None = None, threads: int | None = None) -> None:
+                 actors: int | None = None, threads: int = DEFAULT_THREADS) -> None:
         if actors is not None and actors < 1:
             raise ValueError(f"--actors must be at least 1, not {actors}")
         import_ray()  # fail before anything runs where Ray is missing
         self.workers, self.device, self.address, self.actors = max(workers, 1), device, address, actors
-        self.threads = threads
+        self.threads = checked_threads(threads)
         self.ray: Any = None
         self.started_here = False
         self.pool: list[Any] = []

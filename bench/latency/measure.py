@@ -31,6 +31,7 @@ from codecbench.latency.stats import summarize_ms
 from codecbench.resources import environment, package_versions
 from codecbench.pipeline import WORKING_RATE
 from codecbench.runner import set_torch_threads
+from codecbench.safecsv import write_csv
 
 SETTINGS = ("clip", "stream", "batch")
 EAGER = {key: choices[0] for key, choices in FAST_PATH_OPTIONS.items()}  # compile=eager, dtype=fp32
@@ -339,7 +340,7 @@ def measure_latency(
         del codec
     bar.close()
     table = pd.DataFrame([asdict(r) for r in rows], columns=COLUMNS)
-    table.to_csv(out / "latency.csv", index=False)
+    write_csv(table, out / "latency.csv")
     info = {
         "command": shlex.join(command if command is not None else sys.argv),
         "finished": datetime.now(timezone.utc).isoformat(),

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from codecbench import safecsv
 from codecbench.resources import file_digest, package_versions
 from codecbench.report import plots
 from codecbench.report.claims import check_claims, claims_grid, load_claims, resolve_claims_path
@@ -189,7 +190,7 @@ def build_report(
     files: list[Path] = []
 
     def write_csv(frame: pd.DataFrame, name: str) -> None:
-        frame.to_csv(out / name, index=False)
+        safecsv.write_csv(frame, out / name)
         files.append(out / name)
 
     table = spec_table(run, ci)

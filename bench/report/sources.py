@@ -35,6 +35,7 @@ from codecbench.resources import file_digest
 from codecbench.rows import (CLEAN, CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
                              run_systems, system_labels)
 from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY, RunDir, RunInfo
+from codecbench.safecsv import read_csv
 from codecbench.stats import mean_ci
 from codecbench.summary import metric_order
 
@@ -313,7 +314,7 @@ def load_latency(path: str | Path) -> LatencyData:
     path = path / "latency.csv" if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"no latency results at {path} (write them with `codecbench latency --out DIR`)")
-    table = pd.read_csv(path)
+    table = read_csv(path)
     if "spec" not in table:
         if "codec" not in table:
             raise ValueError(f"{path} has neither a `spec` nor a `codec` column")
@@ -365,7 +366,7 @@ def load_mushra(path: str | Path) -> MushraData:
         path = found[0]
     if not path.is_file():
         raise FileNotFoundError(f"no MUSHRA results at {path}")
-    table = pd.read_csv(path)
+    table = read_csv(path)
     if set(MUSHRA_SUMMARY) <= set(table.columns):
         summary = table[MUSHRA_SUMMARY].copy()
         return MushraData(summary, path, file_digest(path), screened=True)
