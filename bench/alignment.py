@@ -13,7 +13,7 @@ Two estimators and one rule (`delay_rule`):
 
 The rule (`--align`): `auto` takes the codec's declared delay where it declares one, else the envelope estimate;
 an estimate whose confidence is below `CONFIDENCE_MIN` is not applied: the delay falls back to the declared one, or
-0, and the row is flagged. So the suite's alignment never moves a pair it cannot place; it leaves it as it came.
+0, and the row is flagged; an envelope-only estimate within `AGREEMENT_S` of that fallback confirms it. So the suite's alignment never moves a pair it cannot place; it leaves it as it came.
 """
 
 from __future__ import annotations
@@ -188,6 +188,9 @@ def delay_rule(reference: np.ndarray, degraded: np.ndarray, mode: str, declared:
     - `xcorr`: the raw-waveform cross-correlation peak (the suite's rule before `--align`, without the
       declared delay; right for waveform codecs only).
     - `envelope`: the envelope estimate; below `CONFIDENCE_MIN` the declared delay, or 0, is kept (flagged).
+      An estimate from envelopes alone (the waveform does not correlate: a generative decoder) within
+      `AGREEMENT_S` of the declared delay, or 0, confirms it and that is kept: the envelope resolves no finer,
+      and a sub-millisecond move of a phase-free signal only adds noise to PESQ.
     - `auto`: the declared delay where the codec declares one (the envelope estimate is still made and the row
       flagged where it is confident and disagrees by more than `AGREEMENT_S`), else as `envelope`.
 
@@ -216,12 +219,14 @@ def delay_rule(reference: np.ndarray, degraded: np.ndarray, mode: str, declared:
         flag = (f"declared {declared} disagrees with the {estimate.method} estimate {estimate.samples}"
                 if confident and apart else "")
         return Delay(declared, "declared", estimate.confidence, flag)
-    if confident:
-        return Delay(estimate.samples, estimate.method, estimate.confidence)
     kept = 0 if declared is None else declared
-    return Delay(kept, "fallback", estimate.confidence,
-                 f"low confidence {estimate.confidence:.3f} < {CONFIDENCE_MIN}: estimate {estimate.samples} not "
-                 f"applied, kept {kept}")
+    if not confident:
+        return Delay(kept, "fallback", estimate.confidence,
+                     f"low confidence {estimate.confidence:.3f} < {CONFIDENCE_MIN}: estimate {estimate.samples} not "
+                     f"applied, kept {kept}")
+    if estimate.method == "envelope" and abs(estimate.samples - kept) <= AGREEMENT_S * sample_rate:
+        return Delay(kept, "envelope", estimate.confidence)  # within the envelope's resolution: it confirms `kept`
+    return Delay(estimate.samples, estimate.method, estimate.confidence)
 
 
 def align(reference: np.ndarray, degraded: np.ndarray, delay: int) -> tuple[np.ndarray, np.ndarray]:
