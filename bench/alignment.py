@@ -35,8 +35,8 @@ N_BANDS = 40  # mel bands of the envelope
 FLOOR_DB = 60.0  # band energies below the loudest frame-band minus this are clipped (silence carries no timing)
 REFINE_S = 0.0015  # the waveform refinement searches this far either side of the envelope lag
 WAVEFORM_MIN = 0.5  # normalised waveform cross-correlation needed to trust the waveform's lag
-PROMINENCE_GAP_S = 0.02  # the competing peak is searched at least this far from the chosen one
-CONFIDENCE_MIN = 0.05  # below this prominence the estimate is not applied
+PROMINENCE_GAP_S = 0.05  # the competing peak is searched at least this far from the chosen one
+CONFIDENCE_MIN = 0.1  # below this prominence the estimate is not applied
 AGREEMENT_S = 0.001  # a declared delay and a confident estimate further apart than this flag the row
 
 
