@@ -141,3 +141,25 @@ def test_a_declared_delay_is_checked_against_the_estimate(speech):
     wrong = delay_rule(speech, delayed, "auto", 160 + 2 * int(AGREEMENT_S * 16000), 4000, 16000)
     assert wrong.samples == 192 and "disagrees" in wrong.flag and wrong.confidence >= CONFIDENCE_MIN
     assert delay_rule(speech, delayed, "envelope", 0, 4000, 16000).samples == 160
+
+
+def test_score_records_the_delay_rule(tmp_path, speech, capsys):
+    """`codecbench score --align`: the delay, its method, confidence and flag in the JSON; `none` removes nothing."""
+    import json
+
+    import soundfile as sf
+
+    from codecbench.cli import main
+
+    sf.write(tmp_path / "ref.wav", speech, 16000)
+    sf.write(tmp_path / "deg.wav", _shift(speech, 144), 16000)
+    printed = []
+    for mode in ("auto", "none"):
+        assert main(["score", str(tmp_path / "ref.wav"), str(tmp_path / "deg.wav"), "--metrics", "lsd",
+                     "--align", mode]) == 0
+        printed.append(json.loads(capsys.readouterr().out))
+    auto, none = printed
+    assert (auto["delay_samples"], auto["delay_method"], auto["delay_flag"]) == (144, "envelope+waveform", "")
+    assert auto["delay_confidence"] >= CONFIDENCE_MIN
+    assert (none["delay_samples"], none["delay_method"], none["delay_confidence"]) == (0, "none", None)
+    assert none["scores"]["lsd"] > auto["scores"]["lsd"]
