@@ -37,7 +37,8 @@ REFINE_S = 0.0015  # the waveform refinement searches this far either side of th
 WAVEFORM_MIN = 0.5  # normalised waveform cross-correlation needed to trust the waveform's lag
 PROMINENCE_GAP_S = 0.05  # the competing peak is searched at least this far from the chosen one
 CONFIDENCE_MIN = 0.1  # below this prominence the estimate is not applied
-AGREEMENT_S = 0.001  # a declared delay and a confident estimate further apart than this flag the row
+AGREEMENT_S = 0.001  # a declared delay and a confident waveform-refined estimate further apart flag the row
+ENVELOPE_AGREEMENT_S = 0.005  # the same for an envelope-only estimate (it scatters +-2.5 ms on phase-free decodes)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ def delay_rule(reference: np.ndarray, degraded: np.ndarray, mode: str, declared:
       `AGREEMENT_S` of the declared delay, or 0, confirms it and that is kept: the envelope resolves no finer,
       and a sub-millisecond move of a phase-free signal only adds noise to PESQ.
     - `auto`: the declared delay where the codec declares one (the envelope estimate is still made and the row
-      flagged where it is confident and disagrees by more than `AGREEMENT_S`), else as `envelope`.
+      flagged where it is confident and disagrees by more than `AGREEMENT_S`, or `ENVELOPE_AGREEMENT_S` for an
+      estimate the waveform could not refine), else as `envelope`.
 
     Args:
         reference, degraded: [T], [T'] signals at `sample_rate`.
@@ -215,7 +217,8 @@ def delay_rule(reference: np.ndarray, degraded: np.ndarray, mode: str, declared:
     estimate = estimate_envelope_delay(reference, degraded, max_lag, sample_rate)
     confident = estimate.confidence >= CONFIDENCE_MIN
     if mode == "auto" and declared is not None:
-        apart = abs(estimate.samples - declared) > AGREEMENT_S * sample_rate
+        tolerance = AGREEMENT_S if estimate.method == "envelope+waveform" else ENVELOPE_AGREEMENT_S
+        apart = abs(estimate.samples - declared) > tolerance * sample_rate
         flag = (f"declared {declared} disagrees with the {estimate.method} estimate {estimate.samples}"
                 if confident and apart else "")
         return Delay(declared, "declared", estimate.confidence, flag)
