@@ -150,7 +150,7 @@ def estimate_envelope_delay(reference: np.ndarray, degraded: np.ndarray, max_lag
     ref_env, deg_env = log_mel_envelope(reference, sample_rate), log_mel_envelope(degraded, sample_rate)
     ref_env = ref_env - ref_env.mean(axis=0)
     deg_env = deg_env - deg_env.mean(axis=0)
-    frame_lags = np.arange(-(max_lag // hop), max_lag // hop + 1)
+    frame_lags = np.arange(max(-(max_lag // hop), 1 - len(ref_env)), min(max_lag // hop, len(deg_env) - 1) + 1)
     corr = _normalised_xcorr(ref_env, deg_env, frame_lags)
     best = int(np.argmax(corr))
     gap = max(1, round(PROMINENCE_GAP_S * sample_rate / hop))
@@ -173,7 +173,9 @@ def estimate_envelope_delay(reference: np.ndarray, degraded: np.ndarray, max_lag
 def _refine(reference: np.ndarray, degraded: np.ndarray, lag: int, radius: int, max_lag: int) -> tuple[int, float]:
     """The waveform lag within `lag` ± `radius` (bounded by ±max_lag) with the largest normalised
     cross-correlation, and that correlation."""
-    lags = np.arange(max(-max_lag, lag - radius), min(max_lag, lag + radius) + 1)
+    lags = np.arange(max(-max_lag, lag - radius, 1 - len(reference)), min(max_lag, lag + radius, len(degraded) - 1) + 1)
+    if lags.size == 0:
+        return lag, 0.0
     corr = _normalised_xcorr(np.asarray(reference, np.float64)[:, None], np.asarray(degraded, np.float64)[:, None],
                              lags)
     best = int(np.argmax(corr))

@@ -133,6 +133,13 @@ def test_low_confidence_is_flagged_and_not_applied(speech):
         delay_rule(speech, noise, "best", None, 4000, 16000)
 
 
+def test_signals_shorter_than_the_search_range(speech):
+    """A pair shorter than the lag searched (a 14 ms decode, a 5 ms reference) still gets a delay, never an error."""
+    for reference, degraded in ((speech[:3520], speech[200:420]), (speech[1000:1080], speech[:3520]), (speech[:1], speech[:1])):
+        delay = delay_rule(reference, degraded, "auto", None, 4000, 16000)
+        assert abs(delay.samples) <= 4000 and delay.method in {"fallback", "envelope", "envelope+waveform"}
+
+
 def test_a_declared_delay_is_checked_against_the_estimate(speech):
     """`auto` keeps a declared delay and flags the row when a confident estimate disagrees by more than 1 ms."""
     delayed = _shift(speech, 160)
