@@ -3,7 +3,7 @@ delay rule, alignment and metrics). `run`, `score`, `sweep`, `latency`'s quality
 all call these two functions, so a number means the same thing wherever it is printed.
 
     audio --resample--> codec.encode --bytes--> [channel] --> codec.decode (per seed) --resample--> Coded
-    Coded --delay rule--> align --> metrics (mean and spread over seeds) --> Scored
+    Coded --delay rule (--align)--> align --> metrics (mean and spread over seeds) --> Scored
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from codecbench.alignment import align, estimate_delay
+from codecbench.alignment import DEFAULT_ALIGN, Delay, align, delay_rule
 from codecbench.audio import LoadedAudio, resample
 from codecbench.codecs import Codec, Encoded
 from codecbench.metrics import evaluate
 from codecbench.rows import CLEAN, reserved_columns
 
 WORKING_RATE = 16000  # every input is read, and every decode scored, at this rate
-MAX_DELAY_S = 0.25  # the largest codec delay the cross-correlation searches
+MAX_DELAY_S = 0.25  # the largest codec delay the delay estimators search
 E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 
 
@@ -55,7 +55,7 @@ class Coded:
         reference: [T] the input.
         decodes: one [T'] signal per decoder seed.
         seeds: the decoder seeds, `seeds[0]` being the utterance's seed.
-        known_delay: the codec's declared output delay at `sample_rate` (None: found by cross-correlation).
+        known_delay: the codec's declared output delay at `sample_rate` (None: it declares none; see `delay_of`).
         payload_bytes: bytes the encoder sent (NaN for a signal decoded elsewhere).
         measured_kbps: 8 x payload bytes / input duration.
         encode_s, decode_s: wall seconds of the encode and of one decode (mean over seeds).
@@ -97,7 +97,8 @@ class Scored:
     """The scores of a `Coded`.
 
     Args:
-        delay_samples: the delay removed before intrusive metrics (of the first decode).
+        delay: the delay removed before intrusive metrics (of the first decode), with its method, confidence
+            and flag (`alignment.Delay`).
         values: metric column -> value, the mean over decodes (NaN where a metric failed).
         errors: metric -> reason it failed (`seed k: ...` for a failure on decode k > 0).
         seed_std: metric column -> sample standard deviation over decodes (only with several decodes).
@@ -105,12 +106,16 @@ class Scored:
         metrics_s: wall seconds of alignment and metrics.
     """
 
-    delay_samples: int
+    delay: Delay
     values: Mapping[str, float]
     errors: Mapping[str, str]
     seed_std: Mapping[str, float]
     n_seeds: int
     metrics_s: float
+
+    @property
+    def delay_samples(self) -> int:
+        return self.delay.samples
 
 
 def derive_seed(run_seed: int, *parts: str) -> int:
@@ -134,10 +139,12 @@ def max_lag(sample_rate: int = WORKING_RATE, max_delay_s: float = MAX_DELAY_S) -
     return int(round(max_delay_s * sample_rate))
 
 
-def delay_of(reference: np.ndarray, decoded: np.ndarray, known_delay: int | None, lag: int) -> int:
-    """The delay rule: the codec's declared delay where it has one, else the cross-correlation peak
-    within ±`lag` samples (generative decoders must declare theirs: their phase does not follow the input)."""
-    return estimate_delay(reference, decoded, lag) if known_delay is None else known_delay
+def delay_of(reference: np.ndarray, decoded: np.ndarray, known_delay: int | None, lag: int,
+             mode: str = DEFAULT_ALIGN, sample_rate: int = WORKING_RATE) -> Delay:
+    """The delay rule under `--align MODE` (`alignment.delay_rule`): by default the codec's declared delay
+    where it has one, else the phase-blind envelope estimate within ±`lag` samples, kept at 0 (flagged) where
+    that estimate is not confident."""
+    return delay_rule(reference, decoded, mode, known_delay, lag, sample_rate)
 
 
 def timed_stage(stage: str, function: Callable[[Any], Any], argument: Any) -> tuple[Any, float]:
@@ -200,7 +207,7 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
 
 
 def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S,
-          transcript: str | None = None) -> Scored:
+          transcript: str | None = None, align_mode: str = DEFAULT_ALIGN) -> Scored:
     """Apply the delay rule to every decode, align it to the reference and score it (intrusive metrics
     see the aligned, trimmed pair; non-intrusive ones the signals as they are). With several decodes each
     metric column is the mean over them and `seed_std` their sample standard deviation.
@@ -208,18 +215,21 @@ def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S
     Args:
         coded: the output of `code` (or `Coded.external`).
         metrics: registered metric names (may be empty: only the delay is found).
-        max_delay_s: the largest delay the cross-correlation searches.
+        max_delay_s: the largest delay the delay estimators search.
         transcript: the input's corpus transcript, for metrics that need one (None: there is none).
+        align_mode: the delay rule (`alignment.ALIGN_MODES`, `--align`).
 
     With `coded.clean` (a degraded input) every metric is also scored against the clean talker: those values,
     spreads and errors carry `E2E_SUFFIX` (`pesq_wb_e2e`), the plain ones score against the codec's input.
     """
     start = time.perf_counter()
-    delay, values, errors, seed_std = _score_against(coded.reference, coded, metrics, max_delay_s, transcript)
+    delay, values, errors, seed_std = _score_against(coded.reference, coded, metrics, max_delay_s, transcript,
+                                                          align_mode)
     if coded.clean is not None:
         e2e, e2e_errors, e2e_std = dict(values), dict(errors), dict(seed_std)  # a clean input: the same scores
         if coded.clean is not coded.reference:
-            _, e2e, e2e_errors, e2e_std = _score_against(coded.clean, coded, metrics, max_delay_s, transcript)
+            _, e2e, e2e_errors, e2e_std = _score_against(coded.clean, coded, metrics, max_delay_s, transcript,
+                                                          align_mode)
         values.update({c + E2E_SUFFIX: v for c, v in e2e.items()})
         seed_std.update({c + E2E_SUFFIX: v for c, v in e2e_std.items()})
         errors.update({m + E2E_SUFFIX: reason for m, reason in e2e_errors.items()})
@@ -227,13 +237,14 @@ def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S
 
 
 def _score_against(reference: np.ndarray, coded: Coded, metrics: Sequence[str], max_delay_s: float,
-                   transcript: str | None) -> tuple[int, dict[str, float], dict[str, str], dict[str, float]]:
+                   transcript: str | None, align_mode: str
+                   ) -> tuple[Delay, dict[str, float], dict[str, str], dict[str, float]]:
     """Every decode of `coded` scored against `reference`: the first delay, mean values, errors, seed spread."""
     lag = max_lag(coded.sample_rate, max_delay_s)
     delays, results = [], []
     for decoded in coded.decodes:
-        delay = delay_of(reference, decoded, coded.known_delay, lag)
-        aligned, degraded = align(reference, decoded, delay)
+        delay = delay_of(reference, decoded, coded.known_delay, lag, align_mode, coded.sample_rate)
+        aligned, degraded = align(reference, decoded, delay.samples)
         delays.append(delay)
         results.append(evaluate(list(metrics), aligned, degraded, coded.sample_rate,
                                 unaligned=(reference, decoded), transcript=transcript))

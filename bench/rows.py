@@ -17,7 +17,7 @@ LEADING_COLUMNS = [
     "utterance", "speaker", "split", "duration_s", "codec", "spec", "target_kbps", "measured_kbps",
     "delay_samples", "encode_s", "decode_s",
 ]
-TRAILING_COLUMNS = ["payload_bytes", "metrics_s", "seed", "conversion"]
+TRAILING_COLUMNS = ["payload_bytes", "metrics_s", "seed", "conversion", "delay_method", "delay_confidence", "delay_flag"]
 ERROR = "error"
 KEY = ["utterance", "spec"]  # plus the condition columns of a run that has them
 CONDITIONS = ("channel", "input")  # the condition columns, in column order (`codecbench run --channel/--input`)
@@ -54,6 +54,9 @@ class Row:
         error: why something is missing ('' for a complete row).
         conditions: condition columns -> value (e.g. `channel`, `input`; empty for a plain run).
         payload_bytes, metrics_s, seed, conversion: bookkeeping (`seed`: the first decoder seed).
+        delay_method, delay_confidence, delay_flag: how `delay_samples` was chosen (`alignment.Delay`: `declared`,
+            `envelope`, `envelope+waveform`, `xcorr`, `none`, `fallback`), the estimate's confidence (NaN where
+            none was made) and why the delay is doubtful ('' when it is not).
         extra: codec-measured columns, then `n_seeds` and `<metric>_seed_std` of multi-seed specs.
     """
 
@@ -75,6 +78,9 @@ class Row:
     metrics_s: float = NAN
     seed: float = NAN
     conversion: str = ""
+    delay_method: str = ""
+    delay_confidence: float = NAN
+    delay_flag: str = ""
     extra: Mapping[str, float | str] = field(default_factory=dict)
 
     @property

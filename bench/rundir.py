@@ -33,7 +33,7 @@ SUMMARY = "summary.csv"
 MANIFEST = "manifest.csv"
 RUN_JSON = "run.json"
 FORMAT = "codecbench-run/2"
-IDENTITY = ("metrics", "working_rate", "max_delay_s", "seed", "dataset", "dataset_root", "split", "channels", "inputs")
+IDENTITY = ("metrics", "working_rate", "max_delay_s", "align", "seed", "dataset", "dataset_root", "split", "channels", "inputs")
 
 
 class RunFolderError(ValueError):

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from codecbench import pipeline
+from codecbench.alignment import ALIGN_MODES, DEFAULT_ALIGN
 from codecbench.channel import ChannelCondition
 from codecbench.channel.inputs import InputCondition, babble_talkers
 from codecbench.codecs import CodecSpec, parse_spec
@@ -68,11 +69,13 @@ def _now() -> str:
 
 
 def _request_info(selection: Selection, specs: list[str], metrics: list[str], seed: int, max_delay_s: float,
-                  invocation: dict[str, Any], channels: list[str] | None, inputs: list[str] | None) -> RunInfo:
+                  align: str, invocation: dict[str, Any], channels: list[str] | None,
+                  inputs: list[str] | None) -> RunInfo:
     """This invocation as a run of its own (codecs are added once the engine loaded them)."""
     return RunInfo(
         command=invocation["command"],
-        config={"metrics": metrics, "working_rate": pipeline.WORKING_RATE, "max_delay_s": max_delay_s, "seed": seed,
+        config={"metrics": metrics, "working_rate": pipeline.WORKING_RATE, "max_delay_s": max_delay_s, "align": align,
+                "seed": seed,
                 "dataset": selection.dataset, "dataset_root": str(selection.root), "split": selection.split,
                 "specs": specs, "channels": channels, "inputs": inputs},
         dataset={}, metrics={name: metric_metadata(name) for name in metrics}, codecs={}, skipped={},
@@ -103,6 +106,7 @@ def run_benchmark(
     engine: Engine | None = None,
     channels: list[ChannelCondition] | None = None,
     inputs: list[InputCondition] | None = None,
+    align: str = DEFAULT_ALIGN,
 ) -> RunResult:
     """Code every utterance with every codec spec, score it and store the rows.
 
@@ -128,12 +132,15 @@ def run_benchmark(
         inputs: input conditions (`codecbench.channel.inputs.parse_inputs`): every (utterance, spec[, channel])
             once per condition, an `input` column, and every metric also scored against the clean talker
             (`<metric>_e2e`; the plain columns score against the codec's actual input). None: neither.
+        align: the delay rule before intrusive metrics (`alignment.ALIGN_MODES`; see `alignment.delay_rule`).
 
     Raises:
         ValueError: a bad spec, option or metric name, or a run folder that cannot be resumed as asked
             (`RunFolderError`), before anything is written.
         KeyboardInterrupt: after storing every finished row.
     """
+    if align not in ALIGN_MODES:
+        raise ValueError(f"unknown --align {align!r}; select one of {list(ALIGN_MODES)}")
     out = Path(out)
     parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
     spec_names = list(dict.fromkeys(str(s) for s in parsed))
@@ -152,7 +159,7 @@ def run_benchmark(
     channel_names = None if channels is None else [c.name for c in channels]
     input_names = None if inputs is None else [c.name for c in inputs]
     conditions = [name for name, given in (("channel", channels), ("input", inputs)) if given is not None]
-    request = _request_info(selection, spec_names, metrics, seed, max_delay_s, invocation, channel_names,
+    request = _request_info(selection, spec_names, metrics, seed, max_delay_s, align, invocation, channel_names,
                             input_names)
     with rundir.lock():
         files = manifest(selection)
@@ -195,7 +202,7 @@ def run_benchmark(
 
         talkers = babble_talkers(inputs or (), selection.dataset, selection.root, selection.split)
         work = Work(tasks, Plan(tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
-                                tuple(inputs or ()), talkers))
+                                tuple(inputs or ()), talkers, align))
         try:
             engine.run(work, rundir.append, progress)
         except KeyboardInterrupt:

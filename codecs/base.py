@@ -140,10 +140,11 @@ class Codec(ABC):
     stochastic: ClassVar[bool] = False  # decoding draws random numbers (seeded through `reseed`)
     num_seeds: int = 1  # decodes the runner scores per utterance: option `seeds=K` of stochastic codecs
 
-    @classmethod
-    def known_delay_at(cls, rate: int) -> int | None:
-        """`known_delay_samples` converted to `rate` (None when the codec does not declare it)."""
-        return None if cls.known_delay_samples is None else round(cls.known_delay_samples * rate / cls.sample_rate)
+    def known_delay_at(self, rate: int) -> int | None:
+        """`known_delay_samples` converted to `rate` (None when the codec does not declare it); an instance may
+        declare its own (e.g. per mode)."""
+        declared = self.known_delay_samples
+        return None if declared is None else round(declared * rate / self.sample_rate)
 
     def __init__(self, kbps: float | None = None) -> None:
         if kbps is None:

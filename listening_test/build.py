@@ -31,6 +31,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
+from codecbench.alignment import DEFAULT_ALIGN
 from codecbench.listening_test import stimuli as st
 from codecbench.listening_test import traps
 from codecbench.listening_test.anchors import Anchors, make_anchor, spectral_distance
@@ -150,7 +151,7 @@ def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.n
 
 def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, seed: int,
               min_duration_s: float = 3.0, device: str = "cpu", progress: bool = True,
-              anchors: Anchors = Anchors()) -> tuple[list[ItemSource], dict[str, Any]]:
+              anchors: Anchors = Anchors(), align: str | None = None) -> tuple[list[ItemSource], dict[str, Any]]:
     """Re-create the stimuli of `count` utterances of a finished run.
 
     In a run with channel or input conditions (`codecbench run --channel/--input`) a condition of the test is a
@@ -168,6 +169,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         device: where neural codecs run.
         progress: show a tqdm bar.
         anchors: the anchors to add.
+        align: the delay rule placing each stimulus on the reference's timeline (None: the run's own, else `auto`).
 
     Returns:
         The items and a description of the source for `test.yaml`.
@@ -217,7 +219,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         codecs = {spec: load_codec(spec).to(device) for spec in dict.fromkeys(spec for spec, _ in chosen.values())}
     except CodecUnavailable as exc:
         raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
-    plan = _run_plan(run, {conds["input"] for _, conds in chosen.values() if "input" in conds})
+    plan = _run_plan(run, {conds["input"] for _, conds in chosen.values() if "input" in conds}, align)
     items = []
     for utt in tqdm(selection.items, desc="re-coding stimuli", unit="item", disable=not progress):
         path = Path(manifest.loc[utt, "path"])
@@ -246,7 +248,7 @@ def _canonical(label: str) -> str:
     return SYSTEM_SEPARATOR.join(part.strip() for part in label.split(SYSTEM_SEPARATOR.strip()))
 
 
-def _run_plan(run: dict[str, Any], tested_inputs: set[str]) -> Plan:
+def _run_plan(run: dict[str, Any], tested_inputs: set[str], align: str | None = None) -> Plan:
     """How the run coded its tasks (seed, delay search, channel and input conditions), without metrics; the split's
     utterances (babble's talkers) are listed only where a tested input condition is babble."""
     from codecbench.channel import parse_channels
@@ -258,7 +260,8 @@ def _run_plan(run: dict[str, Any], tested_inputs: set[str]) -> Plan:
     talkers = babble_talkers([c for c in inputs if c.name in tested_inputs], dataset["name"], dataset["root"],
                              dataset["split"])
     return Plan((), (), int(config["seed"]), float(config["max_delay_s"]),
-                tuple(parse_channels(config.get("channels") or [])), inputs, talkers)
+                tuple(parse_channels(config.get("channels") or [])), inputs, talkers,
+                align or config.get("align") or DEFAULT_ALIGN)
 
 
 def _recode(plan: Plan, task: Task, codec: Any, audio: Any, stored: pd.Series) -> tuple[np.ndarray, dict[str, Any]]:
@@ -271,7 +274,7 @@ def _recode(plan: Plan, task: Task, codec: Any, audio: Any, stored: pd.Series) -
         coded = plan.code(task, codec, audio)
     except pipeline.CodingError as exc:
         raise ValueError(f"{label} on {task.utterance.id}: {exc}") from exc
-    delay = pipeline.score(coded, [], plan.max_delay_s).delay_samples
+    delay = pipeline.score(coded, [], plan.max_delay_s, align_mode=plan.align).delay_samples
     signal = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(audio.samples))[:, None]
     info = {"spec": task.spec, **task.conditions, "seed": coded.seeds[0], "delay_samples": delay,
             "measured_kbps": round(coded.measured_kbps, 4),
@@ -512,7 +515,8 @@ def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Pa
                conditions: list[str] | None = None, items: int = DEFAULT_ITEMS, training_items: int = 1,
                seed: int = 0, name: str | None = None, target_lufs: float = DEFAULT_TARGET_LUFS,
                max_excerpt_s: float = st.MAX_EXCERPT_S, min_duration_s: float = 3.0, device: str = "cpu",
-               overwrite: bool = False, progress: bool = True, protocol: Protocol = Protocol()) -> BuildResult:
+               overwrite: bool = False, progress: bool = True, protocol: Protocol = Protocol(),
+               align: str | None = None) -> BuildResult:
     """Build a MUSHRA test folder from a finished run or a folder of stimuli (exactly one of them).
 
     Args:
@@ -532,6 +536,7 @@ def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Pa
         overwrite: replace a test already in `out`.
         progress: show progress bars.
         protocol: listening rule, texts, anchors, exact excerpts.
+        align: the delay rule for a run's stimuli (`--align`; None: the run's own, else `auto`).
 
     Raises:
         ValueError: bad counts, unknown conditions, too few usable items, mismatched stimuli.
@@ -548,7 +553,8 @@ def build_test(out: str | Path, run: str | Path | None = None, stimuli: str | Pa
     if protocol.exact_excerpt:
         min_duration_s = max(min_duration_s, max_excerpt_s)
     if run is not None:
-        sources, source = run_items(run, conditions, count, seed, min_duration_s, device, progress, protocol.anchors)
+        sources, source = run_items(run, conditions, count, seed, min_duration_s, device, progress, protocol.anchors,
+                                    align)
     else:
         sources, source = folder_items(stimuli, conditions, count, seed, protocol.anchors)
     source["seed"] = seed

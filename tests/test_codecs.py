@@ -1,11 +1,13 @@
 """Every registered codec round-trips real speech; the classic ones meet quality floors with honest bit accounting."""
 
+import math
+
 import numpy as np
 import pytest
 from pesq import pesq
 
 from codecbench import pipeline
-from codecbench.alignment import align, estimate_delay
+from codecbench.alignment import CONFIDENCE_MIN, align, estimate_delay, estimate_envelope_delay
 from codecbench.audio import LoadedAudio, resample
 from codecbench.codecs import Encoded, codec_availability, codec_names, load_codec
 
@@ -40,6 +42,15 @@ def test_every_registered_codec_round_trips_real_speech(speech, name):
     if np.isfinite(codec.target_kbps):
         assert coded.measured_kbps == pytest.approx(codec.target_kbps, rel=0.05)
     assert pipeline.score(coded, ["stoi"]).values["stoi"] > 0.3
+    estimate = estimate_envelope_delay(clip.samples, decoded, 4000, 16000)
+    if coded.known_delay is not None and estimate.confidence >= CONFIDENCE_MIN:
+        # The declared output delay agrees with the phase-blind estimate: within 1 ms, or within the
+        # envelope's placement of the offline generative decoders (they lead by 1-6 ms, docs/alignment.md)
+        tolerance_ms = OFFLINE_GENERATIVE_MS if math.isnan(codec.algorithmic_delay_ms) else 1.0
+        assert abs(estimate.samples - coded.known_delay) <= tolerance_ms * 16, (estimate, coded.known_delay)
+
+
+OFFLINE_GENERATIVE_MS = 6.0
 
 
 def round_trip(spec: str, speech: np.ndarray):

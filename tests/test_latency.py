@@ -65,6 +65,13 @@ def test_delays_and_quality(table):
         assert first.loc[spec, "measured_delay_ms"] == pytest.approx(first.loc[spec, "algorithmic_delay_ms"], abs=1)
         assert first.loc[spec, "delay_check"] == "agrees"
     assert np.isfinite(first["alignment_delay_ms"]).all()
+    # the declared output delay against the phase-blind estimate: Codec 2 declares its 18.75 ms (an undeclared
+    # Codec 2 was aligned by a waveform cross-correlation that its phase-free output fools); Opus and Lyra declare
+    # none and are estimated within 1 ms of 0
+    assert first.loc["codec2@2.4", "output_delay_check"].startswith("agrees (declared +18.75 ms"), first.loc["codec2@2.4"]
+    for spec in ("opus@6", "lyra@3.2"):
+        check = first.loc[spec, "output_delay_check"]
+        assert check.startswith("n/a: none declared") and abs(float(check.split("estimated ")[1].split()[0])) <= 1
     assert (first["pesq_wb"] > 1.1).all()  # scored, not a placeholder (PESQ-WB floor 1.04)
     assert (first["compile"] == "n/a").all() and first["pesq_wb_delta"].isna().all()
 

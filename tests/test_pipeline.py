@@ -21,7 +21,7 @@ def test_code_counts_the_transmitted_bytes(audio):
     assert coded.measured_kbps == 8 * coded.payload_bytes / audio.duration_s / 1000
     assert coded.measured_kbps == pytest.approx(1.3, rel=0.01) and coded.seeds == (5,)
     assert len(coded.decodes) == 1 and abs(len(coded.decodes[0]) - len(audio.samples)) < 0.05 * 16000
-    assert coded.known_delay is None and coded.channel == pipeline.CLEAN
+    assert coded.known_delay == 300 and coded.channel == pipeline.CLEAN  # 150 samples at 8 kHz, declared
     with pytest.raises(dataclasses.FrozenInstanceError):
         coded.seeds = (1,)
 
@@ -35,8 +35,9 @@ def test_a_declared_delay_replaces_the_cross_correlation_search(speech):
     assert declared.delay_samples == 80 and declared.values["stoi"] > 0.99
     wrong = pipeline.score(dataclasses.replace(found, known_delay=0), ["stoi"]).values["stoi"]
     assert wrong < declared.values["stoi"]
-    assert get_codec_class("opus").known_delay_at(16000) is None  # Opus is found by cross-correlation
-    assert get_codec_class("mel2mel").known_delay_at(48000) == 0
+    assert load_codec("opus@6").known_delay_at(16000) is None  # Opus is estimated
+    assert load_codec("codec2@2.4").known_delay_at(16000) == 300 and load_codec("codec2@0.7").known_delay_at(16000) == 460
+    assert get_codec_class("mel2mel").known_delay_samples == 0
 
 
 def test_seeds_are_derived_once_and_decodes_are_scored_per_seed(audio):

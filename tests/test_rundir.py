@@ -60,6 +60,8 @@ def test_a_resume_must_cover_the_run_and_a_superset_extends_it(tmp_path, data):
         _run(data, out, ["opus@12"], limit=3, resume=True)
     with pytest.raises(RunFolderError, match="different seed"):
         _run(data, out, ["opus@6"], limit=3, resume=True, seed=1)
+    with pytest.raises(RunFolderError, match="different align \\('xcorr'\\)"):
+        _run(data, out, ["opus@6"], limit=3, resume=True, align="xcorr")
     with pytest.raises(RunFolderError, match="already holds a run"):
         _run(data, out, ["opus@6"], limit=3)
 
@@ -69,6 +71,9 @@ def test_a_resume_must_cover_the_run_and_a_superset_extends_it(tmp_path, data):
     assert manifest["utterance"].tolist() == sorted(SHORT_UTTERANCES)
     info = json.loads((out / "run.json").read_text())
     assert info["config"]["specs"] == ["opus@6", "opus@12"] and info["dataset"]["utterances"] == 4
+    assert info["config"]["align"] == "auto"
+    assert set(result.rows["delay_method"]) <= {"envelope+waveform", "envelope"} and not result.rows["delay_flag"].any()
+    assert (result.rows["delay_confidence"] >= 0.1).all()
     assert info["command"] == "codecbench run opus@6"  # the run's first command is kept
     first, second = info["invocations"]
     assert (first["resumed"], first["todo"], second["resumed"], second["todo"]) == (False, 3, True, 5)

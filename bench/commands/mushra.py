@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from codecbench.alignment import ALIGN_HELP, ALIGN_MODES
 from codecbench.listening_test.events import DEFAULT_MIN_PLAY_S
 from codecbench.listening_test.headphones import MIN_CORRECT, ROUNDS
 
@@ -65,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--min-duration", type=float, default=3.0, help="shortest usable utterance of a run, s")
     build.add_argument("--device", default="cpu", help="device for neural codecs")
     build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
+    build.add_argument("--align", default=None, choices=ALIGN_MODES,
+                       help=ALIGN_HELP + "; places a run's stimuli on the reference's timeline (default: the run's own)")
     build.set_defaults(handler=handle_build)
 
     serve = _action(actions, "serve", "serve a test to listeners (Gradio) with an admin page")
@@ -177,7 +180,7 @@ def handle_build(args: argparse.Namespace) -> int:
     result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
                         training_items=args.training_items, seed=args.seed, name=args.name,
                         target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,
-                        device=args.device, overwrite=args.overwrite, protocol=protocol)
+                        device=args.device, overwrite=args.overwrite, protocol=protocol, align=args.align)
     spans = result.loudness.groupby(["phase", "item"], sort=False)["lufs_after"].agg(["min", "max"])
     print(f"stimuli aligned to {result.aligned_lufs:.2f} LUFS (BS.1770); per item, loudness min / max:")
     for (phase, item), row in spans.iterrows():

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from codecbench.alignment import ALIGN_HELP, ALIGN_MODES, DEFAULT_ALIGN
+
 DEMO_SPECS = ["opus@6", "opus@12", "codec2@2.4", "codec2@1.2"]
 
 
@@ -63,6 +65,8 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ray: codec actors (default: one per CPU of the cluster, one per GPU with --device cuda)")
     parser.add_argument("--device", default="cpu", help="device for neural codecs (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=0, help="run seed")
+    parser.add_argument("--align", default=None, choices=ALIGN_MODES,
+                        help=ALIGN_HELP + f"; default: a resumed run's own, else {DEFAULT_ALIGN}")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the torch codecs, in this process (local engine) or each Ray actor; "
                              "default 1 on both engines, so both give the same numbers (a torch codec's last float "
@@ -91,13 +95,15 @@ def handle(args: argparse.Namespace) -> int:
     channels = None if channel_texts is None else parse_channels(channel_texts)
     input_texts = args.input or (previous.config.get("inputs") if previous else None)
     inputs = None if input_texts is None else parse_inputs(input_texts)
+    align = args.align or (previous.config.get("align") if previous else None) or DEFAULT_ALIGN
     selection = select(args.dataset, args.root, args.split, args.limit, args.download)
     print(selection.describe())
     engine = make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors, args.threads)
     with engine:
         result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
                                overwrite=args.overwrite, seed=args.seed, device=args.device,
-                               progress=not args.no_progress, engine=engine, channels=channels, inputs=inputs)
+                               progress=not args.no_progress, engine=engine, channels=channels, inputs=inputs,
+                               align=align)
     print(result.summary_text())
     print(f"\nrows: {result.out / 'utterances.parquet'}  summary: {result.out / 'summary.csv'}  "
           f"provenance: {result.out / 'run.json'}")

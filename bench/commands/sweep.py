@@ -23,6 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
+def _align(args: argparse.Namespace) -> str:
+    """`--align`, else a resumed run's own, else the default."""
+    from codecbench.alignment import DEFAULT_ALIGN
+    from codecbench.rundir import RunDir
+
+    previous = RunDir(args.out).read_info() if args.resume and args.align is None else None
+    return args.align or (previous.config.get("align") if previous else None) or DEFAULT_ALIGN
+
+
 def handle(args: argparse.Namespace) -> int:
     from codecbench.datasets import select
     from codecbench.engines import make_engine
@@ -45,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
     with engine:
         result = run_sweep(selection, args.spec, params, metric[0], args.out, extra, workers=args.workers,
                            resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
-                           progress=not args.no_progress, engine=engine)
+                           progress=not args.no_progress, engine=engine, align=_align(args))
     columns = [c for c in result.table.columns if c not in ("spec", "skipped")]
     print(result.table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\ntable: {result.run.out / 'sweep.csv'}  figure: {result.figure}  rows: {result.run.out / 'utterances.csv'}")

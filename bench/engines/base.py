@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from codecbench import pipeline
+from codecbench.alignment import DEFAULT_ALIGN
 from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.channel import ChannelCondition, Transmission
 from codecbench.channel.inputs import InputCondition, degrade
@@ -86,6 +87,7 @@ class Plan:
         metric_columns: their columns, in order.
         run_seed: the run seed (`pipeline.utterance_seed`).
         max_delay_s: the alignment's search range.
+        align: the delay rule (`alignment.ALIGN_MODES`, `--align`).
         channels: the run's channel conditions (`Task.channel` names one).
         inputs: the run's input conditions (`Task.input` names one).
         talkers: every utterance of the split (babble noise is drawn from other speakers').
@@ -98,6 +100,7 @@ class Plan:
     channels: tuple[ChannelCondition, ...] = ()
     inputs: tuple[InputCondition, ...] = ()
     talkers: tuple[Utterance, ...] = ()
+    align: str = DEFAULT_ALIGN
 
     def code(self, task: Task, codec: Codec, audio: LoadedAudio) -> Coded:
         """`pipeline.code` of one task: its input condition applied to `audio`, its channel between encoder and
@@ -166,7 +169,8 @@ def scored_row(task: Task, codec: CodecInfo, audio: LoadedAudio, coded: Coded, s
                decode_s=coded.decode_s, metrics={c: scored.values.get(c, float("nan")) for c in metric_columns},
                error="; ".join(f"{metric}: {reason}" for metric, reason in scored.errors.items()),
                conditions=task.conditions, payload_bytes=coded.payload_bytes, metrics_s=scored.metrics_s, seed=coded.seeds[0],
-               conversion="; ".join(audio.conversions), extra=extra)
+               conversion="; ".join(audio.conversions), delay_method=scored.delay.method,
+               delay_confidence=scored.delay.confidence, delay_flag=scored.delay.flag, extra=extra)
 
 
 def failed_row(task: Task, codec: CodecInfo, metric_columns: tuple[str, ...], error: str,
@@ -208,7 +212,7 @@ def code_task(codec: Codec, info: CodecInfo, task: Task, audio: LoadedAudio, pla
 def score_task(task: Task, info: CodecInfo, audio: LoadedAudio, coded: Coded, plan: Plan) -> Row:
     """`pipeline.score` of a coded task as its row (a failure is the row's error)."""
     try:
-        scored = pipeline.score(coded, plan.metrics, plan.max_delay_s, task.utterance.transcript)
+        scored = pipeline.score(coded, plan.metrics, plan.max_delay_s, task.utterance.transcript, plan.align)
     except Exception as exc:  # noqa: BLE001 - a metric stage that raises is the row's error, the run goes on
         return scoring_failed(task, info, plan, exc, audio, coded)
     return scored_row(task, info, audio, coded, scored, plan.metric_columns)

@@ -1,5 +1,6 @@
-"""Delays: the one a stream adds (measured from when each decoded sample becomes available) and the
-check against the codec's declared algorithmic delay."""
+"""Delays: the one a stream adds (measured from when each decoded sample becomes available), the check against
+the codec's declared algorithmic delay, and the check of its declared output delay against the phase-blind
+estimate (`alignment.estimate_envelope_delay`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 
 import numpy as np
 
-from codecbench.alignment import estimate_delay
+from codecbench.alignment import CONFIDENCE_MIN, Estimate, estimate_envelope_delay
 from codecbench.audio import resample
 
 TOLERANCE_MS = 1.0  # declared and measured delays closer than this agree
@@ -18,8 +19,9 @@ def streaming_delay_ms(reference: np.ndarray, outputs: list[np.ndarray], frame_s
     """Algorithmic delay of a frame-by-frame stream, measured.
 
     Frame i (input samples [iF, (i+1)F)) is complete at input time (i+1)F; the decoder then releases the
-    samples `outputs[i]`. Output sample m reproduces input sample m - L, with L the lag found by
-    cross-correlation (`estimate_delay`) of the decoded stream against the input. The delay of frame i is
+    samples `outputs[i]`. Output sample m reproduces input sample m - L, with L the lag the phase-blind estimator
+    (`estimate_envelope_delay`, refined by the waveform where it correlates) finds between the decoded stream and
+    the input. The delay of frame i is
     that of its first released sample, (i+1)F - (O_{i-1} - L), O the cumulative output count: the frame
     wait plus the lookahead the decoder holds back plus any lag left in the signal. The steady-state
     value is the median over frames after the first.
@@ -38,7 +40,7 @@ def streaming_delay_ms(reference: np.ndarray, outputs: list[np.ndarray], frame_s
     decoded = resample(np.concatenate(outputs), output_rate, rate) if outputs else np.zeros(0, np.float32)
     if decoded.size == 0 or len(outputs) < 2:
         return float("nan")
-    lag = estimate_delay(reference[: len(decoded)], decoded, max_lag)
+    lag = estimate_envelope_delay(reference[: len(decoded)], decoded, max_lag, rate).samples
     released = np.cumsum([len(o) for o in outputs]) * (rate / output_rate)
     frame_ends = frame_samples * np.arange(1, len(outputs) + 1)
     first_sample = np.concatenate([[0.0], released[:-1]])
@@ -64,3 +66,17 @@ def delay_check(declared_ms: float, streamed_ms: float, alignment_ms: float) -> 
     if -TOLERANCE_MS <= alignment_ms <= declared_ms + TOLERANCE_MS:
         return "consistent (offline alignment within declared)"
     return f"DISAGREES: offline alignment {alignment_ms:.2f} ms outside [0, {declared_ms:.2f}] ms"
+
+
+def output_delay_check(declared: int | None, estimate: Estimate, rate: int) -> str:
+    """Compare a codec's declared output delay (`known_delay_samples`, at `rate`) with the phase-blind estimate
+    of its offline round trip: `agrees` within 1 ms."""
+    found_ms = 1000 * estimate.samples / rate
+    if estimate.confidence < CONFIDENCE_MIN:
+        return f"not measured: low-confidence estimate ({estimate.confidence:.2f} < {CONFIDENCE_MIN})"
+    if declared is None:
+        return f"n/a: none declared (estimated {found_ms:+.2f} ms, {estimate.method})"
+    declared_ms = 1000 * declared / rate
+    if abs(found_ms - declared_ms) <= TOLERANCE_MS:
+        return f"agrees (declared {declared_ms:+.2f} ms, estimated {found_ms:+.2f} ms)"
+    return f"DISAGREES: declared {declared_ms:+.2f} ms, estimated {found_ms:+.2f} ms ({estimate.method})"

@@ -24,7 +24,8 @@ from codecbench.latency import resources
 from codecbench.latency.clips import DEFAULT_UTTERANCE, Clips, load_clips
 from codecbench.latency.clock import Clock
 from codecbench.latency.complexity import count_flops, count_parameters
-from codecbench.latency.delay import delay_check, streaming_delay_ms
+from codecbench.alignment import estimate_envelope_delay
+from codecbench.latency.delay import delay_check, output_delay_check, streaming_delay_ms
 from codecbench.latency.rows import COLUMNS, NAN, LatencyRow
 from codecbench.latency.settings import Timings, batch_interface, stream_frames, time_round_trips, time_stream
 from codecbench.latency.stats import summarize_ms
@@ -51,7 +52,7 @@ class LatencyResult:
         """The end-to-end (`total`) rows as a fixed-width table."""
         totals = self.table[self.table["stage"] == "total"]
         columns = ["spec", "setting", "p50_ms", "p95_ms", "rtf", "clips_per_s", "params", "flops", "peak_rss_mb",
-                   "peak_mem_mb", "delay_check"]
+                   "peak_mem_mb", "delay_check", "output_delay_check"]
         return totals[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 
@@ -83,6 +84,7 @@ class _Reference:
     flops: dict[str, float]
     quality: float
     alignment_delay_ms: float
+    output_delay_check: str
 
 
 class _Session:
@@ -105,7 +107,9 @@ class _Session:
         fast = eager_spec(spec) != spec
         try:
             reference = self.reference(spec, codec)
-            quality, alignment_ms = self.quality(codec) if fast else (reference.quality, reference.alignment_delay_ms)
+            quality, alignment_ms, output_check = (self.quality(codec) if fast else
+                                                   (reference.quality, reference.alignment_delay_ms,
+                                                    reference.output_delay_check))
         except Exception as exc:  # noqa: BLE001 - one failing codec must not lose the others
             self.skipped[str(spec)] = f"failed: {type(exc).__name__}: {exc}"
             return []
@@ -130,6 +134,7 @@ class _Session:
         delta = quality - reference.quality if fast else NAN
         common = {"params": reference.params, "algorithmic_delay_ms": declared, "measured_delay_ms": streamed_ms,
                   "alignment_delay_ms": alignment_ms, "delay_check": delay_check(declared, streamed_ms, alignment_ms),
+                  "output_delay_check": output_check,
                   "pesq_wb": quality, "pesq_wb_delta": delta, "quality_check": quality_check(delta),
                   "device": self.device, **_fast_path(spec)}
         return [replace(row, **common) for row in rows]
@@ -147,15 +152,19 @@ class _Session:
                 encoded, flops["encode"] = count_flops(modules, model.encode, signal)
                 _, flops["decode"] = count_flops(modules, model.decode, encoded)
                 flops = {k: v / self.clips.seconds for k, v in flops.items()}
-            quality, alignment_ms = self.quality(model)
-            self.references[str(key)] = _Reference(count_parameters(modules), flops, quality, alignment_ms)
+            quality, alignment_ms, output_check = self.quality(model)
+            self.references[str(key)] = _Reference(count_parameters(modules), flops, quality, alignment_ms,
+                                                   output_check)
         return self.references[str(key)]
 
-    def quality(self, codec: Codec) -> tuple[float, float]:
-        """(PESQ-WB, alignment delay in ms) of the seed-0 round trip of the clip, coded and scored by the pipeline."""
+    def quality(self, codec: Codec) -> tuple[float, float, str]:
+        """(PESQ-WB, alignment delay in ms, the output delay check) of the seed-0 round trip of the clip, coded
+        and scored by the pipeline; the check compares the declared output delay with the envelope estimate."""
         coded = pipeline.code(codec, LoadedAudio(self.clips.first, WORKING_RATE, WORKING_RATE), seed=0)
         scored = pipeline.score(coded, [QUALITY_METRIC])
-        return float(scored.values[QUALITY_METRIC]), 1000 * scored.delay_samples / WORKING_RATE
+        estimate = estimate_envelope_delay(coded.reference, coded.decodes[0], pipeline.max_lag(), WORKING_RATE)
+        return (float(scored.values[QUALITY_METRIC]), 1000 * scored.delay_samples / WORKING_RATE,
+                output_delay_check(coded.known_delay, estimate, WORKING_RATE))
 
     def signal(self, codec: Codec) -> np.ndarray:
         return resample(self.clips.first, WORKING_RATE, codec.sample_rate)

@@ -30,6 +30,7 @@ class LatencyRow:
         measured_delay_ms: streaming delay measured from the stream (NaN without one).
         alignment_delay_ms: the runner's cross-correlation delay of the offline round trip.
         delay_check: declared vs measured (see `delay.delay_check`).
+        output_delay_check: the declared output delay vs the phase-blind estimate (`delay.output_delay_check`).
         pesq_wb: of the batch-1 clip decode (seed 0), aligned as the runner does.
         pesq_wb_delta: pesq_wb minus that of the eager fp32 decode of the same spec (fast paths only).
         quality_check: for fast paths, `within 0.02` when pesq_wb_delta >= -0.02, else `DROPS`.
@@ -65,6 +66,7 @@ class LatencyRow:
     measured_delay_ms: float = NAN
     alignment_delay_ms: float = NAN
     delay_check: str = ""
+    output_delay_check: str = ""
     pesq_wb: float = NAN
     pesq_wb_delta: float = NAN
     quality_check: str = ""

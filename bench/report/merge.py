@@ -17,7 +17,7 @@ from codecbench.report.sources import (JOIN_KEY, RunData, SourceRun, fill_condit
                                       run_specs)
 
 NEWEST = "newest"
-COMPARED_CONFIG = ("working_rate", "max_delay_s")  # run settings that change every score
+COMPARED_CONFIG = ("working_rate", "max_delay_s", "align")  # run settings that change every score
 COMPARED_METRIC = ("version", "class", "columns")
 
 

@@ -11,7 +11,7 @@ import soundfile as sf
 import yaml
 from scipy import signal
 
-from codecbench.alignment import estimate_delay
+from codecbench.alignment import estimate_envelope_delay
 from codecbench.audio import load_audio
 from codecbench.listening_test import stimuli as st
 from codecbench.listening_test.anchors import Anchors, auto_mid_cutoff, make_anchor, spectral_distance
@@ -93,7 +93,9 @@ def test_hidden_reference_anchors_and_codecs(mushra_test_dir):
 
     for codec in ("opus@12", "codec2@2.4"):
         decoded, _ = read(test, entry.stimuli[codec])
-        assert abs(estimate_delay(reference, decoded, 800)) <= 2  # time-aligned to the reference
+        # time-aligned to the reference, within 1 ms by the phase-blind estimate (Codec 2's waveform does not follow
+        # the input's phase: a raw cross-correlation peak is spurious there)
+        assert abs(estimate_envelope_delay(reference, decoded, 800, rate).samples) <= rate // 1000
         info = spec["stimuli"][codec]
         assert info["measured_kbps"] == info["run_measured_kbps"]  # re-coding reproduced the run
         assert info["seed"] >= 0
