@@ -296,12 +296,6 @@ def line_break_formulas(text: str) -> list[str]:
     return re.findall(r"[\r\n][=+\-@\t][^\r\n]{0,12}", text)
 
 
-def safecsv_handles_line_breaks() -> bool:
-    from codecbench.safecsv import csv_text
-    import pandas as pd
-    return not line_break_formulas(csv_text(pd.DataFrame({"a": LINE_BREAKS})))
-
-
 def test_csv_exports_neutralise_formulas(target, mushra_test_dir, tmp_path):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, FORMULAS[0])
@@ -336,9 +330,6 @@ def test_csv_exports_neutralise_formulas(target, mushra_test_dir, tmp_path):
     assert written == {name: [] for name in written}
 
 
-@pytest.mark.xfail(not safecsv_handles_line_breaks(), strict=True,
-                   reason="codecbench.safecsv does not yet guard formulas after a line break inside a cell "
-                          "(branch pkg-code makes it robust; every listening-test export goes through it)")
 def test_csv_exports_neutralise_formulas_after_line_breaks(target, mushra_test_dir, tmp_path):
     async def flow(client: ListenerClient):
         screen = await client.start(LINE_BREAKS[0], headphones=LINE_BREAKS[1])
