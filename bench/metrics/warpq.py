@@ -5,8 +5,11 @@ median alignment cost (0 = identical, lower is better). Pure DSP from the `warpq
 The package's own VAD comes from `pyvad`, which cannot run here (it imports `webrtcvad`, which needs
 `pkg_resources`, gone from setuptools 81, and calls `np.lib.pad`, gone from numpy 2). So the package runs with
 `apply_vad=False` and the same VAD is applied first by codecbench: pyvad's algorithm (WebRTC VAD, mode 0, 30 ms
-frames, a 3-frame smoothing) on pocketsphinx's port of the WebRTC VAD. `warpq` imports pyvad at module level;
-it is imported beside a placeholder where pyvad fails (`guarded_import`), which it never calls.
+frames, a 3-frame smoothing) on pocketsphinx's port of the WebRTC VAD. Its feature normalisation (`cmvnw`)
+calls `np.lib.pad` too, so that step is the package's code with `np.pad` (`cmvnw` below); the MFCCs, patches and
+subsequence DTW are the package's. `warpq` imports pyvad at module level: it is imported beside a placeholder
+where pyvad fails (`guarded_import`), which it never calls. Values equal the package's own where its VAD runs
+(docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -51,21 +54,50 @@ def _scorer():
     return core.warpqMetric(sr=SAMPLE_RATE, apply_vad=False, n_jobs=1)
 
 
+def cmvnw(features: np.ndarray, win_size: int) -> np.ndarray:
+    """Sliding-window cepstral mean and variance normalisation of `features` [frames, coefficients]: the
+    package's `warpq.utils.cmvnw(..., variance_normalization=True)` (from speechpy), line for line, with
+    `np.pad` for the `np.lib.pad` that numpy 2 removed."""
+    eps = 2**-30
+    pad = (win_size - 1) // 2
+    padded = np.pad(features, ((pad, pad), (0, 0)), "symmetric")
+    centred = np.zeros(features.shape, dtype=np.float32)
+    for i in range(features.shape[0]):
+        centred[i, :] = features[i, :] - np.mean(padded[i:i + win_size, :], axis=0)
+    padded = np.pad(centred, ((pad, pad), (0, 0)), "symmetric")
+    normalised = np.zeros(features.shape, dtype=np.float32)
+    for i in range(features.shape[0]):
+        normalised[i, :] = centred[i, :] / (np.std(padded[i:i + win_size, :], axis=0) + eps)
+    return normalised
+
+
 def warpq_raw(reference: np.ndarray, degraded: np.ndarray) -> float:
     """Raw WARP-Q score (median DTW alignment cost of 0.4 s MFCC patches) of `degraded` [T] against
     `reference` [T] at 16 kHz, after removing what the VAD calls silence.
 
+    The steps of `warpqMetric.evaluate` with the package's parameters: MFCCs (librosa), `cmvnw`, then the
+    package's own patching and subsequence DTW (`align_mfcc_patches`); the median cost rounded to 3 decimals.
+
     Raises:
         MetricError: less than one 0.4 s patch of speech is left in either signal.
     """
-    ref = reference[voice_activity(reference) == 1].astype(np.float32)
-    deg = degraded[voice_activity(degraded) == 1].astype(np.float32)
+    import librosa
+
     scorer = _scorer()
-    for what, signal in (("reference", ref), ("degraded", deg)):
-        if signal.size < scorer.patch_size * SAMPLE_RATE:
-            raise MetricError(f"WARP-Q: {signal.size / SAMPLE_RATE:.2f} s of speech in the {what} signal after "
+    features, times = [], []
+    for what, x in (("reference", reference), ("degraded", degraded)):
+        speech = x[voice_activity(x) == 1].astype(np.float32)
+        if speech.size < scorer.patch_size * SAMPLE_RATE:
+            raise MetricError(f"WARP-Q: {speech.size / SAMPLE_RATE:.2f} s of speech in the {what} signal after "
                               f"VAD, need one {scorer.patch_size} s patch")
-    return float(scorer.evaluate(ref, deg, arr_sr=SAMPLE_RATE)["raw_warpq_score"])
+        mfcc = librosa.feature.mfcc(y=speech, sr=SAMPLE_RATE, n_mfcc=scorer.n_mfcc, fmax=scorer.fmax,
+                                    n_fft=scorer.n_fft, win_length=scorer.win_length,
+                                    hop_length=scorer.hop_length, lifter=scorer.lifter)
+        times.append(librosa.frames_to_time(range(mfcc.shape[1]), sr=SAMPLE_RATE, hop_length=scorer.hop_length,
+                                            n_fft=scorer.n_fft))
+        features.append(cmvnw(mfcc.T, scorer.cmvnw_win_size).T)
+    costs = scorer.align_mfcc_patches(features[1], features[0], times[1], times[0])[0]
+    return round(float(np.median(costs)), 3)
 
 
 class Warpq(Metric):
