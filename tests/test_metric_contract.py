@@ -1,7 +1,8 @@
 """The metric contract over the whole registry, on the real utterances of the embedded sample:
 
-- f(x, x) is the metric's best value (`Metric.best_range`) for an intrusive metric; a non-intrusive one scores
-  x as decoded exactly as it scores x as the reference (`ref_<column>`);
+- f(x, x) is the metric's best value (`Metric.best_range`) for an intrusive metric (visqol and warpq declare
+  none: their f(x, x) is not their best value, said in their notes and docs/metrics.md); a non-intrusive one
+  scores x as decoded exactly as it scores x as the reference (`ref_<column>`);
 - a value does not depend on what the process scored before: scored in order, shuffled, after other audio,
   or alone in a fresh process, every utterance gets the same value;
 - where a metric cannot score (no transcript), NaN plus a reason.
@@ -65,10 +66,10 @@ def test_identity_is_best_and_independent_of_order(name, sample):
             continue
         assert errors == {}, (uid, errors)
         for column in cls.computed_columns():
-            if cls.intrusive:
+            if cls.intrusive and cls.best_range is not None:
                 low, high = cls.best_range
                 assert low <= values[column] <= high, (uid, column, values[column], cls.best_range)
-            else:
+            elif cls.scores_reference:
                 assert values[column] == values[REFERENCE_PREFIX + column], (uid, column, values)
 
 
@@ -81,7 +82,9 @@ def test_intrusive_metrics_declare_their_best_value():
     for name in metric_names():
         cls = get_metric_class(name)
         if cls.intrusive:
-            assert cls.best_range is not None, f"{name} declares no best_range"
+            if cls.best_range is None:  # allowed only with the measured reason, shown by `codecbench metrics`
+                assert "f(x, x) is" in cls.notes, f"{name} declares no best_range and does not say why"
+                continue
             low, high = cls.best_range
             assert cls.value_range[0] <= low <= high <= cls.value_range[1], name
 
