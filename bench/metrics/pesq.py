@@ -18,7 +18,7 @@ def pesq_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, mo
 
 
 class PesqWB(Metric):
-    """Wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO 1.04-4.64."""
+    """Wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO 1.04-4.644."""
 
     name = "pesq_wb"
     sample_rate = 16000
