@@ -3,7 +3,10 @@
 Reads the export contract `ratings.csv` (`listener, session, trial, item, condition, rating, phase,
 timestamp`) from any source. Only `phase == test` rows are analysed; training rows are ignored.
 With a `listeners.csv` export beside it, each listener's headphone screen is reported next to
-post-screening, and can exclude them (`headphone_rule="exclude"`). Every output is written whatever
+post-screening, and can exclude them (`headphone_rule="exclude"`); so are the timings of their test trials
+(`timed_trials`, `too_fast_trials`, `impossible_trials`, see `results.trial_timing`), which exclude by
+`timing_rule="exclude"` (the default): a listener with any impossible trial, or more than 15 % of their
+timed test trials too fast, is excluded. Every output is written whatever
 screening leaves: with no listener kept the tables have their columns and no rows, the plots say why,
 and `analysis.json` lists who was excluded and why.
 """
@@ -23,6 +26,7 @@ from scipy import stats
 
 from codecbench.listening_test.headphones import MIN_CORRECT, passed
 from codecbench.listening_test.testdef import PHASES, RATINGS_COLUMNS, REFERENCE
+from codecbench.listening_test.traps import failed_traps, trap_scores, without_traps
 from codecbench.resources import package_versions
 from codecbench.safecsv import write_csv
 from codecbench.stats import DEFAULT, mean_ci
@@ -123,7 +127,7 @@ def find_mid_anchor(conditions: list[str]) -> str | None:
 
 def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anchor: str | None = AUTO,
                      checks: pd.DataFrame | None = None, headphone_rule: str = "report",
-                     headphone_min_correct: int = MIN_CORRECT) -> Screening:
+                     headphone_min_correct: int = MIN_CORRECT, timing_rule: str = "exclude") -> Screening:
     """BS.1534-3 post-screening of the test-phase ratings, and the headphone screen beside it.
 
     A listener is excluded who rates the hidden reference below 90 for more than 15 % of the test items
@@ -139,13 +143,22 @@ def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anch
             listener's headphone screen to the table.
         headphone_rule: `report` (only show it) or `exclude` (exclude who did not pass or did not take it).
         headphone_min_correct: correct rounds needed to pass the headphone screen.
+        timing_rule: `exclude` (who sent any trial whose play log cannot be true, or more than 15 % of their
+            timed test trials too fast) or `report` (only show the counts); applied when `checks` has them.
     """
+    if timing_rule not in ("report", "exclude"):
+        raise ValueError(f"the timing rule is 'report' or 'exclude', not {timing_rule!r}")
     if headphone_rule not in ("report", "exclude"):
         raise ValueError(f"the headphone rule is 'report' or 'exclude', not {headphone_rule!r}")
     if headphone_rule == "exclude" and checks is None:
         raise ValueError("excluding by the headphone screen needs the listeners file (export --listeners)")
     test = ratings[ratings["phase"] == "test"]
+    trapped = trap_scores(test).set_index("listener")
     notes = []
+    timed = checks is not None and {"timed_trials", "too_fast_trials", "impossible_trials"} <= set(checks.columns)
+    if checks is not None and not timed:
+        notes.append("the listeners file has no trial timings (timed_trials, too_fast_trials, impossible_trials): "
+                     "the timing rule was not applied")
     if mid_anchor == AUTO:
         mid_anchor = find_mid_anchor(test["condition"].tolist())
     ref = test[test["condition"] == reference]
@@ -172,15 +185,23 @@ def screen_listeners(ratings: pd.DataFrame, reference: str = REFERENCE, mid_anch
         if len(mine_anchor) and Fraction(anchor_bad, len(mine_anchor)) > MAX_FRACTION:
             reasons.append(f"mid anchor ({mid_anchor}) rated above {ANCHOR_ABOVE} in {anchor_bad} of "
                            f"{len(mine_anchor)} test items ({_percent(Fraction(anchor_bad, len(mine_anchor)))} > 15 %)")
+        traps = trapped.loc[listener].tolist() if listener in trapped.index else [0, 0]
+        if failed_traps(*traps):
+            reasons.append(failed_traps(*traps))
         headphone = _headphone_screen(checks, listener, headphone_min_correct)
         if headphone_rule == "exclude" and headphone["headphone_passed"] is not True:
             reasons.append(headphone["headphone_screen"])
+        timing = _timing(checks, listener) if timed else {"timing": "", "timing_passed": None}
+        if timing_rule == "exclude" and timing["timing_passed"] is False:
+            reasons.append(timing["timing"])
         records.append({"listener": listener, "items": int(test[test["listener"] == listener]["item"].nunique()),
                         "reference_items": len(mine_ref), "reference_below_90": ref_bad,
-                        "anchor_items": len(mine_anchor), "anchor_above_90": anchor_bad, **headphone,
+                        "anchor_items": len(mine_anchor), "anchor_above_90": anchor_bad, "traps": traps[0],
+                        "traps_passed": traps[1], **headphone, **timing,
                         "excluded": bool(reasons), "reason": "; ".join(reasons)})
     columns = ["listener", "items", "reference_items", "reference_below_90", "anchor_items", "anchor_above_90",
-               "headphone_screen", "headphone_passed", "excluded", "reason"]
+               "traps", "traps_passed", "headphone_screen", "headphone_passed", "timing", "timing_passed", "excluded",
+               "reason"]
     return Screening(pd.DataFrame(records, columns=columns), exempt, notes)
 
 
@@ -196,6 +217,20 @@ def _headphone_screen(checks: pd.DataFrame | None, listener: str, min_correct: i
     ok = passed(int(correct), min_correct)
     return {"headphone_screen": f"headphone screen {'passed' if ok else 'failed'}: {int(correct)} of {rounds} "
                                 f"correct (needs {min_correct})", "headphone_passed": ok}
+
+
+def _timing(checks: pd.DataFrame, listener: str) -> dict[str, Any]:
+    """A listener's trial timings in words and as passed (None: no timed test trial)."""
+    row = checks[checks["listener"].astype(str) == listener]
+    counts = {c: int(pd.to_numeric(row[c], errors="coerce").fillna(0).iloc[0]) if len(row) else 0
+              for c in ("timed_trials", "too_fast_trials", "impossible_trials")}
+    timed, fast, impossible = counts["timed_trials"], counts["too_fast_trials"], counts["impossible_trials"]
+    if not timed:
+        return {"timing": "no timed test trials", "timing_passed": None}
+    ok = impossible == 0 and Fraction(fast, timed) <= MAX_FRACTION
+    words = (f"timings {'ok' if ok else 'failed'}: {impossible} impossible and {fast} too fast of {timed} timed "
+             "test trials (none impossible, at most 15 % too fast)")
+    return {"timing": words, "timing_passed": ok}
 
 
 def condition_order(conditions: list[str], reference: str = REFERENCE, mid_anchor: str | None = None) -> list[str]:
@@ -307,7 +342,7 @@ class AnalysisResult:
 def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str = REFERENCE,
             mid_anchor: str | None = AUTO, plots: bool = True, screening: bool = True,
             listeners: str | Path | pd.DataFrame | None = None, headphone_rule: str = "report",
-            headphone_min_correct: int = MIN_CORRECT) -> AnalysisResult:
+            headphone_min_correct: int = MIN_CORRECT, timing_rule: str = "exclude") -> AnalysisResult:
     """Screen listeners and analyse the test ratings of the kept ones; write tables, plots and `analysis.json`.
 
     Every output is written whatever screening leaves. The ANOVA and the pairwise tests need at least
@@ -325,6 +360,8 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         listeners: a `listeners.csv` export (path or table): the headphone screen is reported (and applied).
         headphone_rule: `report` or `exclude` (listeners who did not pass the headphone screen).
         headphone_min_correct: correct rounds needed to pass the headphone screen.
+        timing_rule: `exclude` or `report` (listeners with impossible or too-fast trial timings, see
+            `screen_listeners`).
 
     Raises:
         ValueError: invalid ratings or listeners file.
@@ -337,7 +374,8 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
     out.mkdir(parents=True, exist_ok=True)
     if mid_anchor == AUTO:  # resolved once, as screening sees it, so analysis.json names the anchor it applied
         mid_anchor = find_mid_anchor(table.loc[table["phase"] == "test", "condition"].tolist())
-    screened = screen_listeners(table, reference, mid_anchor, checks, headphone_rule, headphone_min_correct)
+    screened = screen_listeners(table, reference, mid_anchor, checks, headphone_rule, headphone_min_correct,
+                                timing_rule)
     notes = list(screened.notes)
     if not screening:
         screened.listeners["excluded"] = False
@@ -345,7 +383,7 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
         notes.append("post-screening off (--no-screening): every listener is kept; screening.csv shows the counts")
     write_csv(screened.excluded, out / "excluded_listeners.csv")
     write_csv(screened.listeners, out / "screening.csv")
-    test = table[(table["phase"] == "test") & table["listener"].isin(screened.kept)]
+    test = without_traps(table[(table["phase"] == "test") & table["listener"].isin(screened.kept)])
     if test.empty:
         notes.append(f"no test-phase ratings of a kept listener ({len(screened.excluded)} of "
                      f"{len(screened.listeners)} listeners excluded): the tables are empty; see "
@@ -377,6 +415,7 @@ def analyze(ratings: str | Path | pd.DataFrame, out: str | Path, reference: str 
                   "mid_anchor": mid_anchor, "anchor_above": ANCHOR_ABOVE, "max_fraction": str(MAX_FRACTION),
                   "anchor_item_fraction": str(ANCHOR_ITEM_FRACTION), "headphone_rule": headphone_rule if
                   checks is not None else None, "headphone_min_correct": headphone_min_correct,
+                  "timing_rule": timing_rule if checks is not None else None,
                   "min_listeners_for_tests": MIN_LISTENERS_FOR_TESTS},
         "listeners": int(table["listener"].nunique()), "kept": screened.kept,
         "excluded": screened.excluded.to_dict("records"), "anchor_rule_exempt_items": screened.exempt_items,

@@ -22,6 +22,7 @@ pressing Next together is queued, never refused.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import secrets
@@ -35,12 +36,14 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from codecbench.listening_test.analysis import screen_listeners  # noqa: E402
+from codecbench.listening_test.attention import listeners_export  # noqa: E402
 from codecbench.listening_test.gate import MAX_BODY_BYTES, Gate  # noqa: E402
-from codecbench.listening_test.platforms import platform_ids  # noqa: E402
+from codecbench.listening_test.platforms import PARTICIPANT_IDS, platform_ids  # noqa: E402
 from codecbench.listening_test.store import MushraStore, SubmissionError, now  # noqa: E402
 from codecbench.listening_test.testdef import LOUDNESS_CSV  # noqa: E402
-from codecbench.listening_test.texts import instructions_text, welcome_text  # noqa: E402
+from codecbench.listening_test.texts import DEFAULT_LABELS, instructions_text, welcome_text  # noqa: E402
 from codecbench.listening_test.throttle import LoginThrottle  # noqa: E402
+from codecbench.listening_test.traps import without_traps  # noqa: E402
 from codecbench.safecsv import csv_text  # noqa: E402
 
 FRONTEND = Path(__file__).parent  # player.js and player.css
@@ -76,15 +79,26 @@ def _query(request: Any, name: str) -> str | None:
     return request.query_params.get(name) if request is not None else None
 
 
+def _participant(request: Any) -> bool:
+    """The page was opened from a crowdsourcing platform's link with a participant id."""
+    return any(k in PARTICIPANT_IDS for k in platform_ids(getattr(request, "query_params", None)))
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
 def player_texts(test: Any) -> dict[str, Any]:
-    """What player.js shows besides the screens: the labels, instructions, end text and questionnaire."""
+    """What player.js shows besides the screens: the labels (the defaults under a test's own, so a test built
+    before a label existed still reads), instructions (with the trap notice in a test with traps), end text,
+    questionnaire, and whether the checks may be skipped."""
     texts = test.texts
-    return {"language": texts["language"], "labels": texts["labels"], "end": texts["end"],
-            "instructions": instructions_text(texts, test.rule.min_play_s), "questionnaire": texts["questionnaire"]}
+    labels = {**DEFAULT_LABELS, **texts["labels"]}
+    instructions = instructions_text(texts, test.rule.min_play_s)
+    if test.traps:
+        instructions = f"{instructions} {labels['trap_notice']}"
+    return {"language": texts["language"], "labels": labels, "end": texts["end"], "instructions": instructions,
+            "questionnaire": texts["questionnaire"], "require_headphones": test.require_headphones}
 
 
 def listener_app(store: MushraStore, concurrency: int):
@@ -101,7 +115,8 @@ def listener_app(store: MushraStore, concurrency: int):
         info = {"expertise": _text(expertise), "headphones": _text(headphones).strip(),
                 "consent": f"yes, {now()}" if consent is True else "", **platform_ids(getattr(request, "query_params", None))}
         try:
-            screen = store.register(_text(name), _user_agent(request), _query(request, "invite"), info)
+            screen = store.register(_text(name), _user_agent(request), _query(request, "invite"), info,
+                                    request.client.host if request is not None and request.client else "")
             return welcome_hidden, screen, ""
         except SubmissionError as exc:
             log.info("registration refused: %s", exc)
@@ -111,17 +126,18 @@ def listener_app(store: MushraStore, concurrency: int):
             return welcome_shown, None, f"**{GENERIC_ERROR}**"
 
     def load(request: gr.Request):
+        named = gr.update(visible=not _participant(request))  # a platform's participant id names them
         try:
             invite = _query(request, "invite")  # an invitation used before is also the listener's personal link
             token = _query(request, "token") or (store.invited_token(invite) if invite else None)
             if not token:
-                return welcome_shown, None, ""
-            return welcome_hidden, store.resume(token, _user_agent(request)), ""
+                return welcome_shown, None, "", named
+            return welcome_hidden, store.resume(token, _user_agent(request)), "", named
         except SubmissionError as exc:
-            return welcome_shown, None, f"**{exc}**"
+            return welcome_shown, None, f"**{exc}**", named
         except Exception:
             log.exception("page load failed")
-            return welcome_shown, None, f"**{GENERIC_ERROR}**"
+            return welcome_shown, None, f"**{GENERIC_ERROR}**", named
 
     def player_event(value: Any, request: gr.Request) -> dict[str, Any]:
         screen = {k: v for k, v in value.items() if k not in ("submission", "error")} if isinstance(value, dict) else {}
@@ -164,7 +180,8 @@ def listener_app(store: MushraStore, concurrency: int):
                          concurrency_limit=concurrency)
         player.submit(player_event, inputs=[player], outputs=[player], api_name="player",
                       concurrency_limit=concurrency, show_progress="hidden")
-        demo.load(load, inputs=None, outputs=[welcome, player, notice], api_name=False, concurrency_limit=concurrency)
+        demo.load(load, inputs=None, outputs=[welcome, player, notice, name], api_name=False,
+                  concurrency_limit=concurrency)
     demo.queue(default_concurrency_limit=concurrency, max_size=None)
     return demo
 
@@ -185,16 +202,18 @@ def admin_app(store: MushraStore):
         screening = screen_listeners(ratings, test.spec["reference"], test.mid_anchor, listeners).listeners
         status = {r.listener: ("excluded: " + r.reason if r.excluded else "kept") for r in screening.itertuples()}
         shown = pd.DataFrame({
-            "listener": listeners["listener"], "name": listeners["name"],
+            "listener": listeners["listener"],  # screening next to the listener: in view on a laptop's screen
+            "screening": [status.get(listener, "no test ratings yet") for listener in listeners["listener"]],
+            "name": listeners["name"],
             "joined": listeners["registration"] + [f", {ids}" if ids else "" for ids in _platform_column(listeners)],
             "sessions": listeners["sessions"],
             "checks": [_checks(r) for r in listeners.itertuples()],
             "training": listeners["training_done"],
             "test": [f"{r.test_done}/{r.test_total}" for r in listeners.itertuples()],
             "time_min": (listeners["time_s"] / 60).round(1), "listened_min": (listeners["listening_s"] / 60).round(1),
-            "last": listeners["last_submission"].fillna("").str.slice(11, 19),
-            "screening": [status.get(listener, "no test ratings yet") for listener in listeners["listener"]]})
-        kept = ratings[(ratings["phase"] == "test") & ratings["listener"].isin(
+            "last": listeners["last_submission"].fillna("").str.slice(11, 19)})
+        kept = without_traps(ratings)
+        kept = kept[(kept["phase"] == "test") & kept["listener"].isin(
             screening.loc[~screening["excluded"], "listener"])]
         order = condition_order(kept["condition"].tolist(), test.spec["reference"], test.mid_anchor)
         means = summarize(kept, ["condition"], order)[["condition", "n", "mean", "ci95_low", "ci95_high"]].round(1)
@@ -209,7 +228,7 @@ def admin_app(store: MushraStore):
 
     def export():
         frames = {"ratings": store.ratings(), "events": store.events(), "listening": store.listening(),
-                  "trials": store.trials(), "listeners": store.listeners()}
+                  "trials": store.trials(), "listeners": listeners_export(store)}
         counts = ", ".join(f"{len(frame)} {name} rows" for name, frame in frames.items())
         log.info("admin export: %s", counts)
         fetched = f"Fetched at {datetime.now().strftime('%H:%M:%S')}: {counts}. Save each file below."
@@ -267,13 +286,57 @@ def _checks(row: Any) -> str:
     return (row.headphone_check or "not yet") + huggins
 
 
-def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAULT_CONCURRENCY):
+class TitledPages:
+    """ASGI wrapper: HTML pages of `paths` that have no `<title>` get `title` (Gradio's login page has none).
+
+    Args:
+        app: the ASGI app.
+        paths: exact request paths whose HTML is checked.
+        title: the title to give them.
+    """
+
+    def __init__(self, app: Any, paths: set[str], title: str) -> None:
+        self.app, self.paths = app, paths
+        self.title = f"<title>{html.escape(title)}</title>".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def buffered(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            headers = dict(start.get("headers", []))
+            page = bytes(body)
+            if headers.get(b"content-type", b"").startswith(b"text/html") and b"<title" not in page:
+                page = page.replace(b"<head>", b"<head>" + self.title, 1)
+            start["headers"] = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"] + \
+                [(b"content-length", str(len(page)).encode())]
+            await send(start)
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, buffered)
+
+
+def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAULT_CONCURRENCY,
+               trusted_proxies: tuple[str, ...] = ()):
     """Build the server's ASGI app around an open, writable store.
 
     Args:
         store: the test's database, opened for writing (with its level-check and registration settings).
         admin_password: the password of user `admin` on `/admin` (required).
         concurrency: events handled at once per event type.
+        trusted_proxies: reverse proxies whose `X-Forwarded-For` names the client (see `gate.client_address`).
 
     Raises:
         ValueError: no password or a bad setting.
@@ -300,13 +363,17 @@ def create_app(store: MushraStore, admin_password: str, concurrency: int = DEFAU
         button_primary_text_color="#ffffff", button_primary_border_color="#1e3a8a")  # 6.7:1 (WCAG AA: 4.5:1)
     safe = {"show_error": False, "enable_monitoring": False, "max_file_size": MAX_BODY_BYTES, "footer_links": [],
             "theme": theme, "run_history": False, "css": NARROW_SCREEN_CSS}
-    app = gr.mount_gradio_app(app, admin_app(store), path=ADMIN_PATH, auth=(ADMIN_USER, admin_password), **safe)
-    app = gr.mount_gradio_app(app, listener_app(store, concurrency), path="/", **safe)
-    return Gate(app, ADMIN_PATH, LoginThrottle())
+    admin, listener = admin_app(store), listener_app(store, concurrency)
+    app = gr.mount_gradio_app(app, admin, path=ADMIN_PATH, auth=(ADMIN_USER, admin_password), **safe)
+    app = gr.mount_gradio_app(app, listener, path="/", **safe)
+    apis = {mount: {f.api_name for f in blocks.fns.values() if f.api_name} for mount, blocks in
+            (("", listener), (ADMIN_PATH, admin))}
+    app = TitledPages(app, {ADMIN_PATH, f"{ADMIN_PATH}/"}, f"Admin login: {store.test.name}")
+    return Gate(app, ADMIN_PATH, LoginThrottle(), apis=apis, trusted_proxies=trusted_proxies)
 
 
 def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_password: str | None = None,
-          concurrency: int = DEFAULT_CONCURRENCY) -> None:
+          concurrency: int = DEFAULT_CONCURRENCY, trusted_proxies: tuple[str, ...] = ()) -> None:
     """Run the listening-test server on an open store until interrupted (see `create_app`). The admin
     password is `admin_password`, else `$CODECBENCH_MUSHRA_ADMIN_PASSWORD`, else a random one, printed."""
     import uvicorn
@@ -314,7 +381,7 @@ def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_p
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     given = admin_password or os.environ.get(PASSWORD_ENV)
     password = given or secrets.token_urlsafe(12)
-    app = create_app(store, password, concurrency)
+    app = create_app(store, password, concurrency, trusted_proxies)
     registration = store.registration
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     mode = "by invitation only" if registration.invite_only else f"open, at most {registration.per_hour} per hour"
@@ -324,4 +391,4 @@ def serve(store: MushraStore, port: int = 7860, host: str = "127.0.0.1", admin_p
     print(f"admin:     http://{shown}:{port}{ADMIN_PATH}/  (user '{ADMIN_USER}'"
           + (")" if given else f", password '{password}')"), flush=True)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                  timeout_keep_alive=KEEP_ALIVE_S)).run()
+                                  timeout_keep_alive=KEEP_ALIVE_S, proxy_headers=False)).run()

@@ -32,6 +32,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from codecbench.listening_test import stimuli as st
+from codecbench.listening_test import traps
 from codecbench.listening_test.anchors import Anchors, make_anchor, spectral_distance
 from codecbench.listening_test.events import ListeningRule
 from codecbench.listening_test.selection import find_speakers_txt, pick_balanced, read_speakers_txt
@@ -90,12 +91,17 @@ class Protocol:
         texts: what listeners read (`texts.load_texts`; None: the English defaults).
         anchors: which anchors each trial gets.
         exact_excerpt: cut every excerpt to exactly `max_excerpt_s` (else at most, in a pause).
+        traps: test items that get a trapping stimulus (see `traps`; the CLI's default is 2).
+        require_headphones: the check screen cannot be skipped, and a listener who fails the headphone screen is
+            screened out at once (see `store`).
     """
 
     rule: ListeningRule = ListeningRule()
     texts: dict[str, Any] | None = None
     anchors: Anchors = Anchors()
     exact_excerpt: bool = False
+    traps: int = 0
+    require_headphones: bool = False
 
 
 def with_anchors(reference: np.ndarray, rate: int, signals: dict[str, np.ndarray],
@@ -381,6 +387,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
             cut = {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}
             prepared.append((phase, src, excerpt, cut))
     rate = min((src.rate for _, src, _, _ in prepared), default=16000)
+    trapped = _add_traps(prepared, protocol.traps, rate, int(source.get("seed", 0)))
     anchor_names = protocol.anchors.names(rate)
     notes = list(source.pop("warnings", []))
     if len(items) < one_slip_items(MAX_FRACTION):
@@ -428,7 +435,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
                                       "gain_db", "lufs_after", "peak_dbfs", "span_lu", "flagged"]]
     loudness.to_csv(staging / LOUDNESS_CSV, index=False)
     flagged = sorted(set(loudness.loc[loudness["flagged"], "item"]))
-    conditions = list(prepared[0][3]) if prepared else []
+    conditions = [c for c in prepared[0][3] if not traps.is_trap(c)] if prepared else []
     spec = {
         "format": FORMAT,
         "name": name or out.name,
@@ -442,7 +449,10 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         "exact_excerpt": protocol.exact_excerpt,
         "listening": {"min_play_s": protocol.rule.min_play_s},
         "screening": {"items": len(items), "one_slip_fraction": round(1 / max(1, len(items)), 4),
-                      "max_fraction": float(MAX_FRACTION), "items_for_one_slip": one_slip_items(MAX_FRACTION)},
+                      "max_fraction": float(MAX_FRACTION), "items_for_one_slip": one_slip_items(MAX_FRACTION),
+                      "require_headphones": protocol.require_headphones},
+        "traps": {"items": trapped, "tolerance": traps.TOLERANCE,
+                  "source": "listening_test/data/traps (eSpeak NG 1.51, CC0)"},
         "notes": notes,
         "texts": protocol.texts or load_texts(None),
         "loudness": {"meter": f"ITU-R BS.1770 integrated loudness (pyloudnorm {version('pyloudnorm')})",
@@ -461,6 +471,18 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         shutil.rmtree(out)
     staging.rename(out)
     return BuildResult(out, loudness, flagged, aligned, notes, spec["anchor_distance"])
+
+
+def _add_traps(prepared: list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]], count: int, rate: int,
+               seed: int) -> dict[str, int]:
+    """Add a trap stimulus to `count` test items (`traps.assign`); returns item -> the rating it asks for."""
+    lengths = {src.item: len(cut[REFERENCE]) / src.rate for phase, src, _, cut in prepared if phase == "test"}
+    trapped = traps.assign(lengths, count, rate, seed) if count else {}
+    for phase, src, _, cut in prepared:
+        if phase == "test" and src.item in trapped:
+            asked = trapped[src.item]
+            cut[traps.condition(asked)] = traps.trap_signal(cut[REFERENCE], src.rate, asked)
+    return trapped
 
 
 def _distance_ranges(entries: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list[float]]]:

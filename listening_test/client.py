@@ -3,14 +3,25 @@
 The listener app's events go through Gradio's REST event API (`POST /gradio_api/call/<api>`, then its
 event stream); the stimuli come from `/mushra/audio/<key>`. Load benchmarks, probes and tests use it
 to drive the real server.
+
+The server accepts a trial only once the play time its log claims fits in the wall-clock time since the
+trial's audio was first served (see `store`), so `submit` waits, as a listener would, until that much
+time has passed since this client first fetched the trial's audio.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+
+from codecbench.listening_test.events import parse_events, playback
+
+MARGIN_S = 0.05  # waited beyond the claimed play time (the request to the server takes a moment too)
 
 
 class ServerError(RuntimeError):
@@ -54,10 +65,14 @@ class ListenerClient:
 
     Args:
         http: an async client whose `base_url` is the server.
+        sleep: how to wait (`asyncio.sleep`).
+        clock: seconds, monotonic.
     """
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
+    def __init__(self, http: httpx.AsyncClient, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.http, self.sleep, self.clock = http, sleep, clock
+        self.fetched: dict[str, float] = {}  # stimulus key -> when this client first asked for it
 
     async def call(self, api: str, *data: Any, params: dict[str, str] | None = None) -> list:
         """One queued event through Gradio's REST API (the queue the browser uses); returns its outputs."""
@@ -93,11 +108,14 @@ class ListenerClient:
         """Every stimulus of the screen as served (a trial's stimuli and open reference, or the level sample)."""
         keys = [screen["sample"]] if screen["screen"] == "level" else \
             [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
-        bodies = {}
-        for key in keys:
-            response = await self.http.get(f"/mushra/audio/{key}")
-            bodies[key] = response.raise_for_status().content
-        return bodies
+        return {key: await self.audio(key) for key in keys}
+
+    async def audio(self, key: str) -> bytes:
+        """One stimulus as served; when this client first got it is kept for `listen` (on arrival: the server
+        recorded the serving before it answered, however long the request took)."""
+        body = (await self.http.get(f"/mushra/audio/{key}")).raise_for_status().content
+        self.fetched.setdefault(key, self.clock())
+        return body
 
     async def skip_level(self, screen: dict[str, Any]) -> dict[str, Any]:
         return await self.player(screen, {"level": "skipped", "events": []})
@@ -117,7 +135,21 @@ class ListenerClient:
 
     async def submit(self, screen: dict[str, Any], ratings: dict[str, int], events: list[dict[str, Any]] | None = None,
                      client_id: str = "") -> dict[str, Any]:
-        """Press Next on a trial screen with these ratings {stimulus key: 0..100}; returns the next screen."""
-        submission = {"trial": screen["trial"], "ratings": ratings, "client_id": client_id,
-                      "events": playback_events(screen) if events is None else events}
+        """Press Next on a trial screen with these ratings {stimulus key: 0..100}, once the play time the
+        events claim has passed since this client first fetched the trial's audio; returns the next screen."""
+        events = playback_events(screen) if events is None else events
+        await self.listen(screen, events)
+        submission = {"trial": screen["trial"], "ratings": ratings, "client_id": client_id, "events": events}
         return await self.player(screen, submission)
+
+    async def listen(self, screen: dict[str, Any], events: list[dict[str, Any]] | None = None) -> None:
+        """Wait until the play time `events` claim (default: `playback_events(screen)`) has passed since this
+        client first fetched the trial's audio (at once if it has, or if nothing was fetched)."""
+        events = playback_events(screen) if events is None else events
+        keys = {screen["reference"], *(s["key"] for s in screen["stimuli"])}
+        fetched = [self.fetched[k] for k in keys if k in self.fetched]
+        if fetched:
+            claimed_s = sum(p.play_ms for p in playback(parse_events(events, keys)).values()) / 1000
+            wait = min(fetched) + claimed_s + MARGIN_S - self.clock()
+            if wait > 0:
+                await self.sleep(wait)

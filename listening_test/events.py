@@ -6,6 +6,13 @@ player.js logs, with `t` in ms on the page's clock since the screen appeared:
 `seek` / `loop` (position, loop bounds), `rate_move` / `rate` (key, rating), `next`; the level screen
 logs `play` / `stop` of its sample and `tone` / `answer` (side -1 or 1). Unknown kinds are kept as sent
 (cut to `MAX_KIND` characters): the log records what the page said, rules read the kinds they know.
+
+The page's clock is the listener's, so the server checks it against its own (`physical_bounds`): a trial's
+log may not hold more than `MAX_TRIAL_EVENTS` events, times must be non-negative, in order and within the
+wall-clock time since the server first served the trial's audio (plus `PAGE_LEAD_MS` for the moments
+between the page appearing and its first audio request), and the play time it claims must fit in that
+wall-clock time; and `ListeningRule.wall_ms` is the least wall-clock time in which a trial's stimuli can
+be heard one after the other as the rule asks.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from typing import Any
 MAX_KIND = 32
 DEFAULT_MIN_PLAY_S = 3.0
 MAX_DETAIL = 64
+MAX_TRIAL_EVENTS = 5000  # per submission; a slider logs at most one move per 100 ms, so 8 min of dragging
+PAGE_LEAD_MS = 30000.0  # page clock starts when the screen appears, before its audio is requested
+CLOCK_TOLERANCE_MS = 250.0  # page and server clocks, and the server's millisecond time stamps
 STARTS_PLAYBACK = frozenset({"play", "switch"})  # the event's key is now the stimulus being heard
 ENDS_PLAYBACK = frozenset({"stop", "next"})  # nothing is heard from now on
 
@@ -80,6 +90,27 @@ def playback(events: list[Event]) -> dict[str, Playback]:
     return {key: Playback(count, heard.get(key, 0.0)) for key, count in starts.items()}
 
 
+def physical_bounds(events: list[Event], elapsed_ms: float) -> str | None:
+    """Why a trial's event log cannot be true, given that its audio was first served `elapsed_ms` ago on the
+    server's clock (None: it can be). Playback stretches never overlap, so the play time a log claims
+    cannot exceed the wall-clock time its audio has been on the page."""
+    times = [e.t_ms for e in events if e.t_ms is not None]
+    if len(events) > MAX_TRIAL_EVENTS:
+        return f"the play log holds {len(events)} events, more than {MAX_TRIAL_EVENTS}"
+    if any(t < 0 for t in times):
+        return "the play log has negative times"
+    if any(later < earlier for earlier, later in zip(times, times[1:])):
+        return "the play log's times go backwards"
+    if times and max(times) > elapsed_ms + PAGE_LEAD_MS:
+        return (f"the play log has an event at {max(times) / 1000:.1f} s, but this trial's audio was first "
+                f"served {elapsed_ms / 1000:.1f} s ago")
+    claimed = sum(p.play_ms for p in playback(events).values())
+    if claimed > elapsed_ms + CLOCK_TOLERANCE_MS:
+        return (f"the play log claims {claimed / 1000:.1f} s of listening, but this trial's audio was first "
+                f"served {elapsed_ms / 1000:.1f} s ago")
+    return None
+
+
 def _span(start: float | None, end: float | None) -> float:
     return max(0.0, end - start) if start is not None and end is not None else 0.0
 
@@ -119,6 +150,11 @@ class ListeningRule:
     def required_ms(self, duration_s: float) -> float:
         """The play time asked of a stimulus of `duration_s` seconds, in ms."""
         return 1000.0 * min(self.min_play_s, duration_s)
+
+    def wall_ms(self, duration_s: float, stimuli: int) -> float:
+        """The least wall-clock time, in ms, in which `stimuli` stimuli of `duration_s` seconds can each be
+        heard as the rule asks: one after the other (the player plays one at a time)."""
+        return stimuli * self.required_ms(duration_s)
 
     def short(self, heard: dict[str, Playback], keys: set[str], required_ms: float) -> list[str]:
         """The keys heard for less than `required_ms`."""

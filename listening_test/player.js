@@ -23,6 +23,7 @@ const MIN_LOOP = 0.5;
 const MARGIN = 0.02;  // scheduling margin, s
 const SUBMIT_TIMEOUT_MS = 12000;
 const STARTS = new Set(["play", "switch"]), ENDS = new Set(["stop", "next"]);
+const SLIDER_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "PageUp", "PageDown"]);
 const root = element.querySelector(".mushra-root");
 const shared = window.__mushra || (window.__mushra = {ctx: null});
 const TEXTS = props.texts || {labels: {}, questionnaire: []};
@@ -239,8 +240,17 @@ function togglePlay() {
   if (!S || !S.ready) return;
   select(S.current || S.screen.reference);
 }
+function currentRatings() {
+  const ratings = {};
+  for (const s of S.screen.stimuli) ratings[s.key] = S.ratings[s.key];
+  return ratings;
+}
+function updatePending() {  // a submission not yet confirmed carries the newest ratings and the whole log
+  if (S.pending) S.pending = Object.assign({}, S.pending, {ratings: currentRatings(), events: S.events.slice()});
+}
 function rate(key, value, final) {
   S.ratings[key] = value;
+  if (!S.submitting) updatePending();
   const now = performance.now();
   if (final || now - (S.lastRateLog[key] || 0) > 100) {
     log(final ? "rate" : "rate_move", key, value);
@@ -255,10 +265,8 @@ function complete(heard) {
 function submitTrial() {
   if (!S || S.submitting || !S.ready || !complete(heardMs(true))) return;
   if (S.playing) { stop(); log("stop", S.current); }
-  const ratings = {};
-  for (const s of S.screen.stimuli) ratings[s.key] = S.ratings[s.key];
   log("next");
-  S.pending = {trial: S.screen.trial, ratings, events: S.events.slice(), client_id: S.clientId};
+  S.pending = {trial: S.screen.trial, ratings: currentRatings(), events: S.events.slice(), client_id: S.clientId};
   keep();
   send(S.pending);
 }
@@ -289,7 +297,7 @@ function failed(reason) {
 }
 function retry() {
   if (!S || S.submitting) return;
-  if (S.screen.screen === "trial" && S.pending) send(S.pending);
+  if (S.screen.screen === "trial" && S.pending) { updatePending(); send(S.pending); }
   else if (S.lastSubmission) send(S.lastSubmission);
 }
 
@@ -441,6 +449,15 @@ function renderTrial(v) {
                                "aria-valuetext": T("not_rated")});
     slider.addEventListener("input", () => rate(s.key, parseInt(slider.value, 10), false));
     slider.addEventListener("change", () => rate(s.key, parseInt(slider.value, 10), true));
+    slider.addEventListener("click", () => {  // a click where the unrated value already is fires no change
+      if (!Number.isInteger(S.ratings[s.key])) rate(s.key, parseInt(slider.value, 10), true);
+    });
+    slider.addEventListener("keydown", ev => {  // the first key on an unrated slider shows where it starts
+      if (Number.isInteger(S.ratings[s.key]) || !SLIDER_KEYS.has(ev.key)) return;
+      ev.preventDefault();
+      slider.value = "50";
+      rate(s.key, 50, true);
+    });
     columns.append(h("div", {class: "m-col"}, button, bar, heard, h("div", {class: "m-slot"}, slider), value));
     S.widgets[s.key] = {button, slider, value, meter: fill, heard};
   }
@@ -480,7 +497,7 @@ function renderTrial(v) {
       log("ready", null, S.duration);
       refresh();
       animate(state);
-      if (S.pending) { status(T("resubmitting")); send(S.pending); }  // never confirmed before the page closed
+      if (S.pending) { updatePending(); status(T("resubmitting")); send(S.pending); }  // never confirmed before the page closed
     })
     .catch(err => { if (S === state) alertError(T("load_failed", {reason: err.message})); });
 }
@@ -502,6 +519,7 @@ function restore(v) {  // what this browser kept of this trial: ratings, play lo
   if (kept.clientId) S.clientId = kept.clientId;
   S.pending = kept.pending && kept.pending.trial === v.trial ? kept.pending : null;
   log("restore", null, events.length);
+  if (!Object.keys(S.ratings).length && !S.pending) return;  // nothing the listener entered
   const note = root.querySelector(".m-notice") || root.querySelector(".m-help");
   if (note) note.after(h("p", {class: "m-restored"}, T("restored")));
 }
@@ -514,8 +532,13 @@ function renderLevel(v) {
   const right = h("button", {class: "m-right", type: "button", disabled: true}, T("right"));
   const result = h("span", {class: "m-check", role: "status"}, "");
   const proceed = h("button", {class: "m-next", type: "button", disabled: true}, T("continue"));
-  const huggins = hugginsScreen(v, () => unlock());
-  const unlock = () => { proceed.disabled = !(played && huggins.done()); };
+  const required = !!TEXTS.require_headphones;
+  const huggins = hugginsScreen(v, () => unlock(), () => focusNext());
+  const unlock = () => { proceed.disabled = !(played && huggins.done() && (!required || answered >= 3)); };
+  const focusNext = () => {  // the next thing to do takes the focus (never lost to a button just disabled)
+    const next = [toneButton, huggins.next(), played ? null : sampleButton, proceed].find(b => b && !b.disabled);
+    (next || root.querySelector("h1")).focus();
+  };
   const stopSample = () => { if (sampleSource) { sampleSource.stop(); sampleSource = null; } sampleButton.textContent = T("play_sample"); };
   sampleButton.addEventListener("click", () => {
     if (sampleSource) { stopSample(); log("stop", v.sample); return; }
@@ -555,6 +578,8 @@ function renderLevel(v) {
     left.disabled = right.disabled = true;
     toneButton.disabled = answered >= 3;
     result.textContent = answered >= 3 ? T("lr_done", {correct}) : T("lr_round", {round: answered + 1});
+    unlock();
+    focusNext();
   };
   left.addEventListener("click", () => answer(-1));
   right.addEventListener("click", () => answer(1));
@@ -564,7 +589,7 @@ function renderLevel(v) {
     return {level: `level set; ${check}`, huggins: huggins.answers(), events: S.events};
   };
   proceed.addEventListener("click", () => { stopSample(); huggins.stop(); S.lastSubmission = submission(); send(S.lastSubmission); });
-  const skip = h("button", {class: "m-skip", type: "button", onclick: () => {
+  const skip = required ? null : h("button", {class: "m-skip", type: "button", onclick: () => {
     stopSample(); huggins.stop(); S.lastSubmission = {level: "skipped", events: S.events}; send(S.lastSubmission);
   }}, T("skip_checks"));
   show_(
@@ -587,11 +612,11 @@ function renderLevel(v) {
     .catch(err => { if (S === state) alertError(T("load_failed", {reason: err.message})); });
 }
 
-function hugginsScreen(v, changed) {  // the Huggins-pitch rounds: play a round, then choose the noise with the tone
+function hugginsScreen(v, changed, finished) {  // the Huggins-pitch rounds: play a round, then choose the noise with the tone
   const keys = v.huggins || [];
   const answers = {};
   let round = 0, source = null;
-  if (!keys.length) return {element: null, done: () => true, answers: () => ({}), stop: () => {}};
+  if (!keys.length) return {element: null, done: () => true, answers: () => ({}), stop: () => {}, next: () => null};
   const playButton = h("button", {class: "m-stim m-wide m-huggins-play", type: "button"}, "");
   const choices = [1, 2, 3].map(n => h("button", {class: "m-choice", type: "button", disabled: true,
                                                   "data-choice": String(n), onclick: () => choose(n)},
@@ -621,7 +646,7 @@ function hugginsScreen(v, changed) {  // the Huggins-pitch rounds: play a round,
     choices.forEach(b => { b.disabled = true; });
     update();
     changed();
-    if (round < keys.length) playButton.focus();
+    if (round < keys.length) playButton.focus(); else finished();
   };
   const state = S;
   keys.forEach((key, i) => fetch(audioUrl(key), {cache: "no-store"})
@@ -633,14 +658,45 @@ function hugginsScreen(v, changed) {  // the Huggins-pitch rounds: play a round,
   const element = h("div", {class: "m-huggins"}, h("h3", {}, T("huggins_title")), h("p", {}, T("huggins_text")),
                     h("div", {class: "m-transport"}, playButton),
                     h("div", {class: "m-transport", role: "group", "aria-label": T("huggins_title")}, ...choices, progress));
-  return {element, done: () => round >= keys.length, answers: () => answers, stop: stopRound};
+  return {element, done: () => round >= keys.length, answers: () => answers, stop: stopRound,
+          next: () => (round < keys.length ? playButton : null)};
+}
+
+function completionParts(completion) {  // the platform's code (with a Copy button) and the way back, at once
+  const parts = [];
+  if (completion.code) {
+    const done = h("span", {class: "m-copied", role: "status"}, "");
+    const copy = h("button", {class: "m-copy", type: "button", onclick: () => {
+      const copied = () => { done.textContent = T("copied"); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(completion.code).then(copied, () => selectCode(code));
+      else { selectCode(code); document.execCommand && document.execCommand("copy") && copied(); }
+    }}, T("copy_code"));
+    const code = h("code", {class: "m-code-value"}, completion.code);
+    const [before, after] = [...String(TEXTS.labels.completion_code || "{code}").split("{code}"), ""];
+    parts.push(h("p", {class: "m-code"}, before, code, after, " ", copy, " ", done));
+  }
+  if (completion.url) parts.push(h("p", {}, h("a", {class: "m-complete", href: completion.url}, T("back_to_platform"))));
+  return parts;
+}
+function selectCode(code) {
+  const range = document.createRange();
+  range.selectNodeContents(code);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
+
+function renderScreenedOut(v) {
+  show_(h("h1", {tabindex: "-1"}, T("screened_out_title")), h("p", {class: "m-screened"}, T("screened_out_text")),
+        ...completionParts(v.completion || {}));
 }
 
 function renderDone(v) {
   const completion = v.completion || {};
   const parts = [h("h1", {tabindex: "-1"}, T("end_title")),
                  h("p", {class: "m-done"}, T("end_saved", {trials: v.trials})),
-                 TEXTS.end ? h("p", {class: "m-end"}, TEXTS.end) : null];
+                 TEXTS.end ? h("p", {class: "m-end"}, TEXTS.end) : null,
+                 ...(v.answered ? [] : completionParts(completion))];
   if (!v.answered) {
     const fields = {};
     const comment = h("textarea", {id: "m-comment", rows: "4", maxlength: "2000"});
@@ -672,11 +728,9 @@ function renderDone(v) {
     });
     parts.push(form, errorBox());
   } else {
-    parts.push(h("p", {class: "m-answered", role: "status"}, T("answers_saved")));
-    if (completion.code) parts.push(h("p", {class: "m-code"}, T("completion_code", {code: completion.code})));
+    parts.push(h("p", {class: "m-answered", role: "status"}, T("answers_saved")), ...completionParts(completion));
     if (completion.url) {
-      parts.push(h("p", {}, h("a", {class: "m-complete", href: completion.url}, T("back_to_platform"))),
-                 h("p", {role: "status"}, T("redirecting")));
+      parts.push(h("p", {role: "status"}, T("redirecting")));
       setTimeout(() => window.location.assign(completion.url), 1500);
     }
   }
@@ -706,6 +760,7 @@ function show() {
   rememberToken(v);
   if (v.screen === "trial") renderTrial(v);
   else if (v.screen === "level") renderLevel(v);
+  else if (v.screen === "screened_out") { forget(v); renderScreenedOut(v); }
   else { forget(v); renderDone(v); }
   if (v.error) alertError(v.error);
 }

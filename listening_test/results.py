@@ -5,6 +5,12 @@ On read-only media (a read-only mount, a folder or database the user may not wri
 the write-ahead log's shared-memory index (`-shm`); a database without a pending write-ahead log is then
 opened `immutable`, which needs neither. A database whose log still holds trials (its server was killed)
 and whose `-shm` is gone cannot be read in place: the error says to copy the folder somewhere writable.
+
+Trial numbers in every export count within their phase: test trial 1 is the first test trial, whatever
+training came before it (the database numbers a listener's trials across both phases); the level check's
+events are trial 0. The trials export times each trial on the server's clock too (`wall_s`: from the first
+serving of any of its stimuli to its submission) and flags trials that were too fast or cannot be true
+(`timing`, see `trial_timing`); the listeners export counts them per listener for `analyze`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from codecbench.listening_test.events import CLOCK_TOLERANCE_MS, PAGE_LEAD_MS
 from codecbench.listening_test.headphones import passed
 from codecbench.listening_test.platforms import PLATFORM_IDS
 from codecbench.listening_test.testdef import RATINGS_COLUMNS, MushraTest
@@ -25,11 +32,30 @@ BUSY_TIMEOUT_MS = 30000
 LISTENING_COLUMNS = ["listener", "trial", "phase", "item", "role", "label", "condition", "deliveries",
                      "first_served", "session", "plays", "play_s"]
 TRIAL_COLUMNS = ["listener", "trial", "phase", "item", "submitted", "session", "duration_s", "listening_s",
-                 "reference_s", "least_heard_s", "heard_whole", "stimuli", "excerpt_s", "required_s"]
+                 "reference_s", "least_heard_s", "heard_whole", "stimuli", "excerpt_s", "required_s",
+                 "first_served", "wall_s", "least_wall_s", "timing"]
 LISTENER_COLUMNS = ["listener", "name", "registration", "created", "sessions", "user_agent", "expertise",
                     "headphones", "consent", "headphone_check", "huggins_correct", "huggins_rounds", "huggins_passed",
                     *PLATFORM_IDS, "training_done", "test_done", "test_total", "last_submission", "time_s",
-                    "listening_s", "answered", "comment"]
+                    "listening_s", "timed_trials", "too_fast_trials", "impossible_trials", "answered", "comment"]
+NUMBERED = ("WITH numbered AS (SELECT listener, trial, phase, ROW_NUMBER() OVER (PARTITION BY listener, phase "
+            "ORDER BY trial) AS number FROM trials) ")  # a trial's number within its phase
+TOO_FAST, IMPOSSIBLE = "too fast", "impossible"
+
+
+def trial_timing(table: pd.DataFrame) -> pd.Series:
+    """Per submitted trial of a trials export: `impossible` when its play log claims more listening than the
+    wall-clock time since its audio was first served (or spans more than that plus the page's lead), `too
+    fast` when it was sent sooner than its stimuli can be heard one after the other as the listening rule
+    asks, or one of them was heard for less than the rule asks; `ok` otherwise; '' when not submitted or
+    not timed (no serving record)."""
+    tolerance_s, lead_s = CLOCK_TOLERANCE_MS / 1000, PAGE_LEAD_MS / 1000
+    impossible = (table["listening_s"] > table["wall_s"] + tolerance_s) | \
+                 (table["duration_s"] > table["wall_s"] + lead_s)
+    too_fast = (table["wall_s"] + tolerance_s < table["least_wall_s"]) | \
+               (table["least_heard_s"] < table["required_s"] - 1e-9)
+    flags = pd.Series("ok", index=table.index).mask(too_fast, TOO_FAST).mask(impossible, IMPOSSIBLE)
+    return flags.where(table["submitted"].notna() & table["wall_s"].notna(), "")
 
 
 class ResultsDB:
@@ -93,17 +119,20 @@ class ResultsDB:
     def ratings(self) -> pd.DataFrame:
         """Every committed rating in the export format (`RATINGS_COLUMNS`)."""
         with self._read() as db:
-            table = pd.read_sql_query(f"SELECT {', '.join(RATINGS_COLUMNS)} FROM ratings "
-                                      "ORDER BY listener, trial, condition", db)
+            columns = ", ".join("n.number AS trial" if c == "trial" else f"r.{c}" for c in RATINGS_COLUMNS)
+            table = pd.read_sql_query(NUMBERED + f"SELECT {columns} FROM ratings r JOIN numbered n "
+                                      "USING (listener, trial) ORDER BY r.listener, r.trial, r.condition", db)
         return table.astype({"rating": int, "session": int, "trial": int})
 
     def events(self) -> pd.DataFrame:
         """The event log with each opaque key resolved to its condition and role."""
         with self._read() as db:
             return pd.read_sql_query(
-                "SELECT e.listener, e.session, e.trial, t.item, e.t_ms, e.kind, s.condition, s.role, s.label, "
+                NUMBERED + "SELECT e.listener, e.session, COALESCE(n.number, e.trial) AS trial, "
+                "COALESCE(t.phase, 'level') AS phase, t.item, e.t_ms, e.kind, s.condition, s.role, s.label, "
                 "e.value, e.detail, e.received FROM events e LEFT JOIN stimuli s ON s.key = e.stimulus "
-                "LEFT JOIN trials t ON t.listener = e.listener AND t.trial = e.trial ORDER BY e.id", db)
+                "LEFT JOIN trials t ON t.listener = e.listener AND t.trial = e.trial "
+                "LEFT JOIN numbered n ON n.listener = e.listener AND n.trial = e.trial ORDER BY e.id", db)
 
     def listening(self) -> pd.DataFrame:
         """One row per stimulus planned for a listener (`LISTENING_COLUMNS`): how often the server served it
@@ -117,18 +146,21 @@ class ResultsDB:
             if not self._has_table(db, "deliveries"):
                 raise ValueError(f"{self.path} predates serving and listening records: it has no listening table")
             return pd.read_sql_query(
-                "SELECT s.listener, s.trial, COALESCE(t.phase, s.role) AS phase, t.item, s.role, s.label, "
+                NUMBERED + "SELECT s.listener, COALESCE(n.number, s.trial) AS trial, COALESCE(t.phase, s.role) AS phase, t.item, s.role, s.label, "
                 "s.condition, (SELECT COUNT(*) FROM deliveries d WHERE d.stimulus = s.key) AS deliveries, "
                 "(SELECT MIN(d.served) FROM deliveries d WHERE d.stimulus = s.key) AS first_served, "
                 "p.session, p.starts AS plays, p.play_ms / 1000.0 AS play_s FROM stimuli s "
                 "LEFT JOIN trials t ON t.listener = s.listener AND t.trial = s.trial "
+                "LEFT JOIN numbered n ON n.listener = s.listener AND n.trial = s.trial "
                 "LEFT JOIN plays p ON p.stimulus = s.key ORDER BY s.listener, s.trial, s.role, s.label", db)
 
     def trials(self) -> pd.DataFrame:
         """One row per planned trial (`TRIAL_COLUMNS`): when and in which session it was submitted, how long
         the listener spent on it (page clock, first event to Next) and listened in it: in total, to the open
         reference, to the stimulus heard least; how many of its stimuli were heard at least their whole
-        length (`heard_whole` of `stimuli`), and the listening rule's minimum (`required_s`)."""
+        length (`heard_whole` of `stimuli`), and the listening rule's minimum (`required_s`); on the server's
+        clock, when its audio was first served, how long after that it was submitted (`wall_s`) and the
+        least time hearing its stimuli one after the other takes (`least_wall_s`); `timing` (`trial_timing`)."""
         with self._read() as db:
             trials = pd.read_sql_query(
                 "SELECT t.listener, t.trial, t.phase, t.item, s.submitted, s.session FROM trials t "
@@ -139,6 +171,11 @@ class ResultsDB:
             spans = pd.read_sql_query(
                 "SELECT listener, trial, MIN(t_ms) AS first_ms, MAX(CASE WHEN kind = 'next' THEN t_ms END) AS next_ms "
                 "FROM events WHERE trial > 0 GROUP BY listener, trial", db)
+            served = pd.read_sql_query(
+                NUMBERED + "SELECT s.listener, s.trial, n.number, COUNT(*) AS planned, (SELECT MIN(d.served) FROM "
+                "deliveries d JOIN stimuli k ON k.key = d.stimulus WHERE k.listener = s.listener AND "
+                "k.trial = s.trial) AS first_served FROM stimuli s JOIN numbered n USING (listener, trial) "
+                "WHERE s.role != 'level' GROUP BY s.listener, s.trial", db)
         trials["excerpt_s"] = [self.test.duration_s(item) for item in trials["item"]]
         trials["required_s"] = [self.test.rule.required_ms(d) / 1000 for d in trials["excerpt_s"]]
         grouped = plays.assign(play_s=plays["play_ms"] / 1000).groupby(["listener", "trial"])
@@ -152,6 +189,12 @@ class ResultsDB:
         whole = (whole["play_ms"] / 1000 >= whole["excerpt_s"]).groupby([whole["listener"], whole["trial"]]).sum()
         table = table.merge(whole.rename("heard_whole").reset_index(), on=["listener", "trial"], how="left")
         table["duration_s"] = (table["next_ms"] - table["first_ms"]) / 1000
+        table = table.merge(served, on=["listener", "trial"], how="left")
+        table["wall_s"] = (pd.to_datetime(table["submitted"], format="ISO8601")
+                           - pd.to_datetime(table["first_served"], format="ISO8601")).dt.total_seconds()
+        table["least_wall_s"] = table["planned"] * table["required_s"]
+        table["timing"] = trial_timing(table)
+        table["trial"] = table["number"].astype(int)
         return table[TRIAL_COLUMNS]
 
     def listeners(self) -> pd.DataFrame:
@@ -167,8 +210,15 @@ class ResultsDB:
         wide = info.pivot(index="listener", columns="key", values="value") if len(info) else pd.DataFrame()
         table = progress.merge(agents, on="listener", how="left").merge(wide, left_on="listener", right_index=True,
                                                                          how="left")
-        trials = self.trials().groupby("listener")
-        table = table.merge(trials["listening_s"].sum().rename("listening_s").reset_index(), on="listener", how="left")
+        trials = self.trials()
+        timed = trials[(trials["phase"] == "test") & (trials["timing"] != "")]
+        counts = pd.DataFrame({"listening_s": trials.groupby("listener")["listening_s"].sum(),
+                               "timed_trials": timed.groupby("listener").size(),
+                               "too_fast_trials": (timed["timing"] == TOO_FAST).groupby(timed["listener"]).sum(),
+                               "impossible_trials": (timed["timing"] == IMPOSSIBLE).groupby(timed["listener"]).sum()})
+        table = table.merge(counts.reset_index(names="listener"), on="listener", how="left")
+        for column in ("timed_trials", "too_fast_trials", "impossible_trials"):
+            table[column] = table[column].fillna(0).astype(int)
         table["time_s"] = (pd.to_datetime(table["last_submission"]) - pd.to_datetime(table["created"])).dt.total_seconds()
         for column in LISTENER_COLUMNS:
             if column not in table:

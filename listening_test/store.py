@@ -9,7 +9,9 @@ cut); a trial is stored at most once (primary key (listener, trial) of `submissi
 
 Serving records: every time a stimulus goes out (freshly dithered, see `dither`), a row of `deliveries`
 says which key and when (see `deliver` for its durability); a trial is accepted only once every stimulus
-of it was served to that listener.
+of it was served to that listener, and only when the wall-clock time from the first serving of any of its
+stimuli to the submission, on the server's clock, covers what the listening rule asks
+(`ListeningRule.wall_ms`) and the play log fits in it (`events.physical_bounds`).
 `plays` holds, per stimulus of a submitted trial, how often playback started on it and for how long (from
 the trial's event log, see `events`); a trial whose stimuli were not all heard as long as the test's
 `ListeningRule` asks is refused.
@@ -18,16 +20,23 @@ the trial's event log, see `events`); a trial whose stimuli were not all heard a
 crowdsourcing platform's link carried (see `platforms`), their headphone-screen score and their answers on
 the end page; `headphone_rounds` the Huggins-pitch rounds of the check screen (see `headphones`), served by
 opaque key like the stimuli.
+
+Registration: with invitations only, a listener gets in (or back) through their invitation link alone;
+a crowdsourcing platform's participant id resumes a listener only under open registration. Open
+registrations are limited per client address (`Registration.per_hour`, see `throttle.RateLimit`), so no
+one can close registration for everybody. The database file and its write-ahead log are mode 600: they
+hold every listener's token and the dither secret.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +44,13 @@ import numpy as np
 
 from codecbench.listening_test import headphones
 from codecbench.listening_test.dither import dither_seed, dithered_wav
-from codecbench.listening_test.events import Event, parse_events, playback
+from codecbench.listening_test.events import CLOCK_TOLERANCE_MS, MAX_TRIAL_EVENTS, Event, parse_events, physical_bounds, playback
 from codecbench.listening_test.plan import plan_trials
 from codecbench.listening_test.platforms import PARTICIPANT_IDS, PLATFORM_IDS, Completion
 from codecbench.listening_test.results import BUSY_TIMEOUT_MS, ResultsDB
 from codecbench.listening_test.testdef import MushraTest
+from codecbench.listening_test.throttle import RateLimit
 
-MAX_EVENTS = 20000  # per submission
 MAX_ID = 2 ** 31  # sessions and trials are positive numbers below this
 MAX_INFO_CHARS = 200  # a listener's answer about themselves
 MAX_ANSWER_CHARS = 2000  # an answer on the end page
@@ -155,7 +164,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 INVITE_ONLY = "This test takes listeners by invitation only: open the personal link of your invitation."
 UNKNOWN_INVITE = "This invitation link is not valid: check that you opened the whole link of your invitation."
-TOO_MANY = "Too many new listeners joined in the last hour: please try again later."
+TOO_MANY = "Too many new listeners joined from your address in the last hour: please try again later."
+REGISTRATION_WINDOW_S = 3600.0
 
 
 class SubmissionError(ValueError):
@@ -168,7 +178,8 @@ class Registration:
 
     Args:
         invite_only: only through an invitation link (`codecbench mushra invite`).
-        per_hour: open registrations accepted in any hour (invited listeners do not count).
+        per_hour: open registrations accepted from one client address in any hour (invited listeners
+            and returning listeners do not count).
     """
 
     invite_only: bool = False
@@ -179,8 +190,17 @@ class Registration:
             raise ValueError(f"--registrations-per-hour must be >= 1, not {self.per_hour}")
 
 
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return stamp(utc_now())
+
+
+def stamp(moment: datetime) -> str:
+    """A time as the database stores it (ISO 8601, UTC, milliseconds)."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class MushraStore(ResultsDB):
@@ -193,6 +213,9 @@ class MushraStore(ResultsDB):
         registration: who may register.
         headphone_screen: add the Huggins-pitch headphone screen to the check screen.
         completion: where listeners go, and what they are shown, when they are done.
+        screened_out: the same for a listener a `--require-headphones` test screened out.
+        clock: the time now, timezone-aware (time stamps and the wall-clock listening check).
+        monotonic: seconds, monotonic (the per-address registration limit).
 
     Raises:
         ValueError: another test's database, or one that cannot be written (a one-line reason).
@@ -200,18 +223,25 @@ class MushraStore(ResultsDB):
 
     def __init__(self, path: str | Path, test: MushraTest, level_check: bool = True,
                  registration: Registration = Registration(), headphone_screen: bool = True,
-                 completion: Completion = Completion()) -> None:
+                 completion: Completion = Completion(), screened_out: Completion = Completion(),
+                 clock: Callable[[], datetime] = utc_now, monotonic: Callable[[], float] | None = None) -> None:
         self.path = Path(path)
+        self.clock = clock
+        self.registrations = RateLimit(registration.per_hour, REGISTRATION_WINDOW_S,
+                                       *(() if monotonic is None else (monotonic,)))
         self.test = test
         self.level_check = level_check
         self.registration = registration
         self.headphone_screen = headphone_screen and level_check
         self.completion = completion
+        self.screened_out = screened_out
+        self.require_headphones = test.require_headphones
         self.rule = test.rule
         self.questions = {q["id"] for q in test.texts["questionnaire"]}
         self.loudness_lufs = float(test.spec["loudness"]["aligned_lufs"])
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             db = self._connect()
             try:
                 db.execute("PRAGMA journal_mode = WAL")
@@ -219,17 +249,22 @@ class MushraStore(ResultsDB):
                 with self._transaction(db):  # also the proof that this process may write here
                     found = db.execute("SELECT value FROM meta WHERE key = 'test_digest'").fetchone()
                     self._check_digest(found[0] if found else None)
-                    defaults = [("test_digest", test.digest), ("test_name", test.name), ("created", now()),
+                    defaults = [("test_digest", test.digest), ("test_name", test.name), ("created", self._now()),
                                 ("dither_secret", secrets.token_hex(32))]
                     db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", defaults)
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('last_opened', ?)", (now(),))
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('last_opened', ?)", (self._now(),))
                     self._secret = bytes.fromhex(
                         db.execute("SELECT value FROM meta WHERE key = 'dither_secret'").fetchone()[0])
             finally:
                 db.close()
+            for suffix in ("", "-wal", "-shm"):
+                private(self.path.with_name(self.path.name + suffix))
         except (sqlite3.Error, OSError) as exc:
             raise ValueError(f"cannot write the results database {self.path} ({exc}): the server needs write "
                              "access to it and to its folder; choose another place with --db") from None
+
+    def _now(self) -> str:
+        return stamp(self.clock())
 
     def _connect(self, synchronous: str = "FULL") -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -262,19 +297,21 @@ class MushraStore(ResultsDB):
     # -- listeners -------------------------------------------------------------------------------------
 
     def register(self, name: str = "", user_agent: str = "", invite: str | None = None,
-                 info: dict[str, str] | None = None) -> dict[str, Any]:
+                 info: dict[str, str] | None = None, address: str = "") -> dict[str, Any]:
         """Create a listener with a fresh random seed and plan; returns their first screen.
 
         With an invitation code: a new listener bound to it, or, if the invitation was used before, a new
         session of its listener (the invitation link doubles as their personal link). Without one: open
-        registration, if allowed and fewer than `registration.per_hour` opened in the last hour. A
-        platform participant id (`info["PROLIFIC_PID"]`, `info["workerId"]`) seen before resumes its listener.
+        registration, if allowed and fewer than `registration.per_hour` opened from `address` in the last
+        hour. Under open registration and without an invitation, a platform participant id
+        (`info["PROLIFIC_PID"]`, `info["workerId"]`) seen before resumes its listener.
 
         Args:
             name: the name or code the listener typed.
             user_agent: the browser's.
             invite: the invitation code of the link.
             info: self-reported `SELF_REPORTED` answers and `platforms.PLATFORM_IDS` (other keys are ignored).
+            address: the client's address (see `gate.client_address`).
 
         Raises:
             SubmissionError: invitation only, an unknown invitation, or too many registrations this hour.
@@ -283,8 +320,9 @@ class MushraStore(ResultsDB):
                 if k in SELF_REPORTED + PLATFORM_IDS and isinstance(v, str) and v}
         seed = secrets.randbits(31)
         plan = plan_trials(self.test, seed)
+        open_registration = invite is None and not self.registration.invite_only
         with self._write() as db:
-            for participant in (k for k in PARTICIPANT_IDS if k in info):
+            for participant in (k for k in PARTICIPANT_IDS if k in info and open_registration):
                 row = db.execute("SELECT l.listener, l.token FROM listener_info i JOIN listeners l USING (listener) "
                                  "WHERE i.key = ? AND i.value = ?", (participant, info[participant])).fetchone()
                 if row is not None:
@@ -298,16 +336,12 @@ class MushraStore(ResultsDB):
                     return self._screen(db, row[0], self._new_session(db, row[0], user_agent), token)
             elif self.registration.invite_only:
                 raise SubmissionError(INVITE_ONLY)
-            else:
-                since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="milliseconds")
-                recent = db.execute("SELECT COUNT(*) FROM listeners l WHERE created >= ? AND NOT EXISTS "
-                                    "(SELECT 1 FROM invites i WHERE i.listener = l.listener)", (since,)).fetchone()[0]
-                if recent >= self.registration.per_hour:
-                    raise SubmissionError(TOO_MANY)
+            elif not self.registrations.take(address):
+                raise SubmissionError(TOO_MANY)
             listener, token = self._new_listener(db, name, user_agent, seed, plan)
             self._record_info(db, listener, info)
             if invite is not None:
-                db.execute("UPDATE invites SET listener = ?, used = ? WHERE code = ?", (listener, now(), invite))
+                db.execute("UPDATE invites SET listener = ?, used = ? WHERE code = ?", (listener, self._now(), invite))
             return self._screen(db, listener, 1, token)
 
     def _new_listener(self, db: sqlite3.Connection, name: str, user_agent: str, seed: int,
@@ -315,8 +349,8 @@ class MushraStore(ResultsDB):
         count = db.execute("SELECT COUNT(*) FROM listeners").fetchone()[0]
         listener, token = f"L{count + 1:03d}", secrets.token_urlsafe(18)
         db.execute("INSERT INTO listeners (listener, token, name, seed, created) VALUES (?, ?, ?, ?, ?)",
-                   (listener, token, name.strip()[:100], seed, now()))
-        db.execute("INSERT INTO sessions VALUES (?, 1, ?, ?)", (listener, now(), user_agent[:300]))
+                   (listener, token, name.strip()[:100], seed, self._now()))
+        db.execute("INSERT INTO sessions VALUES (?, 1, ?, ?)", (listener, self._now(), user_agent[:300]))
         level_file = (self.test.training or self.test.items)[0].stimuli[self.test.spec["reference"]]
         stimuli = [(_key(), listener, 0, "level", "LEVEL", self.test.spec["reference"], level_file)]
         for trial in plan:
@@ -332,16 +366,15 @@ class MushraStore(ResultsDB):
                            [(_key(), listener, n, target) for n, target in enumerate(targets, start=1)])
         return listener, token
 
-    @staticmethod
-    def _record_info(db: sqlite3.Connection, listener: str, info: dict[str, str]) -> None:
+    def _record_info(self, db: sqlite3.Connection, listener: str, info: dict[str, str]) -> None:
         db.executemany("INSERT OR REPLACE INTO listener_info VALUES (?, ?, ?, ?)",
-                       [(listener, key, value, now()) for key, value in info.items()])
+                       [(listener, key, value, self._now()) for key, value in info.items()])
 
     def create_invites(self, count: int) -> list[str]:
         """`count` new invitation codes (random, 144 bits), each good for one listener."""
         codes = [secrets.token_urlsafe(18) for _ in range(count)]
         with self._write() as db:
-            db.executemany("INSERT INTO invites (code, created) VALUES (?, ?)", [(c, now()) for c in codes])
+            db.executemany("INSERT INTO invites (code, created) VALUES (?, ?)", [(c, self._now()) for c in codes])
         return codes
 
     def invited_token(self, invite: str) -> str | None:
@@ -367,11 +400,10 @@ class MushraStore(ResultsDB):
             listener = self._listener(db, token)
             return self._screen(db, listener, self._new_session(db, listener, user_agent), token)
 
-    @staticmethod
-    def _new_session(db: sqlite3.Connection, listener: str, user_agent: str) -> int:
+    def _new_session(self, db: sqlite3.Connection, listener: str, user_agent: str) -> int:
         session = db.execute("SELECT COALESCE(MAX(session), 0) + 1 FROM sessions WHERE listener = ?",
                              (listener,)).fetchone()[0]
-        db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (listener, session, now(), user_agent[:300]))
+        db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (listener, session, self._now(), user_agent[:300]))
         return session
 
     @staticmethod
@@ -396,6 +428,9 @@ class MushraStore(ResultsDB):
         row = db.execute("SELECT trial, phase FROM trials t WHERE listener = ? AND NOT EXISTS (SELECT 1 FROM "
                          "submissions s WHERE s.listener = t.listener AND s.trial = t.trial) ORDER BY trial LIMIT 1",
                          (listener,)).fetchone()
+        if self._is_screened_out(db, listener):
+            info = dict(db.execute("SELECT key, value FROM listener_info WHERE listener = ?", (listener,)).fetchall())
+            return {**base, "screen": "screened_out", "completion": self.screened_out.for_listener(info)}
         if row is None:
             return {**base, **self._end(db, listener)}
         trial, phase = row
@@ -415,10 +450,17 @@ class MushraStore(ResultsDB):
         counts = dict(db.execute("SELECT phase, COUNT(*) FROM trials WHERE listener = ? GROUP BY phase", (listener,)))
         info = dict(db.execute("SELECT key, value FROM listener_info WHERE listener = ?", (listener,)).fetchall())
         end = {"screen": "done", "trials": counts.get("test", 0), "training": counts.get("training", 0),
-               "answered": "answered" in info}
-        if end["answered"]:
-            end["completion"] = self.completion.for_listener(info)
+               "answered": "answered" in info, "completion": self.completion.for_listener(info)}
         return end
+
+    def _is_screened_out(self, db: sqlite3.Connection, listener: str) -> bool:
+        """A `--require-headphones` test's listener who took the checks and did not pass the headphone screen."""
+        if not self.require_headphones:
+            return False
+        check = db.execute("SELECT headphone_check FROM listeners WHERE listener = ?", (listener,)).fetchone()[0]
+        correct = db.execute("SELECT value FROM listener_info WHERE listener = ? AND key = 'huggins_correct'",
+                             (listener,)).fetchone()
+        return bool(check) and (correct is None or not headphones.passed(int(correct[0])))
 
     # -- stimuli -----------------------------------------------------------------------------------------
 
@@ -434,7 +476,7 @@ class MushraStore(ResultsDB):
             row = db.execute("SELECT file FROM stimuli WHERE key = ?", (str(key),)).fetchone()
             if row is None:
                 return self._deliver_round(db, str(key))
-            db.execute("INSERT INTO deliveries (stimulus, served) VALUES (?, ?)", (key, now()))
+            db.execute("INSERT INTO deliveries (stimulus, served) VALUES (?, ?)", (key, self._now()))
         return dithered_wav(self.test.path(row[0]), dither_seed(self._secret, key))
 
     def _deliver_round(self, db: sqlite3.Connection, key: str) -> bytes | None:
@@ -442,7 +484,7 @@ class MushraStore(ResultsDB):
         row = db.execute("SELECT target FROM headphone_rounds WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        db.execute("UPDATE headphone_rounds SET served = ? WHERE key = ? AND served IS NULL", (now(), key))
+        db.execute("UPDATE headphone_rounds SET served = ? WHERE key = ? AND served IS NULL", (self._now(), key))
         return headphones.huggins_wav(headphones.HugginsRound(row[0], dither_seed(self._secret, key)),
                                       self.loudness_lufs)
 
@@ -471,15 +513,19 @@ class MushraStore(ResultsDB):
         if not isinstance(submission, dict):
             raise SubmissionError("a submission must be an object")
         events = submission.get("events") or []
-        if not isinstance(events, list) or len(events) > MAX_EVENTS:
-            raise SubmissionError(f"events must be a list of at most {MAX_EVENTS} entries")
+        if not isinstance(events, list) or len(events) > MAX_TRIAL_EVENTS:
+            raise SubmissionError(f"events must be a list of at most {MAX_TRIAL_EVENTS} entries")
         with self._write() as db:
             listener = self._listener(db, token)
             known = db.execute("SELECT 1 FROM sessions WHERE listener = ? AND session = ?",
                                (listener, session)).fetchone()
             if known is None:
                 raise SubmissionError(f"session {session} does not belong to this listener: reload the page")
+            if "level" not in submission and self._is_screened_out(db, listener):
+                raise SubmissionError("the headphone check ended this test for you: thank you for your time")
             if "level" in submission:
+                if self.require_headphones and str(submission["level"]) == "skipped":
+                    raise SubmissionError("this test needs the checks: play the sample and answer the questions")
                 self._store_level(db, listener, session, str(submission["level"])[:40], events)
                 self._store_rounds(db, listener, submission.get("huggins"))
             elif "answers" in submission:
@@ -528,17 +574,34 @@ class MushraStore(ResultsDB):
                                   f"{len(rows)} never reached this page): reload the page")
         keys = {r["key"] for r in rows}
         logged = parse_events(events, keys)
+        self._check_timing(db, listener, trial, logged, len(keys), self.test.duration_s(item))
         required = self.rule.required_ms(self.test.duration_s(item))
         short = self.rule.short(playback(logged), keys, required)
         if short:
             raise SubmissionError(f"listen to every stimulus and the Reference for at least {required / 1000:g} s "
                                   f"before pressing Next ({len(short)} of {len(keys)} were heard for less)")
-        stamp = now()
+        at = self._now()
         db.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?)",
-                   (listener, trial, session, stamp, str(submission.get("client_id", ""))[:64]))
+                   (listener, trial, session, at, str(submission.get("client_id", ""))[:64]))
         db.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [(listener, session, trial, key, item, rated[key], ratings[key], phase, stamp) for key in rated])
+                       [(listener, session, trial, key, item, rated[key], ratings[key], phase, at) for key in rated])
         self._store_events(db, listener, session, trial, logged, keys)
+
+    def _check_timing(self, db: sqlite3.Connection, listener: str, trial: int, logged: list[Event], stimuli: int,
+                      duration_s: float) -> None:
+        """Refuse a trial submitted sooner after its audio was first served than hearing its `stimuli` (of
+        `duration_s` seconds) one after the other takes, or whose play log cannot be true (server's clock)."""
+        first = db.execute("SELECT MIN(d.served) FROM deliveries d JOIN stimuli s ON s.key = d.stimulus "
+                           "WHERE s.listener = ? AND s.trial = ?", (listener, trial)).fetchone()[0]
+        elapsed_ms = (self.clock() - datetime.fromisoformat(first)).total_seconds() * 1000
+        required_ms, least_ms = self.rule.required_ms(duration_s), self.rule.wall_ms(duration_s, stimuli)
+        if elapsed_ms + CLOCK_TOLERANCE_MS < least_ms:
+            raise SubmissionError(f"this trial was sent {elapsed_ms / 1000:.1f} s after its audio reached this page, "
+                                  f"but hearing its {stimuli} stimuli for {required_ms / 1000:g} s each takes at "
+                                  f"least {least_ms / 1000:g} s: listen to each before pressing Next")
+        impossible = physical_bounds(logged, elapsed_ms)
+        if impossible:
+            raise SubmissionError(f"{impossible}: this trial's play log cannot be right; reload the page")
 
     def _store_rounds(self, db: sqlite3.Connection, listener: str, answers: Any) -> None:
         """Score the headphone screen once: a round counts as correct only if its stimulus was served."""
@@ -568,20 +631,25 @@ class MushraStore(ResultsDB):
             return  # sent before: a retried submission
         given = {("comment" if k == "comment" else f"q_{k}"): str(v)[:MAX_ANSWER_CHARS]
                  for k, v in answers.items() if isinstance(v, (str, int, float)) and str(v).strip()}
-        self._record_info(db, listener, {**given, "answered": now()})
+        self._record_info(db, listener, {**given, "answered": self._now()})
 
-    @staticmethod
-    def _store_events(db: sqlite3.Connection, listener: str, session: int, trial: int, events: list[Event],
+    def _store_events(self, db: sqlite3.Connection, listener: str, session: int, trial: int, events: list[Event],
                       keys: set[str]) -> None:
         """The event log of one screen and the play time of each of its stimuli `keys` (0 for one never played)."""
-        stamp = now()
+        at = self._now()
         db.executemany("INSERT INTO events (listener, session, trial, t_ms, kind, stimulus, value, detail, received) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [(listener, session, trial, e.t_ms, e.kind, e.key, e.value, e.detail, stamp) for e in events])
+                       [(listener, session, trial, e.t_ms, e.kind, e.key, e.value, e.detail, at) for e in events])
         heard = playback(events)
         db.executemany("INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?)",
                        [(key, session, heard[key].starts if key in heard else 0,
                          heard[key].play_ms if key in heard else 0.0) for key in sorted(keys)])
+
+
+def private(path: Path) -> None:
+    """Make an existing file readable and writable by its owner only."""
+    if path.exists():
+        path.chmod(0o600)
 
 
 def _key() -> str:

@@ -80,6 +80,16 @@ class MushraTest:
         """The mid anchor's condition (None: a test without anchors)."""
         return (self.spec.get("anchors") or {}).get("mid")
 
+    @property
+    def require_headphones(self) -> bool:
+        """Built with `--require-headphones`: no skipping the checks, and a failed headphone screen ends the test."""
+        return bool((self.spec.get("screening") or {}).get("require_headphones", False))
+
+    @property
+    def traps(self) -> dict[str, int]:
+        """Test item -> the rating its trap stimulus asks for (empty: a test without traps)."""
+        return {str(k): int(v) for k, v in ((self.spec.get("traps") or {}).get("items") or {}).items()}
+
     def duration_s(self, item: str) -> float:
         """The length of an item's excerpt."""
         entry = next(e for e in (self.spec.get("items") or []) + (self.spec.get("training") or [])

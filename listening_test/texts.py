@@ -123,6 +123,12 @@ DEFAULT_LABELS = {
     "send_answers": "Send",
     "answers_saved": "Your answers are saved. You can close this page.",
     "completion_code": "Your completion code: {code}",
+    "trap_notice": "A few stimuli are attention checks: a voice tells you how to rate them. Do what it says.",
+    "copy_code": "Copy the code",
+    "copied": "Copied.",
+    "screened_out_title": "Thank you",
+    "screened_out_text": "This test needs headphones, and the headphone check did not confirm that you are wearing "
+                         "them, so the test ends here. Thank you for your time: nothing more is needed from you.",
     "redirecting": "Taking you back to the study platform…",
     "back_to_platform": "Back to the study platform",
 }

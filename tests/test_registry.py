@@ -1,9 +1,8 @@
-"""Registry and entry points: README's codec plugin and third-party metrics installed as real distributions
-(dist-info entry points), and the safeguards around them."""
+"""Registry and entry points: the documented codec plugin (docs/plugins.md) and third-party metrics installed as
+real distributions (dist-info entry points), and the safeguards around them."""
 
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,7 @@ from codecbench.codecs.registry import CODECS
 from codecbench.metrics import default_metric_names, evaluate, get_metric_class, metric_names
 from codecbench.metrics.registry import METRICS
 from codecbench.plugins import DISABLE_ENV, RegistryError
-
-REPO = Path(__file__).resolve().parents[1]
+from doc_pages import read_page
 
 METRIC_MODULE = """
 import numpy as np
@@ -41,10 +39,10 @@ class Misspelled(LevelDifference):
 
 
 def readme_plugin() -> tuple[str, str, str]:
-    """README's codec plugin: (module source, entry-point name, entry-point target)."""
-    section = (REPO / "README.md").read_text().split("\n## Plugins\n", 1)[1]
-    source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    name, target = re.search(r'```toml\n\[project.entry-points."codecbench.codecs"\]\n(\S+) = "(\S+)"', section).groups()
+    """The documented codec plugin: (module source, entry-point name, entry-point target)."""
+    page = read_page("docs/plugins.md")
+    source = next(block for block in re.findall(r"```python\n(.*?)```", page, re.S) if "(Codec)" in block)
+    name, target = re.search(r'```toml\n\[project.entry-points."codecbench.codecs"\]\n(\S+) = "(\S+)"', page).groups()
     return source, name, target
 
 

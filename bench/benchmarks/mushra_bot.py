@@ -8,12 +8,18 @@ test's admin sees it): the hidden reference near 100, the 7 kHz anchor near 60, 
 20, codecs near 70. Prints what each bot found, who post-screening excluded, and each condition's mean.
 
     python -m codecbench.benchmarks.mushra_bot results/mushra-demo --bots 3 --honest 2
+
+`similarity_bot` is the patient bot of the second review: it never listens, but waits out the server's
+wall-clock rule, rates 100 the stimulus closest in samples to the open reference (the hidden reference,
+whatever the dither), the others lower the further they are, and answers the headphone screen from the
+audio (the interval whose channels differ).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import secrets
 import sqlite3
 import tempfile
@@ -23,13 +29,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import soundfile as sf
 
 from codecbench.listening_test.analysis import screen_listeners
 from codecbench.listening_test.client import ListenerClient
 from codecbench.listening_test.harness import start_server
+from codecbench.listening_test.headphones import GAP_S, INTERVAL_S, INTERVALS
 from codecbench.listening_test.results import ResultsDB
 from codecbench.listening_test.anchors import LOW_CUTOFF_HZ, anchor_name
 from codecbench.listening_test.testdef import REFERENCE, load_test
+from codecbench.listening_test.traps import expected_rating, is_trap
 
 LOW_ANCHOR = anchor_name(LOW_CUTOFF_HZ)
 HONEST_MEANS = {REFERENCE: 98, LOW_ANCHOR: 20}
@@ -77,6 +86,49 @@ async def byte_matching_bot(client: ListenerClient, name: str) -> BotRun:
     return BotRun(screen["listener"], trials, matched)
 
 
+def samples(audio: bytes) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(io.BytesIO(audio), dtype="float64", always_2d=True)
+    return data, rate
+
+
+def huggins_answer(audio: bytes) -> int:
+    """The Huggins-pitch interval (1-3) told from the audio alone: the one whose two channels differ most."""
+    data, rate = samples(audio)
+    step, length = int(round((INTERVAL_S + GAP_S) * rate)), int(round(INTERVAL_S * rate))
+    energy = [float(np.mean((data[i * step:i * step + length, 0] - data[i * step:i * step + length, -1]) ** 2))
+              for i in range(INTERVALS)]
+    return int(np.argmax(energy)) + 1
+
+
+def similarity_ratings(audio: dict[str, bytes], reference: str, keys: list[str]) -> dict[str, int]:
+    """100 for the stimulus closest to the open reference (RMS sample difference), the others 85 times the
+    second-closest distance over their own: no listening, only the waveforms."""
+    ref = samples(audio[reference])[0]
+    distance = {}
+    for key in keys:
+        data = samples(audio[key])[0]
+        n = min(len(data), len(ref))
+        distance[key] = float(np.sqrt(np.mean((data[:n] - ref[:n]) ** 2)))
+    order = sorted(keys, key=distance.get)
+    second = distance[order[1]] if len(order) > 1 else 1.0
+    return {key: 100 if key == order[0] else int(round(85 * second / max(distance[key], 1e-12))) for key in keys}
+
+
+async def similarity_bot(client: ListenerClient, name: str, link: dict[str, str] | None = None) -> str:
+    """Register (with a platform `link`), pass the checks from the audio, rate every trial by similarity to
+    the open reference; `client.submit` waits out the server's wall-clock rule. Returns the listener id."""
+    screen = await client.start(name, headphones="studio headphones", link=link)
+    if screen["screen"] == "level":
+        screen = await client.checks(screen, lambda key, audio: huggins_answer(audio))
+    while screen["screen"] == "trial":
+        audio = await client.fetch(screen)
+        screen = await client.submit(screen, similarity_ratings(audio, screen["reference"],
+                                                                [s["key"] for s in screen["stimuli"]]))
+    if screen["screen"] == "done" and not screen.get("answered"):
+        await client.answer(screen, {"comment": ""})
+    return screen["listener"]
+
+
 def conditions_of(db: Path, keys: list[str]) -> dict[str, str]:
     """The condition behind each stimulus key (what only the test's admin can see)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
@@ -96,24 +148,35 @@ async def honest_listener(client: ListenerClient, name: str, db: Path, rng: np.r
     return screen["listener"]
 
 
-def honest_ratings(conditions: dict[str, str], rng: np.random.Generator) -> dict[str, int]:
+def by_bitrate(condition: str) -> float:
+    """A codec's typical rating in a simulated panel that hears more bits as better: 30 + 4 per kbps
+    (opus@12: 78, opus@6: 54, codec2@2.4: 39.6), at most 85; `HONEST_CODEC_MEAN` without a bitrate."""
+    try:
+        return min(85.0, 30.0 + 4.0 * float(condition.split("@", 1)[1].split(":", 1)[0]))
+    except (IndexError, ValueError):
+        return HONEST_CODEC_MEAN
+
+
+def honest_ratings(conditions: dict[str, str], rng: np.random.Generator,
+                   codec_mean=lambda condition: HONEST_CODEC_MEAN) -> dict[str, int]:
     """An attentive listener's ratings {key: rating} of stimuli {key: condition}: near each condition's typical
-    rating (sd 6), the hidden reference at least 92."""
-    def typical(condition: str) -> int:
-        mid = HONEST_MID_ANCHOR_MEAN if condition.startswith("lowpass@") else HONEST_CODEC_MEAN
+    rating (sd 6; a codec's is `codec_mean(condition)`), the hidden reference at least 92."""
+    def typical(condition: str) -> float:
+        mid = HONEST_MID_ANCHOR_MEAN if condition.startswith("lowpass@") else codec_mean(condition)
         return HONEST_MEANS.get(condition, mid)
 
-    return {key: int(np.clip(typical(condition) + rng.normal(0, 6),
-                             92 if condition == REFERENCE else 0, 100)) for key, condition in conditions.items()}
+    return {key: expected_rating(condition) if is_trap(condition)  # does what the trap's voice asks
+            else int(np.clip(typical(condition) + rng.normal(0, 6), 92 if condition == REFERENCE else 0, 100))
+            for key, condition in conditions.items()}
 
 
 async def run_listeners(url: str, db: Path, bots: int, honest: int, seed: int) -> tuple[list[BotRun], list[str]]:
     rng = np.random.default_rng(seed)
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
         client = ListenerClient(http)
-        found = [await byte_matching_bot(client, f"bot-{i}") for i in range(bots)]
-        people = [await honest_listener(client, f"honest-{i}", db, rng) for i in range(honest)]
-    return found, people
+        found = await asyncio.gather(*(byte_matching_bot(client, f"bot-{i}") for i in range(bots)))
+        people = await asyncio.gather(*(honest_listener(client, f"honest-{i}", db, rng) for i in range(honest)))
+    return list(found), list(people)
 
 
 def experiment(url: str, test_dir: str | Path, db: str | Path, bots: int = 3, honest: int = 2,

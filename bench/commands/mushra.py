@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--texts", default=None,
                        help="a YAML file with the welcome, privacy, consent, instructions, end texts, language, "
                             "questionnaire and player labels (default: English)")
+    build.add_argument("--traps", type=int, default=2,
+                       help="test items that get a trapping stimulus (a spoken 'rate this one zero' or 'one "
+                            "hundred'); a listener who fails one is excluded by analyze; 0: none")
+    build.add_argument("--require-headphones", action="store_true",
+                       help="the checks cannot be skipped, and a listener who fails the headphone screen is "
+                            "screened out at once (serve --screened-out-code); sealed in the test")
     build.add_argument("--min-duration", type=float, default=3.0, help="shortest usable utterance of a run, s")
     build.add_argument("--device", default="cpu", help="device for neural codecs")
     build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
@@ -67,8 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept listeners from other machines")
     password = serve.add_mutually_exclusive_group()
     password.add_argument("--admin-password-file", default=None,
-                          help="a file whose first line is the password of user 'admin' on /admin/ (default: "
-                               "$CODECBENCH_MUSHRA_ADMIN_PASSWORD, else a random one, printed)")
+                          help="a file whose first line is the password of user 'admin' on /admin/, readable "
+                               "by its owner only (chmod 600; default: $CODECBENCH_MUSHRA_ADMIN_PASSWORD, else a "
+                               "random one, printed)")
     password.add_argument("--admin-password", default=None,
                           help="the admin password itself: visible to every user of this machine (ps); prefer "
                                "the environment variable or --admin-password-file")
@@ -77,7 +84,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="open: anyone with the address may start; invite: only with a link from "
                             "`codecbench mushra invite`")
     serve.add_argument("--registrations-per-hour", type=int, default=60,
-                       help="open registrations accepted in any hour (invited listeners do not count)")
+                       help="open registrations accepted from one client address in any hour (invited and "
+                            "returning listeners do not count)")
+    serve.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                       help="a reverse proxy whose X-Forwarded-For header names the client (repeatable); "
+                            "without one the connection's peer is the client")
     serve.add_argument("--no-level-check", action="store_true",
                        help="no check screen (level, left/right and headphone screen) before the training")
     serve.add_argument("--no-headphone-screen", action="store_true",
@@ -86,6 +97,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="where listeners go when done, e.g. https://app.prolific.com/submissions/complete?cc=CODE "
                             "({PROLIFIC_PID}-style placeholders are filled in)")
     serve.add_argument("--completion-code", default=None, help="a completion code shown on the end page")
+    serve.add_argument("--screened-out-url", default=None,
+                       help="where a listener screened out by a --require-headphones test goes (placeholders as in "
+                            "--completion-url)")
+    serve.add_argument("--screened-out-code", default=None,
+                       help="the code shown to a listener screened out by a --require-headphones test (e.g. "
+                            "Prolific's 'screened out' code)")
     serve.add_argument("--concurrency", type=int, default=8, help="events handled at once per event type")
     serve.set_defaults(handler=handle_serve)
 
@@ -125,6 +142,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="the listeners file of `export --listeners`: reports each listener's headphone screen")
     analyze.add_argument("--headphone-rule", choices=("report", "exclude"), default="report",
                          help="exclude: also exclude listeners who did not pass the headphone screen")
+    analyze.add_argument("--timing-rule", choices=("exclude", "report"), default="exclude",
+                         help="with --listeners: exclude (default) listeners with any trial whose play log cannot "
+                              "be true or more than 15 %% of test trials sent too fast, or only report them")
     analyze.add_argument("--headphone-min-correct", type=int, default=MIN_CORRECT,
                          help=f"correct rounds (of {ROUNDS}) that pass the headphone screen")
     analyze.set_defaults(handler=handle_analyze)
@@ -151,8 +171,9 @@ def handle_build(args: argparse.Namespace) -> int:
     from codecbench.listening_test.texts import load_texts
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] if args.conditions else None
-    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts), Anchors(args.mid_anchor, not args.no_anchors),
-                        args.exact_excerpt)
+    protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts),
+                        Anchors(args.mid_anchor, not args.no_anchors), args.exact_excerpt, args.traps,
+                        args.require_headphones)
     result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
                         training_items=args.training_items, seed=args.seed, name=args.name,
                         target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,
@@ -182,9 +203,16 @@ def handle_serve(args: argparse.Namespace) -> int:
 
     password = _admin_password(args)
     registration = Registration(args.registration == "invite", args.registrations_per_hour)
-    store = MushraStore(args.db or default_db(args.test_dir), load_test(args.test_dir), not args.no_level_check,
+    test = load_test(args.test_dir)
+    if test.require_headphones and (args.no_level_check or args.no_headphone_screen):
+        raise ValueError(f"{args.test_dir} was built with --require-headphones: it cannot be served with "
+                         "--no-level-check or --no-headphone-screen")
+    if (args.screened_out_url or args.screened_out_code) and not test.require_headphones:
+        raise ValueError("--screened-out-url and --screened-out-code need a test built with --require-headphones")
+    store = MushraStore(args.db or default_db(args.test_dir), test, not args.no_level_check,
                         registration, not args.no_headphone_screen, Completion(args.completion_url,
-                                                                                 args.completion_code))
+                                                                                 args.completion_code),
+                        Completion(args.screened_out_url, args.screened_out_code))
     # a database it cannot write stopped serve here, before Gradio loads
     try:
         import gradio  # noqa: F401
@@ -192,7 +220,8 @@ def handle_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"gradio is missing: {LISTENING_EXTRA}") from None
     from codecbench.listening_test.app import serve
 
-    serve(store, port=args.port, host=args.host, admin_password=password, concurrency=args.concurrency)
+    serve(store, port=args.port, host=args.host, admin_password=password, concurrency=args.concurrency,
+          trusted_proxies=tuple(args.trusted_proxy))
     return 0
 
 
@@ -204,7 +233,11 @@ def _admin_password(args: argparse.Namespace) -> str | None:
         return args.admin_password
     if not args.admin_password_file:
         return None
-    lines = Path(args.admin_password_file).read_text().splitlines()
+    path = Path(args.admin_password_file)
+    if path.exists() and path.stat().st_mode & 0o077:
+        raise ValueError(f"{path} may be read by other users (mode {path.stat().st_mode & 0o777:o}): "
+                         f"run chmod 600 {path}")
+    lines = path.read_text().splitlines()
     if not lines or not lines[0]:
         raise ValueError(f"{args.admin_password_file} is empty: its first line must be the admin password")
     return lines[0]
@@ -226,6 +259,7 @@ def handle_invite(args: argparse.Namespace) -> int:
 
 def handle_export(args: argparse.Namespace) -> int:
     _require_listening()
+    from codecbench.listening_test.attention import listeners_export
     from codecbench.listening_test.results import ResultsDB, export_ratings
     from codecbench.listening_test.store import default_db
     from codecbench.listening_test.testdef import load_test
@@ -239,7 +273,7 @@ def handle_export(args: argparse.Namespace) -> int:
     for path, what, read in ((args.events, "events", results.events),
                              (args.listening, "stimulus records", results.listening),
                              (args.trials, "trial records", results.trials),
-                             (args.listeners, "listener records", results.listeners)):
+                             (args.listeners, "listener records", lambda: listeners_export(results))):
         if path:
             frame = read()
             write_csv(frame, path, private=True)
@@ -254,7 +288,8 @@ def handle_analyze(args: argparse.Namespace) -> int:
     mid_anchor = None if args.mid_anchor.lower() == "none" else args.mid_anchor
     result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=mid_anchor,
                      plots=not args.no_plots, screening=not args.no_screening, listeners=args.listeners,
-                     headphone_rule=args.headphone_rule, headphone_min_correct=args.headphone_min_correct)
+                     headphone_rule=args.headphone_rule, headphone_min_correct=args.headphone_min_correct,
+                     timing_rule=args.timing_rule)
     excluded = result.screening.excluded
     print(f"listeners: {len(result.screening.listeners)}, excluded by post-screening: {len(excluded)}")
     for row in excluded.itertuples():

@@ -66,8 +66,10 @@ def test_phone_listener_from_prolific_keyboard_and_listening_rule(mushra_test_di
         page, errors = new_page(chromium, PHONE)
         query = "&".join(f"{k}={v}" for k, v in LINK.items())
         page.goto(f"{server.url}/?{query}")
-        page.fill("#mushra-name input, #mushra-name textarea", "Phone")
-        page.press("#mushra-name input, #mushra-name textarea", "Enter")  # Enter in the name field starts
+        page.wait_for_selector("#mushra-start")  # the welcome page is drawn: now the name field must go
+        page.wait_for_selector("#mushra-name", state="hidden")  # a Prolific participant is not asked for a name
+        page.fill("#mushra-headphones input, #mushra-headphones textarea", "Phone earbuds")
+        page.press("#mushra-headphones input, #mushra-headphones textarea", "Enter")  # Enter in a text field starts
         skip_checks(page)
         labels = wait_trial(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing clipped sideways
@@ -90,12 +92,12 @@ def test_phone_listener_from_prolific_keyboard_and_listening_rule(mushra_test_di
         page.wait_for_selector(f"{stim('B')}:not(.m-active)")
         position = page.inner_text(".m-time")
 
-        # arrow keys on the slider move the slider only: no seek
+        # arrow keys on the slider move the slider only: no seek (the first shows where it starts: 50)
         page.focus(slider("B"))
         for _ in range(3):
             page.keyboard.press("ArrowRight")
-        assert page.input_value(slider("B")) == "53" and page.inner_text(".m-time") == position
-        assert page.get_attribute(slider("B"), "aria-valuetext") == "53, Fair"
+        assert page.input_value(slider("B")) == "52" and page.inner_text(".m-time") == position
+        assert page.get_attribute(slider("B"), "aria-valuetext") == "52, Fair"
 
         # clicking through every stimulus and rating at once does not unlock Next: each must be heard 1 s
         page.click(".m-ref")

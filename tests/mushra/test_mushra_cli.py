@@ -34,6 +34,7 @@ def test_user_errors_exit_2(mushra_run, mushra_test_dir, tmp_path, capsys):
     assert main(["mushra", "serve", str(tmp_path / "nothing")]) == 2
     assert "test.yaml" in capsys.readouterr().err
     (tmp_path / "empty").write_text("")
+    (tmp_path / "empty").chmod(0o600)
     assert main(["mushra", "serve", str(mushra_test_dir), "--admin-password-file", str(tmp_path / "empty")]) == 2
     assert "is empty" in capsys.readouterr().err
     assert main(["mushra", "serve", str(mushra_test_dir), "--registrations-per-hour", "0"]) == 2

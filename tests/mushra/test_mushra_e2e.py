@@ -154,6 +154,7 @@ def test_listener_completes_checks_training_and_two_trials(mushra_test_dir, tmp_
     done = trials[trials["submitted"].notna()]
     assert len(done) == 3 and (done["least_heard_s"] >= 1.0).all() and (done["stimuli"] == 6).all()
     assert (done["duration_s"] >= done["listening_s"] / 1.0 - 0.5).all() and (done["required_s"] == 1.0).all()
+    assert (done["timing"] == "ok").all() and (done["wall_s"] >= done["least_wall_s"]).all()  # the server's clock agrees
 
 
 def rows(db, query: str) -> list[tuple]:

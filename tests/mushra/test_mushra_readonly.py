@@ -8,6 +8,9 @@ is what an immutable file or a database owned by someone else looks like to SQLi
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime, timedelta, timezone
+
 import shutil
 import sqlite3
 import stat
@@ -44,6 +47,12 @@ def sandbox(tmp_path_factory):
             pytest.skip("needs user namespaces (unshare --user) for read-only media")
 
 
+def ticking():
+    """A store clock that moves 10 s at every reading: every trial is sent long after its audio was served."""
+    ticks = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=10 * n) for n in itertools.count())
+    return ticks.__next__
+
+
 def fill(store: MushraStore) -> None:
     """One listener with TRIALS stored trials, every stimulus served first, as the server does it."""
     screen = store.register("reader")
@@ -60,7 +69,7 @@ def fill(store: MushraStore) -> None:
 def results(mushra_test_dir, tmp_path) -> Path:
     """A folder holding a results database, closed cleanly (no write-ahead log left)."""
     folder = tmp_path / "results"
-    fill(MushraStore(folder / "results.sqlite", load_test(mushra_test_dir)))
+    fill(MushraStore(folder / "results.sqlite", load_test(mushra_test_dir), clock=ticking()))
     assert not (folder / "results.sqlite-wal").exists()
     return folder
 
@@ -69,7 +78,7 @@ def results(mushra_test_dir, tmp_path) -> Path:
 def crashed(mushra_test_dir, tmp_path) -> Path:
     """A folder holding a results database as a killed server leaves it: trials only in the write-ahead log."""
     live, folder = tmp_path / "live", tmp_path / "crashed"
-    store = MushraStore(live / "results.sqlite", load_test(mushra_test_dir))
+    store = MushraStore(live / "results.sqlite", load_test(mushra_test_dir), clock=ticking())
     holder = sqlite3.connect(live / "results.sqlite")  # an open connection keeps the log from being checkpointed
     holder.execute("SELECT COUNT(*) FROM meta").fetchone()
     fill(store)

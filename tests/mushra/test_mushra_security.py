@@ -30,8 +30,21 @@ from codecbench.listening_test.stimuli import integrated_loudness
 
 FILE_PASSWORD = "from-a-password-file-7Q"
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(A1:A9)", "\t=1+1"]
+LINE_BREAKS = ["x\r@SUM(1+1)", "y\n-2+3", "z\r\n=1+1"]  # a line break inside a cell starts a new row in some readers
 LEAKS = ("sqlite", "binding", "overflow", "traceback", "not supported", "interfaceerror", "operationalerror",
          "integrityerror", "keyerror", "typeerror", "attributeerror")
+
+
+@pytest.fixture(scope="module")
+def mushra_test_dir(tmp_path_factory, mushra_run):
+    """The conftest's test folder with a 0.25 s listening rule: scripted listeners wait as the server's
+    wall-clock check asks (6 stimuli one after the other per trial), so a short rule keeps this module fast."""
+    from codecbench.listening_test.build import Protocol, build_test
+    from codecbench.listening_test.events import ListeningRule
+
+    out = tmp_path_factory.mktemp("mushra_test") / "test"
+    build_test(out, run=mushra_run, items=5, training_items=1, progress=False, protocol=Protocol(ListeningRule(0.25)))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +52,7 @@ def target(mushra_test_dir, tmp_path_factory):
     """The server under attack: open registration, the admin password from a file, its own Gradio temp folder."""
     folder = tmp_path_factory.mktemp("target")
     (folder / "password").write_text(FILE_PASSWORD + "\n")
+    (folder / "password").chmod(0o600)
     (folder / "gradio-tmp").mkdir()
     server = start_server(mushra_test_dir, folder / "results.sqlite", folder / "server.log",
                           ("--admin-password-file", str(folder / "password"), "--registrations-per-hour", "500"),
@@ -111,10 +125,10 @@ def test_a_trial_is_accepted_only_after_all_its_stimuli_were_served(target):
         unheard = await client.submit(screen, ratings)
         keys = [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
         for key in keys[:-1]:
-            (await client.http.get(f"/mushra/audio/{key}")).raise_for_status()
+            await client.audio(key)
         one_missing = await client.submit(screen, ratings)
-        (await client.http.get(f"/mushra/audio/{keys[-1]}")).raise_for_status()
-        accepted = await client.submit(screen, ratings, playback_events(screen, ms_each=1500))
+        await client.audio(keys[-1])
+        accepted = await client.submit(screen, ratings, playback_events(screen, ms_each=300))
         return screen, unheard, one_missing, accepted
 
     screen, unheard, one_missing, accepted = listen(target.url, flow)
@@ -126,7 +140,7 @@ def test_a_trial_is_accepted_only_after_all_its_stimuli_were_served(target):
     plays = rows(target.db, "SELECT s.role, p.starts, p.play_ms FROM plays p JOIN stimuli s ON s.key = p.stimulus "
                  "WHERE s.listener = ? AND s.trial = ?", screen["listener"], screen["trial"])
     assert sorted(r for r, _, _ in plays) == ["open-reference"] + ["rated"] * len(screen["stimuli"])
-    assert all((starts, ms) == (1, 1500.0) for _, starts, ms in plays)
+    assert all((starts, ms) == (1, 300.0) for _, starts, ms in plays)
     served = rows(target.db, "SELECT COUNT(*) FROM deliveries d JOIN stimuli s ON s.key = d.stimulus "
                   "WHERE s.listener = ? AND s.trial = ?", screen["listener"], screen["trial"])[0][0]
     assert served == len(screen["stimuli"]) + 1
@@ -168,10 +182,14 @@ def test_open_registration_is_rate_limited(mushra_test_dir, tmp_path):
             for i in range(20):  # a flood of anonymous /start calls
                 _, screen, notice = call(client, "start", *welcome(f"flood-{i}"))
                 assert screen is None and "try again" in notice
+            size = rows(db, "SELECT COUNT(*) FROM stimuli")[0][0]
+        with httpx.Client(base_url=server.url, timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2")) \
+                as someone_else:  # the flood closed registration for its own address only
+            assert call(someone_else, "start", *welcome("someone else"))[1]["screen"] == "level"
     finally:
         server.stop()
-    assert rows(db, "SELECT COUNT(*) FROM listeners")[0][0] == 3
-    assert rows(db, "SELECT COUNT(*) FROM stimuli")[0][0] == size  # the database did not grow
+    assert rows(db, "SELECT COUNT(*) FROM listeners")[0][0] == 4
+    assert rows(db, "SELECT COUNT(*) FROM stimuli")[0][0] > size  # the flood did not grow it, the newcomer did
 
 
 # -- 2: uploads and request size ---------------------------------------------------------------------------------
@@ -273,13 +291,25 @@ def formula_cells(text: str) -> list[str]:
     return found
 
 
+def line_break_formulas(text: str) -> list[str]:
+    """Line breaks (inside a quoted cell or not) followed by what a spreadsheet would run as a formula."""
+    return re.findall(r"[\r\n][=+\-@\t][^\r\n]{0,12}", text)
+
+
+def safecsv_handles_line_breaks() -> bool:
+    from codecbench.safecsv import csv_text
+    import pandas as pd
+    return not line_break_formulas(csv_text(pd.DataFrame({"a": LINE_BREAKS})))
+
+
 def test_csv_exports_neutralise_formulas(target, mushra_test_dir, tmp_path):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, FORMULAS[0])
         await client.fetch(screen)
-        injected = [{"t": 1, "kind": f, "key": screen["reference"], "value": -1, "detail": f} for f in FORMULAS]
-        return await client.submit(screen, {s["key"]: 60 for s in screen["stimuli"]},
-                                   playback_events(screen) + injected)
+        events = playback_events(screen)
+        injected = [{"t": events[-1]["t"], "kind": f, "key": screen["reference"], "value": -1, "detail": f}
+                    for f in FORMULAS]
+        return await client.submit(screen, {s["key"]: 60 for s in screen["stimuli"]}, events + injected)
 
     listen(target.url, flow)
     out = tmp_path / "exports"
@@ -304,6 +334,30 @@ def test_csv_exports_neutralise_formulas(target, mushra_test_dir, tmp_path):
     written = {p.name: formula_cells(p.read_text()) for p in (tmp_path / "analysis").glob("*.csv")}
     assert {"excluded_listeners.csv", "summary.csv"} <= set(written)
     assert written == {name: [] for name in written}
+
+
+@pytest.mark.xfail(not safecsv_handles_line_breaks(), strict=True,
+                   reason="codecbench.safecsv does not yet guard formulas after a line break inside a cell "
+                          "(branch pkg-code makes it robust; every listening-test export goes through it)")
+def test_csv_exports_neutralise_formulas_after_line_breaks(target, mushra_test_dir, tmp_path):
+    async def flow(client: ListenerClient):
+        screen = await client.start(LINE_BREAKS[0], headphones=LINE_BREAKS[1])
+        screen = await client.skip_level(screen)
+        await client.fetch(screen)
+        events = playback_events(screen)
+        injected = [{"t": events[-1]["t"], "kind": f, "key": "", "value": None, "detail": f} for f in LINE_BREAKS]
+        return await client.submit(screen, {s["key"]: 60 for s in screen["stimuli"]}, events + injected)
+
+    listen(target.url, flow)
+    out = tmp_path / "exports"
+    assert main(["mushra", "export", str(mushra_test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
+                 "--events", str(out / "e.csv"), "--listeners", str(out / "p.csv")]) == 0
+    texts = {name: (out / name).read_text() for name in ("e.csv", "p.csv")}
+    with httpx.Client(base_url=target.url, timeout=60) as admin:
+        admin_login(admin, FILE_PASSWORD)
+        exported = call(admin, "export", app="/admin")
+        texts.update({"admin events": exported[1], "admin listeners": exported[4]})
+    assert {name: line_break_formulas(text) for name, text in texts.items()} == {name: [] for name in texts}
 
 
 # -- 8: errors -----------------------------------------------------------------------------------------------------
@@ -395,3 +449,79 @@ def test_a_server_fault_reaches_the_client_as_a_generic_message(target):
     assert retried["trial"] == screen["trial"] + 1 and not retried.get("error")
     log = target.log.read_text()
     assert "no such table: plays" in log and "Traceback" in log
+
+
+# -- the holes of the second review (issue 29) ------------------------------------------------------------------
+
+def test_file_objects_in_event_data_are_refused_and_nothing_is_copied(target):
+    """A Gradio file object in any event's JSON made the server copy the named file into its cache."""
+    secrets_ = {"/etc/passwd": b"root:", str(target.db): b"SQLite format 3"}
+    with httpx.Client(base_url=target.url, timeout=60) as client:
+        started = call(client, "start", *welcome("files"))[1]
+        answers = []
+        for path in secrets_:
+            file = {"path": path, "meta": {"_type": "gradio.FileData"}, "orig_name": "x"}
+            bodies = [("/gradio_api/call/player", {"data": [file]}),
+                      ("/gradio_api/call/player", {"data": [{**started, "submission": {"events": [file]}}]}),
+                      ("/gradio_api/call/start", {"data": [file, None, "", False]}),
+                      ("/gradio_api/queue/join", {"data": [file], "fn_index": 0, "session_hash": "probe"})]
+            for url, body in bodies:
+                answers.append(client.post(url, content=json.dumps(body).replace("meta", "\\u006deta"),
+                                           headers={"content-type": "application/json"}))
+    assert [a.status_code for a in answers] == [400] * len(answers)
+    assert all("file objects" in a.text for a in answers)
+    copied = [p for p in (target.db.parent / "gradio-tmp").rglob("*") if p.is_file()
+              and any(p.read_bytes().startswith(head) for head in secrets_.values())]
+    assert copied == []
+
+
+def test_unknown_api_names_are_not_found_without_a_traceback(target):
+    with httpx.Client(base_url=target.url, timeout=60) as client:
+        unknown = client.post("/gradio_api/call/no_such_api", json={"data": []})
+        admin_unknown = client.post("/admin/gradio_api/call/no_such_api", json={"data": []})
+        stream = client.get("/gradio_api/call/no_such_api/abc")
+    assert (unknown.status_code, admin_unknown.status_code, stream.status_code) == (404, 404, 404)
+    assert "no_such_api" not in target.log.read_text()
+
+
+def test_admin_pages_cannot_be_framed(target):
+    with httpx.Client(base_url=target.url, timeout=60) as client:
+        pages = [client.get("/admin/"), client.post("/admin/login", data={"username": "admin", "password": "no"})]
+        listener = client.get("/")
+    for page in pages:
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert "x-frame-options" not in listener.headers  # crowdsourcing platforms may show the test in a frame
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(mushra_test_dir, tmp_path):
+    """From an untrusted peer (even localhost) the header is the client's own word: a guesser who varies it is
+    still one address. From a configured proxy it names the client: one locked-out client locks out no other."""
+    server = start_server(mushra_test_dir, tmp_path / "results.sqlite", tmp_path / "server.log",
+                          ("--trusted-proxy", "127.0.0.2"))
+    wrong = {"username": "admin", "password": "wrong"}
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as direct:
+            dodged = [direct.post("/admin/login", data=wrong, headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
+                      for i in range(7)]
+        proxy = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=server.url, timeout=60, transport=proxy) as proxied:
+            guesser = [proxied.post("/admin/login", data=wrong, headers={"x-forwarded-for": "10.0.0.9"}).status_code
+                       for _ in range(6)]
+            admin = proxied.post("/admin/login", data={"username": "admin", "password": ADMIN_PASSWORD},
+                                 headers={"x-forwarded-for": "spoofed, 10.0.0.10"})
+            screen = call(proxied, "start", *welcome("behind the proxy"))[1]
+    finally:
+        server.stop()
+    assert dodged == [400] * 5 + [429] * 2
+    assert guesser == [400] * 5 + [429] and admin.status_code == 200
+    assert screen["screen"] == "level"
+
+
+def test_a_password_file_others_can_read_is_refused(mushra_test_dir, tmp_path, capsys):
+    password = tmp_path / "password"
+    password.write_text("a-long-random-password\n")
+    password.chmod(0o644)
+    assert main(["mushra", "serve", str(mushra_test_dir), "--db", str(tmp_path / "r.sqlite"),
+                 "--admin-password-file", str(password)]) == 2
+    assert f"chmod 600 {password}" in capsys.readouterr().err

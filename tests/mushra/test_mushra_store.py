@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -13,9 +14,24 @@ from codecbench.listening_test.store import MushraStore, SubmissionError
 from codecbench.listening_test.testdef import load_test
 
 
+class Clock:
+    """The store's clock: stands still until moved (`advance`), or moves `step` on every reading."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.moment, self.step = datetime(2026, 1, 1, tzinfo=timezone.utc), timedelta(seconds=step)
+
+    def __call__(self) -> datetime:
+        self.moment += self.step
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
 @pytest.fixture
 def store(mushra_test_dir, tmp_path):
-    return MushraStore(tmp_path / "results.sqlite", load_test(mushra_test_dir))
+    """A store whose clock moves 10 s at every reading: every trial is sent long after its audio was served."""
+    return MushraStore(tmp_path / "results.sqlite", load_test(mushra_test_dir), clock=Clock(step=10))
 
 
 def served(store, screen):
@@ -117,7 +133,8 @@ def test_resume_continues_where_the_listener_stopped(store):
     store.submit(first["token"], 2, {"trial": again["trial"], "ratings": ratings_for(again, 10),
                                      "events": playback_events(again)})
     table = store.ratings()
-    assert table.groupby("trial")["session"].first().to_dict() == {1: 1, 2: 2}
+    assert table.groupby("phase")["session"].first().to_dict() == {"training": 1, "test": 2}
+    assert set(table["trial"]) == {1}  # each the first of its phase
     progress = store.progress().iloc[0]
     assert (progress["sessions"], progress["training_done"], progress["test_done"]) == (2, 1, 1)
     assert progress["headphone_check"] == "skipped"
