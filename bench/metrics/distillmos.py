@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -26,11 +27,16 @@ INSTALL = "--no-deps distillmos==0.9.1 xls-r-sqa==0.1.0 (they declare torchaudio
 
 
 @lru_cache(maxsize=1)
+def _sqa():
+    """`distillmos.sqa`, imported beside a placeholder torchaudio where the real one cannot be imported."""
+    return import_beside("distillmos.sqa", ("torchaudio",))
+
+
+@lru_cache(maxsize=1)
 def _model():
     """The shipped Distill-MOS v7 model in eval mode, built once per process (its constructor prints; muted)."""
-    sqa = import_beside("distillmos.sqa", ("torchaudio",))
     with contextlib.redirect_stdout(io.StringIO()):
-        model = sqa.ConvTransformerSQAModel(load_weights=True)
+        model = _sqa().ConvTransformerSQAModel(load_weights=True)
     return model.eval()
 
 
@@ -60,9 +66,11 @@ class DistillMos(Metric):
         if not status.available:
             return status
         try:
-            _model()
-        except (ImportError, FileNotFoundError) as exc:
-            return Availability(False, f"distillmos cannot be loaded ({exc}); pip install {INSTALL}")
+            weights = Path(_sqa().DEFAULT_WEIGHTS_CHKPT)
+        except ImportError as exc:
+            return Availability(False, f"distillmos cannot be imported ({exc}); pip install {INSTALL}")
+        if not weights.is_file():
+            return Availability(False, f"the distillmos wheel has no weights at {weights}; pip install {INSTALL}")
         return status
 
     def compute(self, reference: None, degraded: np.ndarray) -> dict[str, float]:
