@@ -11,6 +11,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
+def _identity(cls) -> str:
+    """What scoring x against x gives (the contract, tests/test_metric_contract.py)."""
+    if not cls.intrusive:
+        return "=ref_*" if cls.scores_reference else "-"
+    if cls.best_range is None:
+        return "see notes"
+    low, high = cls.best_range
+    return f"{low:g}" if low == high else f"{low:g}..{high:g}"
+
+
 def metric_table():
     import pandas as pd
 
@@ -24,7 +34,7 @@ def metric_table():
             "metric": name, "columns": ",".join(cls.computed_columns()) + (" (+ref_*)" if cls.scores_reference else ""), "rate_hz": cls.sample_rate,
             "intrusive": "yes" if cls.intrusive else "no",
             "better": "higher" if cls.higher_is_better else "lower",
-            "range": f"{cls.value_range[0]:g}..{cls.value_range[1]:g}",
+            "range": f"{cls.value_range[0]:g}..{cls.value_range[1]:g}", "f(x,x)": _identity(cls),
             "default": "yes" if in_default_set(name) else "no",
             "available": "yes" if status.available else "no", "reason": status.reason, "notes": cls.notes,
         })

@@ -45,6 +45,10 @@ class Metric(ABC):
     intrusive: ClassVar[bool] = True
     higher_is_better: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float]] = (float("-inf"), float("inf"))
+    # Intrusive metrics: the interval compute(x, x) falls in for any speech x, i.e. the metric's best value up to
+    # numerical precision (tests/test_metric_contract.py). None for non-intrusive ones: there f(x) as decoded
+    # must equal the reference's own score.
+    best_range: ClassVar[tuple[float, float] | None] = None
     min_duration_s: ClassVar[float] = 0.0
     default: ClassVar[bool] = True  # part of the default metric set (built-in metrics only: plugins are opt-in)
     extra: ClassVar[str | None] = None

@@ -56,6 +56,7 @@ class F0(Metric):
     sample_rate = 16000
     higher_is_better = False
     value_range = (0.0, float("inf"))  # vde: 0-1
+    best_range = (0.0, 0.0)
     min_duration_s = 0.25
     default = False  # pYIN costs about 0.1 s per second of each signal: opt-in
     extra = "metrics"

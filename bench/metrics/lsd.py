@@ -38,6 +38,7 @@ class LogSpectralDistance(Metric):
     sample_rate = 16000
     higher_is_better = False
     value_range = (0.0, float("inf"))
+    best_range = (0.0, 0.0)
     min_duration_s = 0.25
     extra = "metrics"
 

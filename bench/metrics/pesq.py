@@ -18,11 +18,12 @@ def pesq_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, mo
 
 
 class PesqWB(Metric):
-    """Wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO 1.04-4.64."""
+    """Wide-band PESQ (P.862.2) at 16 kHz, MOS-LQO 1.04-4.644."""
 
     name = "pesq_wb"
     sample_rate = 16000
-    value_range = (1.04, 4.64)
+    value_range = (1.04, 4.644)  # P.862.2 mapping of raw 4.5: 4.6439
+    best_range = (4.6438, 4.644)
     min_duration_s = 0.25
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
@@ -34,7 +35,8 @@ class PesqNB(Metric):
 
     name = "pesq_nb"
     sample_rate = 16000
-    value_range = (1.02, 4.55)
+    value_range = (1.02, 4.55)  # P.862.1 mapping of raw 4.5: 4.5486
+    best_range = (4.5486, 4.55)
     min_duration_s = 0.25
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:

@@ -50,7 +50,9 @@ def metric_metadata(name: str) -> dict[str, Any]:
     cls = get_metric_class(name)
     return {"columns": list(cls.output_columns()), "higher_is_better": bool(cls.higher_is_better),
             "value_range": [float(v) for v in cls.value_range], "sample_rate": cls.sample_rate,
+            "best_range": None if cls.best_range is None else [float(v) for v in cls.best_range],
             "intrusive": bool(cls.intrusive), "scores_reference": bool(cls.scores_reference),
+            "notes": cls.notes,  # e.g. how warpq applies its VAD
             "class": f"{cls.__module__}.{cls.__qualname__}", "distribution": METRICS.distribution(name),
             "version": METRICS.distribution_version(name)}
 

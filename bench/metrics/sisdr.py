@@ -22,6 +22,7 @@ class SiSdr(Metric):
 
     name = "si_sdr"
     sample_rate = 16000
+    best_range = (60.0, float("inf"))  # x against x: 93-110 dB on the sample (float32 precision and eps)
     min_duration_s = 0.25
     extra = "metrics"
     notes = "waveform match: meaningless for generative decoders (reports flag it)"

@@ -24,6 +24,7 @@ class SpeakerSimilarity(Metric):
     name = "speaker_sim"
     sample_rate = 16000
     value_range = (-1.0, 1.0)
+    best_range = (1.0 - 1e-6, 1.0)  # unit embeddings in float32
     min_duration_s = 0.5
     default = False  # opt-in: a neural encoder, and meaningful only where the speaker can change
     extra = "metrics"

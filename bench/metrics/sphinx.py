@@ -4,6 +4,7 @@ dictionary bundled in its wheel (CMU Sphinx; no download, no weights to find).""
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -33,9 +34,17 @@ def normalise_text(text: str) -> str:
 
 
 def transcribe(x: np.ndarray) -> str:
-    """pocketsphinx's normalised transcript of `x` [T] at 16 kHz ('' when it hears no words)."""
+    """pocketsphinx's normalised transcript of `x` [T] at 16 kHz ('' when it hears no words).
+
+    Every call is a new stream: the front end's noise statistics (spectral subtraction, `remove_noise`) are
+    reset first. `start_utt` keeps them (cmusphinx/pocketsphinx#498), so without the reset a transcript
+    depended on what the process had transcribed before (a tone before an utterance changed its words).
+    """
     pcm = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16).tobytes()
     decoder = _decoder()
+    with warnings.catch_warnings():  # the binding calls the reset "unnecessary": it is, for one stream only
+        warnings.simplefilter("ignore", DeprecationWarning)
+        decoder.start_stream()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()

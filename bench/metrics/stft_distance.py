@@ -36,6 +36,7 @@ class MelDistance(Metric):
     sample_rate = SAMPLE_RATE
     higher_is_better = False
     value_range = (0.0, float("inf"))
+    best_range = (0.0, 0.0)
     min_duration_s = 0.25
     extra = "metrics"
 

@@ -28,6 +28,7 @@ class Stoi(Metric):
     name = "stoi"
     sample_rate = 10000
     value_range = (-1.0, 1.0)  # a mean correlation; 0-1 in practice
+    best_range = (1.0 - 1e-9, 1.0)
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         return {self.name: stoi_score(reference, degraded, self.sample_rate, extended=False)}
@@ -39,6 +40,7 @@ class Estoi(Metric):
     name = "estoi"
     sample_rate = 10000
     value_range = (-1.0, 1.0)  # a mean correlation; 0-1 in practice
+    best_range = (1.0 - 1e-9, 1.0)
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         return {self.name: stoi_score(reference, degraded, self.sample_rate, extended=True)}

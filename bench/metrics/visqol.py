@@ -64,7 +64,9 @@ class Visqol(Metric):
     default = False  # opt-in: see README for its cost
     extra = "metrics"
     lattice: ClassVar[bool] = True
-    notes = "speech mode (50 Hz-8 kHz) at 48 kHz, Google's conformance rate; 16 kHz input is upsampled"
+    # no best_range: the lattice mapping scores x against x 4.13-4.40 on the sample, not its top (docs/metrics.md)
+    notes = ("speech mode (50 Hz-8 kHz) at 48 kHz, Google's conformance rate; 16 kHz input is upsampled; "
+             "f(x, x) is 4.1-4.4, not 5: the lattice mapping's ceiling depends on the utterance")
 
     @classmethod
     def availability(cls) -> Availability:
@@ -79,4 +81,5 @@ class VisqolExponential(Visqol):
 
     name = "visqol_exp"
     lattice = False
+    best_range = (5.0, 5.0)  # the exponential mapping is clipped at 5
     notes = "exponential mapping (use_lattice_model=false); at 48 kHz like visqol"

@@ -63,6 +63,7 @@ class _RecogniserMetric(Metric):
     sample_rate = 16000
     higher_is_better = False
     value_range = (0.0, float("inf"))
+    best_range = (0.0, 0.0)
     min_duration_s = 0.5
     default = False  # opt-in: a recogniser costs about real time on one core
     extra = "metrics"
