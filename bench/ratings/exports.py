@@ -60,7 +60,10 @@ def read_export(path: str | Path, test_dir: str | Path | None = None) -> Ratings
     long = pd.DataFrame({"listener": table["listener"], "item": table["item"], "condition": table["condition"],
                          "rating": table["rating"],
                          "file": [files.get((i, c), "") for i, c in zip(table["item"], table["condition"])]})
-    return Ratings(long, REFERENCE, _anchors(long["condition"].tolist()), f"codecbench MUSHRA export ({path})")
+    from codecbench.listening_test.analysis import find_mid_anchor
+
+    return Ratings(long, REFERENCE, _anchors(long["condition"].tolist()), f"codecbench MUSHRA export ({path})",
+                   mid_anchor=find_mid_anchor(long["condition"].tolist()))
 
 
 def read_analysis(folder: str | Path, test_dir: str | Path | None = None) -> Ratings:
@@ -79,4 +82,4 @@ def read_analysis(folder: str | Path, test_dir: str | Path | None = None) -> Rat
     ratings = read_export(source, test_dir).kept([str(x) for x in info.get("kept", [])])
     excluded = ", ".join(str(e["listener"]) for e in info.get("excluded", [])) or "none"
     return Ratings(ratings.table, ratings.reference, ratings.anchors, f"mushra analyze output ({folder})",
-                   notes=(f"listeners excluded by that analysis: {excluded}",))
+                   notes=(f"listeners excluded by that analysis: {excluded}",), mid_anchor=ratings.mid_anchor)

@@ -53,6 +53,7 @@ class Ratings:
         source: where the ratings came from, in words.
         citation: whom to cite for them ('' for a user's own test).
         notes: what reading them decided (e.g. a listener column chosen).
+        mid_anchor: the anchor BS.1534-3's mid-anchor screening rule applies to (None: that rule is not applied).
     """
 
     table: pd.DataFrame
@@ -61,6 +62,7 @@ class Ratings:
     source: str = ""
     citation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    mid_anchor: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table", validate_table(self.table))
@@ -77,7 +79,7 @@ class Ratings:
     def kept(self, listeners: list[str]) -> "Ratings":
         """These ratings limited to `listeners` (e.g. those post-screening kept)."""
         return Ratings(self.table[self.table["listener"].isin(listeners)], self.reference, self.anchors,
-                       self.source, self.citation, self.notes)
+                       self.source, self.citation, self.notes, self.mid_anchor)
 
     def contract(self) -> pd.DataFrame:
         """The ratings as the `ratings.csv` export contract that `mushra analyze` reads (every rating a
