@@ -202,11 +202,12 @@ def _stimuli(panel: _Panel, columns: list[Column], ratings: pd.DataFrame) -> pd.
 
 
 def write(validity: Validity, out: Path, info: dict[str, Any]) -> None:
-    """`validity.csv`, `ranking.csv`, `stimuli.csv` and `validity.json` (what was measured, how) in `out`."""
+    """`validity.csv` (the table with each metric's `rank`), `ranking.csv`, `stimuli.csv` and `validity.json`
+    (what was measured, how) in `out`."""
     from codecbench.safecsv import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(validity.table, out / VALIDITY_CSV)
+    write_csv(validity.table.merge(validity.ranking[["metric", "rank"]], on="metric", how="left"), out / VALIDITY_CSV)
     write_csv(validity.ranking, out / RANKING_CSV)
     write_csv(validity.stimuli, out / STIMULI_CSV)
     (out / VALIDITY_JSON).write_text(json.dumps({
@@ -269,7 +270,7 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
                        mid_anchor=ratings.mid_anchor, plots=plots, screening=screening)
     kept = ratings.kept(analysis.screening.kept if screening else ratings.table["listener"].unique().tolist())
     run = out / "scores"
-    scored = score_pairs(pairs, metrics, run, str(source), workers=workers, resume=resume,
+    scored = score_pairs(pairs, metrics, run, str(Path(source).resolve()), workers=workers, resume=resume,
                          overwrite=not resume and RunDir(run).holds_run(), progress=progress, command=command)
     info = RunDir(run).read_info()
     assert info is not None
