@@ -7,7 +7,6 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from codecbench.ratings.sources import KINDS
-    from codecbench.validity import DEFAULT_RESAMPLES
 
     parser = subparsers.add_parser(
         "validity", help="score a listening test's stimuli and rank metrics by agreement with the listeners",
@@ -29,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="metric worker processes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
     parser.add_argument("--resume", action="store_true", help="reuse the stimuli's scores already in --out")
-    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap replicates")
+    parser.add_argument("--resamples", type=int, default=None,
+                        help="bootstrap replicates (default: codecbench.validity.DEFAULT_RESAMPLES, 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -42,10 +42,11 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.metrics import parse_metric_list
     from codecbench.ratings.stahl import locate_stahl
     from codecbench.runner import set_torch_threads
-    from codecbench.validity import assess, format_ranking
+    from codecbench.validity import DEFAULT_RESAMPLES, assess, format_ranking
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, not {args.workers}")
+    args.resamples = DEFAULT_RESAMPLES if args.resamples is None else args.resamples
     if args.resamples < 100:
         raise ValueError(f"--resamples must be at least 100, not {args.resamples}")
     set_torch_threads(args.threads)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from codecbench.pairs import Pair
+if TYPE_CHECKING:
+    from codecbench.pairs import Pair
 
 RATING_COLUMNS = ["listener", "item", "condition", "rating", "file"]
 
@@ -92,12 +95,14 @@ class Ratings:
         table["trial"] = table.groupby("listener").cumcount()
         return table[RATINGS_COLUMNS]
 
-    def pairs(self) -> list[Pair]:
+    def pairs(self) -> list["Pair"]:
         """Every rated stimulus but the reference's, paired with its item's reference file.
 
         Raises:
             ValueError: no stimulus has a file, or an item has no reference file.
         """
+        from codecbench.pairs import Pair
+
         files = self.table[self.table["file"] != ""].drop_duplicates(["item", "condition"])
         if files.empty:
             raise ValueError(f"the ratings of {self.source or 'this source'} name no stimulus files: give the "
