@@ -27,6 +27,7 @@ from codecbench.stats import BOOTSTRAP_SEED, CORRELATIONS, correlation, percenti
 LEVELS = ("condition", "stimulus")
 RANK_BY = ("stimulus", "spearman")  # the ranking's criterion: most points, robust to a metric's scale
 DEFAULT_RESAMPLES = 2000
+STIMULI_DELAY_S = 0.0  # no delay search: a MUSHRA test's stimuli are time-aligned (listeners switch seamlessly)
 VALIDITY_CSV = "validity.csv"
 RANKING_CSV = "ranking.csv"
 STIMULI_CSV = "stimuli.csv"
@@ -235,7 +236,8 @@ class Assessment:
 def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = "auto",
            stimuli: str | Path | None = None, filtered: bool = False, screening: bool = True, workers: int = 1,
            resume: bool = False, resamples: int = DEFAULT_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-           plots: bool = True, progress: bool = True, command: list[str] | None = None) -> Assessment:
+           plots: bool = True, progress: bool = True, command: list[str] | None = None,
+           max_delay_s: float = STIMULI_DELAY_S) -> Assessment:
     """Measure every metric's agreement with a ratings source's listeners.
 
     Writes to `out`: `listeners/` (the `mushra analyze` output: BS.1534-3 screening, CIs, plots), `scores/`
@@ -254,6 +256,8 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
         plots: write the PNG plots.
         progress: show a progress bar while scoring.
         command: the command line recorded in the run folder.
+        max_delay_s: the alignment's delay search (default 0: the stimuli of a listening test are time-aligned,
+            and a cross-correlation search misaligns generative decoders, whose phase does not follow the input).
 
     Raises:
         ValueError: unreadable ratings, no stimulus files, or too few systems or items to correlate.
@@ -271,7 +275,8 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
     kept = ratings.kept(analysis.screening.kept if screening else ratings.table["listener"].unique().tolist())
     run = out / "scores"
     scored = score_pairs(pairs, metrics, run, str(Path(source).resolve()), workers=workers, resume=resume,
-                         overwrite=not resume and RunDir(run).holds_run(), progress=progress, command=command)
+                         overwrite=not resume and RunDir(run).holds_run(), max_delay_s=max_delay_s,
+                         progress=progress, command=command)
     info = RunDir(run).read_info()
     assert info is not None
     columns = columns_of(info.metrics)
@@ -281,7 +286,7 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
                           "metrics": metrics, "screening": screening,
                           "excluded_listeners": analysis.screening.excluded.to_dict("records") if screening else [],
                           "systems": ratings.systems, "reference": ratings.reference, "anchors": list(ratings.anchors),
-                          "scored_stimuli": len(pairs), "scores": str(run)})
+                          "scored_stimuli": len(pairs), "scores": str(run), "max_delay_s": max_delay_s})
     if plots:
         from codecbench.validity_plots import plot_ranking, plot_scatter
 

@@ -53,6 +53,8 @@ def test_validity_command_on_the_embedded_subset(tmp_path, capsys):
     table = pd.read_csv(out / "validity.csv")
     assert set(table["metric"]) == {"stoi", "mel_distance"} and set(table["level"]) == {"condition", "stimulus"}
     assert table.query("level == 'stimulus'")["n"].eq(14).all()
+    scores = pd.read_csv(out / "scores" / "utterances.csv")
+    assert scores["delay_samples"].eq(0).all()  # a listening test's stimuli are time-aligned: no delay search
     stimuli = pd.read_csv(out / "stimuli.csv")
     assert len(stimuli) == 14 and not stimuli["condition"].isin(["Reference", "Anchor"]).any()
     for name in ("validity_scatter.png", "validity_ranking.png", "listeners/summary.csv", "scores/utterances.csv"):

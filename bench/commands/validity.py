@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resamples", type=int, default=None,
                         help="bootstrap replicates (default: codecbench.validity.DEFAULT_RESAMPLES, 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--max-delay-s", type=float, default=0.0,
+                        help="delay search of the alignment (0: none, the stimuli of a listening test are time-aligned)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)
@@ -53,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
     source = locate_stahl() if args.ratings == "stahl2024" else args.ratings
     result = assess(source, args.out, parse_metric_list(args.metrics), args.kind, args.stimuli, args.filtered,
                     not args.no_screening, args.workers, args.resume, args.resamples, args.seed,
-                    not args.no_plots, not args.no_progress, sys.argv)
+                    not args.no_plots, not args.no_progress, sys.argv, args.max_delay_s)
     for note in result.ratings.notes:
         print(f"note: {note}", file=sys.stderr)
     print(format_ranking(result))
