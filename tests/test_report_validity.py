@@ -37,3 +37,13 @@ def test_section_names_supported_and_contradicted_metrics_for_generative_codecs(
         condition = spearman[(metric, "condition")]
         assert (metric in supported.split(", ")) == (condition >= SUPPORT_CONDITION_RHO and low[(metric, "stimulus")] > 0)
         assert (metric in contradicted.split(", ")) == (condition <= 0)
+
+
+def test_the_report_reads_the_committed_measurement():
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "results" / "metric_validity.csv"
+    assert SHIPPED.read_bytes() == committed.read_bytes()  # the package's copy is results/metric_validity.csv
+    table = pd.read_csv(SHIPPED)
+    assert set(table.groupby("level")["n"].unique().map(tuple)) == {(7,), (112,)}  # 7 systems, 16 items
+    assert table.groupby(["metric", "level"]).size().eq(3).all() and table["rank"].notna().all()
