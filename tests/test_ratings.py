@@ -65,7 +65,8 @@ pages:
 """)
     lines = ["session_test_id,name,age,trial_id,rating_stimulus,rating_score,rating_time,rating_comment"]
     for listener, scores in (("ann", (100, 40, 70, 10)), ("bob", (95, 35, 80, 5))):
-        lines += [f"t,{listener},30,trial1,{s},{v},2000," for s, v in zip(("reference", "C1", "C2", "anchor35"), scores)]
+        stimuli = ("reference", "C1", "C2", "anchor35")
+        lines += [f"t,{listener},30,trial1,{s},{v},2000," for s, v in zip(stimuli, scores)]
     csv = tmp_path / "mushra.csv"
     csv.write_text("\n".join(lines) + "\n")
     ratings = read_source(csv, stimuli=tmp_path / "configs" / "test.yaml")

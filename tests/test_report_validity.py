@@ -35,7 +35,8 @@ def test_section_names_supported_and_contradicted_metrics_for_generative_codecs(
     low = pd.read_csv(SHIPPED).query("correlation == 'spearman'").set_index(["metric", "level"])["ci95_low"]
     for metric in metrics:
         condition = spearman[(metric, "condition")]
-        assert (metric in supported.split(", ")) == (condition >= SUPPORT_CONDITION_RHO and low[(metric, "stimulus")] > 0)
+        supports = condition >= SUPPORT_CONDITION_RHO and low[(metric, "stimulus")] > 0
+        assert (metric in supported.split(", ")) == supports
         assert (metric in contradicted.split(", ")) == (condition <= 0)
 
 

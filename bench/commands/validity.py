@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="bootstrap replicates (default: codecbench.validity.DEFAULT_RESAMPLES, 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--max-delay-s", type=float, default=0.0,
-                        help="delay search of the alignment (0: none, the stimuli of a listening test are time-aligned)")
+                        help="delay search of the alignment, s (0: none; a listening test's stimuli are time-aligned)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)
