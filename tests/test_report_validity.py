@@ -11,7 +11,7 @@ from codecbench.cli import main
 from codecbench.listening_test.analysis import analyze
 from codecbench.pairs import Pair, score_pairs
 from codecbench.ratings.stahl import STAHL2024, read_stahl
-from codecbench.report.validity import SHIPPED, SUPPORT_CONDITION_RHO
+from codecbench.report.validity import SHIPPED, SUPPORT_CONDITION_RHO, meeting_target
 
 AUDIO = STAHL2024.embedded / "audio"
 
@@ -28,6 +28,7 @@ def test_section_names_supported_and_contradicted_metrics_for_generative_codecs(
     text = (tmp_path / "report" / "report.md").read_text()
     section = text[text.index("## Which metrics to trust"):]
     assert "Stahl, Windtner & Sontacchi" in section and "Agreement with your listeners" in section
+    assert ("No metric here reaches" in section) == (not meeting_target(pd.read_csv(SHIPPED)))
     verdict = next(line for line in section.splitlines() if line.startswith("This run holds generative codecs (lyra)"))
     supported = verdict.split(" supports ")[1].split(" (condition")[0]
     contradicted = verdict.split(" contradicts ")[1].split(" (condition")[0]

@@ -24,6 +24,7 @@ SHIPPED_SOURCE = ("`codecbench validity` on the MUSHRA ratings of Stahl, Windtne
 GENERATIVE = {"ladiffcodec", "latent2mel", "melvq-ddpm", "mel2mel", "gan-mel", "mel2wave", "latent2wave", "lyra",
               "encodec", "encodec16", "dac"}
 SUPPORT_CONDITION_RHO = 0.5  # supported: condition-level Spearman at least this, and stimulus-level CI above 0
+TARGET = {"condition": 0.9, "stimulus": 0.5}  # Spearman a metric needs to rank generative codecs on its own
 
 
 def read_validity(path: str | Path) -> pd.DataFrame:
@@ -56,6 +57,21 @@ def verdicts(table: pd.DataFrame, metrics: list[str]) -> tuple[list[str], list[s
     return supported, contradicted
 
 
+def meeting_target(table: pd.DataFrame) -> list[str]:
+    """The metrics whose Spearman agreement reaches `TARGET` at both levels."""
+    spearman = table[table["correlation"] == "spearman"].pivot(index="metric", columns="level", values="agreement")
+    return [m for m, r in spearman.iterrows() if all(r[level] >= rho for level, rho in TARGET.items())]
+
+
+def target_sentence(table: pd.DataFrame) -> str:
+    """Whether any metric reaches `TARGET`, in words."""
+    met = meeting_target(table)
+    goal = f"condition-level Spearman ≥ {TARGET['condition']} and stimulus-level ≥ {TARGET['stimulus']}"
+    if met:
+        return f"Metrics reaching {goal}: {', '.join(met)}."
+    return f"No metric here reaches {goal}: none can rank such codecs in place of listeners."
+
+
 def validity_grid(table: pd.DataFrame, label: str, caption: str, notes: list[str]) -> Grid:
     """Spearman agreement at both levels, and Pearson at stimulus level, per metric (ranked order)."""
     spearman = table[table["correlation"] == "spearman"].set_index(["metric", "level"])
@@ -80,7 +96,7 @@ def validity_section(codecs: list[str], metrics: list[str], mushra: str | Path |
              "(lower-is-better metrics negated). Condition level: per-condition means (7 points); stimulus level: "
              "each item x condition (112 points)."]
     blocks: list[Block] = [validity_grid(shipped, "validity_shipped", f"Agreement with listeners: {SHIPPED_SOURCE}",
-                                         notes)]
+                                         notes), target_sentence(shipped)]
     generative = sorted({c for c in codecs if c in GENERATIVE})
     if generative:
         supported, contradicted = verdicts(shipped, metrics)
@@ -91,7 +107,9 @@ def validity_section(codecs: list[str], metrics: list[str], mushra: str | Path |
             "the listeners); do not rank these codecs by a contradicted metric. The rest are unsettled.")
     own = _own(mushra)
     if own is not None:
-        blocks.append(validity_grid(read_validity(own), "validity_own", f"Agreement with your listeners ({own})", []))
+        table = read_validity(own)
+        blocks += [validity_grid(table, "validity_own", f"Agreement with your listeners ({own})", []),
+                   target_sentence(table)]
     return Section("Which metrics to trust", blocks)
 
 
