@@ -71,6 +71,7 @@ pages:
     csv.write_text("\n".join(lines) + "\n")
     ratings = read_source(csv, stimuli=tmp_path / "configs" / "test.yaml")
     assert ratings.reference == "reference" and ratings.anchors == ("anchor35",) and ratings.systems == ["C1", "C2"]
+    assert ratings.mid_anchor is None  # only the 3.5 kHz anchor: no mid-anchor rule
     assert set(ratings.table["listener"]) == {"ann", "bob"}
     assert ratings.table.set_index(["listener", "condition"]).loc[("bob", "C2"), "rating"] == 80
     assert {(p.condition, p.degraded.name) for p in ratings.pairs()} == {("C1", "lyra_6.flac"), ("C2", "prop_55.flac"),

@@ -2,7 +2,8 @@
 
 Columns: `session_test_id`, one column per participant field the test asks (e.g. `email`, `age`), then
 `trial_id, rating_stimulus, rating_score, rating_time, rating_comment`; one row per rated stimulus. The
-hidden reference's stimulus id is `reference`; anchors are the stimulus ids starting with `anchor`. The test's
+hidden reference's stimulus id is `reference`; anchors are the stimulus ids starting with `anchor` (`anchor70`, the
+7 kHz low-pass, is the mid anchor of the screening). The test's
 YAML configuration (`configs/<test>.yaml`: pages of `type: mushra` with `id`, `reference` and `stimuli`)
 gives each stimulus's file.
 """
@@ -19,6 +20,7 @@ from codecbench.ratings.table import Ratings
 TRIAL_COLUMNS = ["trial_id", "rating_stimulus", "rating_score", "rating_time", "rating_comment"]
 REFERENCE = "reference"
 ANCHOR_PREFIX = "anchor"
+MID_ANCHOR = "anchor70"  # webMUSHRA's 7 kHz low-pass anchor (its configurations' convention), BS.1534-3's mid anchor
 
 
 def is_webmushra(path: Path) -> bool:
@@ -87,4 +89,5 @@ def read_webmushra(path: str | Path, config: str | Path | None = None, listener_
         "file": [files.get((t, s), "") for t, s in zip(table["trial_id"], table["rating_stimulus"])]})
     anchors = tuple(sorted(c for c in long["condition"].unique() if c.lower().startswith(ANCHOR_PREFIX)))
     return Ratings(long, REFERENCE, anchors, f"webMUSHRA ({path})",
-                   notes=(f"listener = the participant column {column!r}",))
+                   notes=(f"listener = the participant column {column!r}",),
+                   mid_anchor=MID_ANCHOR if MID_ANCHOR in anchors else None)
