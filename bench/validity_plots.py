@@ -70,7 +70,7 @@ def plot_ranking(validity: Validity, path: Path) -> None:
         ax.set_title(f"{level} level ({validity.items} items, {validity.listeners} listeners)", fontsize=10)
         ax.set_xlabel("agreement with listeners (95 % bootstrap CI)")
     axes[0].set_yticks(y, order)
-    axes[0].legend(fontsize=8, loc="lower left")
+    axes[-1].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
