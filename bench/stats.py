@@ -1,4 +1,5 @@
-"""The one home of confidence intervals, per-condition summaries, paired tests and the Holm correction.
+"""The one home of confidence intervals, per-condition summaries, paired tests, the Holm correction, and the
+correlations and bootstrap percentile intervals of metric validity (`codecbench.validity`).
 
 Every CI codecbench prints comes from `mean_ci`: `summary.csv` of a run, `codecbench report` and
 `codecbench mushra analyze` agree to the last digit. The default is the Student-t interval of the mean
