@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "codecbench.commands.sweep",
     "codecbench.commands.mushra",
     "codecbench.commands.score",
+    "codecbench.commands.validity",
 )
 
 

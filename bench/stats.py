@@ -1,4 +1,5 @@
-"""The one home of confidence intervals, per-condition summaries, paired tests and the Holm correction.
+"""The one home of confidence intervals, per-condition summaries, paired tests, the Holm correction, and the
+correlations and bootstrap percentile intervals of metric validity (`codecbench.validity`).
 
 Every CI codecbench prints comes from `mean_ci`: `summary.csv` of a run, `codecbench report` and
 `codecbench mushra analyze` agree to the last digit. The default is the Student-t interval of the mean
@@ -144,3 +145,39 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
     from statsmodels.stats.multitest import multipletests
 
     return multipletests(list(p_values), alpha=alpha, method="holm")[1]
+
+
+CORRELATIONS = ("pearson", "spearman", "kendall")
+
+
+def correlation(x: np.ndarray, y: np.ndarray, kind: str) -> float:
+    """Pearson, Spearman or Kendall (tau-b) correlation of paired values (NaN with fewer than 3 pairs or a
+    constant side).
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    if kind not in CORRELATIONS:
+        raise ValueError(f"unknown correlation {kind!r}; select one of {list(CORRELATIONS)}")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size < 3 or np.all(x == x[0]) or np.all(y == y[0]):
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "pearson":
+            return float(stats.pearsonr(x, y).statistic)
+        if kind == "spearman":
+            return float(stats.spearmanr(x, y).statistic)
+        return float(stats.kendalltau(x, y).statistic)
+
+
+def percentile_interval(samples: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """The central 95 % percentile interval of bootstrap replicates (NaN replicates left out; NaN if fewer
+    than half of them are finite)."""
+    x = np.asarray(samples, dtype=float)
+    finite = x[np.isfinite(x)]
+    if finite.size < max(1, x.size // 2):
+        return float("nan"), float("nan")
+    tail = 100 * (1 - CONFIDENCE) / 2
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return float(low), float(high)

@@ -31,6 +31,10 @@ def test_wheel_holds_the_package_data(tmp_path):
     for name in ("soundstream_encoder.tflite", "quantizer.tflite", "lyragan.tflite", "LICENSE", "README.md"):
         assert lyra + name in names
     assert any(n.startswith("codecbench/codecs/diffusion/checkpoints/") and n.endswith(".safetensors") for n in names)
+    stahl = "codecbench/ratings/data/stahl2024/"  # the two-item subset and every rating, with licence
+    assert {stahl + n for n in ("ratings_formated.csv", "ratings_formated_filtered.csv", "LICENSE.md", "SUBSET.md",
+                                "attribution.md", "audio/stim_01/ref.flac", "audio/stim_02/prop_55.flac")} <= names
+    assert "codecbench/report/data/metric_validity.csv" in names  # the report's shipped validity table
     assert not any(n.startswith("tests/") for n in names)  # the conformance pair stays with the tests
     missing = sorted(set(_source_modules()) - names)
     assert not missing, f"modules left out of the wheel: {missing}"

@@ -35,6 +35,7 @@ from codecbench.report.robustness import Robustness, robustness_section
 from codecbench.report.significance import (ALPHA, coverage, coverage_note, matrix_grid, not_different_from_best,
                                             paired_tests)
 from codecbench.report.sources import LatencyData, MushraData, RunData, SourceRun, load_latency, load_mushra
+from codecbench.report.validity import validity_section
 from codecbench.report.tables import reference_grid, reference_table, spec_grid, spec_table, table_file
 from codecbench.stats import DEFAULT, CiMethod
 
@@ -269,6 +270,7 @@ def build_report(
                 title = f"Pearson {fmt(r['pearson_r'], 2)}, Spearman {fmt(r['spearman_rho'], 2)}, Kendall {fmt(r['kendall_tau'], 2)}"
                 blocks.append(plots.correlation_scatter(joined, m, title, figures))
         sections.append(Section("Listening test (MUSHRA)", blocks))
+    sections.append(validity_section(sorted(set(run.rows["codec"].astype(str))), [m.column for m in run.metrics], mushra))
     sections.append(Section("Appendix: paired significance", [matrix_grid(tests, m, run.specs, alpha)
                                                               for m in run.metrics], appendix=True))
     if robust is not None:
