@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from codecbench.alignment import DEFAULT_ALIGN
 from codecbench.ratings.table import Ratings
 from codecbench.stats import BOOTSTRAP_SEED, CORRELATIONS, correlation, percentile_interval
 
 LEVELS = ("condition", "stimulus")
 RANK_BY = ("stimulus", "spearman")  # the ranking's criterion: most points, robust to a metric's scale
 DEFAULT_RESAMPLES = 2000
-STIMULI_DELAY_S = 0.0  # no delay search: a MUSHRA test's stimuli are time-aligned (listeners switch seamlessly)
 VALIDITY_CSV = "validity.csv"
 RANKING_CSV = "ranking.csv"
 STIMULI_CSV = "stimuli.csv"
@@ -237,7 +237,7 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
            stimuli: str | Path | None = None, filtered: bool = False, screening: bool = True, workers: int = 1,
            resume: bool = False, resamples: int = DEFAULT_RESAMPLES, seed: int = BOOTSTRAP_SEED,
            plots: bool = True, progress: bool = True, command: list[str] | None = None,
-           max_delay_s: float = STIMULI_DELAY_S) -> Assessment:
+           max_delay_s: float | None = None, align_mode: str = DEFAULT_ALIGN) -> Assessment:
     """Measure every metric's agreement with a ratings source's listeners.
 
     Writes to `out`: `listeners/` (the `mushra analyze` output: BS.1534-3 screening, CIs, plots), `scores/`
@@ -256,8 +256,10 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
         plots: write the PNG plots.
         progress: show a progress bar while scoring.
         command: the command line recorded in the run folder.
-        max_delay_s: the alignment's delay search (default 0: the stimuli of a listening test are time-aligned,
-            and a cross-correlation search misaligns generative decoders, whose phase does not follow the input).
+        max_delay_s: the alignment's delay search (default: the pipeline's, as in `run`).
+        align_mode: the delay rule (`--align`): by default the phase-blind estimate, kept only where confident
+            (a listening test's files are usually time-aligned, but a codec's own delay, e.g. AudioDec's ~9 ms,
+            may remain in them; see docs/alignment.md).
 
     Raises:
         ValueError: unreadable ratings, no stimulus files, or too few systems or items to correlate.
@@ -267,7 +269,10 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
     from codecbench.ratings import read_source
     from codecbench.rundir import RunDir
 
+    from codecbench.pipeline import MAX_DELAY_S
+
     out = Path(out)
+    max_delay_s = MAX_DELAY_S if max_delay_s is None else max_delay_s
     ratings = read_source(source, kind, stimuli, filtered)
     pairs = [p for p in ratings.pairs() if p.condition in ratings.systems]
     analysis = analyze(ratings.contract(), out / "listeners", reference=ratings.reference,
@@ -276,7 +281,7 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
     run = out / "scores"
     scored = score_pairs(pairs, metrics, run, str(Path(source).resolve()), workers=workers, resume=resume,
                          overwrite=not resume and RunDir(run).holds_run(), max_delay_s=max_delay_s,
-                         progress=progress, command=command)
+                         align_mode=align_mode, progress=progress, command=command)
     info = RunDir(run).read_info()
     assert info is not None
     columns = columns_of(info.metrics)
@@ -286,7 +291,8 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
                           "metrics": metrics, "screening": screening,
                           "excluded_listeners": analysis.screening.excluded.to_dict("records") if screening else [],
                           "systems": ratings.systems, "reference": ratings.reference, "anchors": list(ratings.anchors),
-                          "scored_stimuli": len(pairs), "scores": str(run), "max_delay_s": max_delay_s})
+                          "scored_stimuli": len(pairs), "scores": str(run), "max_delay_s": max_delay_s,
+                          "align": align_mode})
     if plots:
         from codecbench.validity_plots import plot_ranking, plot_scatter
 

@@ -54,7 +54,10 @@ def test_validity_command_on_the_embedded_subset(tmp_path, capsys):
     assert set(table["metric"]) == {"stoi", "mel_distance"} and set(table["level"]) == {"condition", "stimulus"}
     assert table.query("level == 'stimulus'")["n"].eq(14).all()
     scores = pd.read_csv(out / "scores" / "utterances.csv")
-    assert scores["delay_samples"].eq(0).all()  # a listening test's stimuli are time-aligned: no delay search
+    ms = scores.set_index("spec")["delay_samples"] / 24  # the stimuli's rate: 24 kHz
+    assert ms.filter(like="Proposed").eq(0).all()  # the authors time-aligned their codec's files
+    assert ms["AudioDec"].between(8, 10).all()  # AudioDec's own delay (~9 ms) is still in its files
+    assert scores["delay_method"].str.startswith("envelope").all() and scores["delay_flag"].isna().all()
     stimuli = pd.read_csv(out / "stimuli.csv")
     assert len(stimuli) == 14 and not stimuli["condition"].isin(["Reference", "Anchor"]).any()
     for name in ("validity_scatter.png", "validity_ranking.png", "listeners/summary.csv", "scores/utterances.csv"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from codecbench.alignment import ALIGN_HELP, ALIGN_MODES, DEFAULT_ALIGN
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from codecbench.ratings.sources import KINDS
@@ -31,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resamples", type=int, default=None,
                         help="bootstrap replicates (default: codecbench.validity.DEFAULT_RESAMPLES, 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--max-delay-s", type=float, default=0.0,
-                        help="delay search of the alignment, s (0: none; a listening test's stimuli are time-aligned)")
+    parser.add_argument("--max-delay-s", type=float, default=None,
+                        help="largest delay searched by the alignment (default: codecbench.pipeline.MAX_DELAY_S)")
+    parser.add_argument("--align", default=DEFAULT_ALIGN, choices=ALIGN_MODES, help=ALIGN_HELP)
     parser.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=handle)
@@ -55,7 +58,8 @@ def handle(args: argparse.Namespace) -> int:
     source = locate_stahl() if args.ratings == "stahl2024" else args.ratings
     result = assess(source, args.out, parse_metric_list(args.metrics), args.kind, args.stimuli, args.filtered,
                     not args.no_screening, args.workers, args.resume, args.resamples, args.seed,
-                    not args.no_plots, not args.no_progress, sys.argv, args.max_delay_s)
+                    not args.no_plots, not args.no_progress, sys.argv, args.max_delay_s,
+                    args.align)
     for note in result.ratings.notes:
         print(f"note: {note}", file=sys.stderr)
     print(format_ranking(result))
