@@ -109,19 +109,31 @@ class DiffusionCodec(nn.Module):
 
     @torch.inference_mode()
     def decode(self, codes: Codes, num_samples: int, num_steps: int = 0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, diffusion: bool = True) -> torch.Tensor:
         """Waveform [num_samples] from codes; `num_steps` sampler steps when there is a backbone."""
-        return self.decode_batch([codes], num_samples, num_steps, generator)[0]
+        return self.decode_batch([codes], num_samples, num_steps, generator, diffusion)[0]
 
     @torch.inference_mode()
     def decode_batch(self, codes: list[Codes], num_samples: int, num_steps: int = 0,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: torch.Generator | None = None, diffusion: bool = True) -> torch.Tensor:
         """Waveforms [B, num_samples] of B signals of equal length, decoded together (one generator draws
-        the noise of the whole batch, so item i differs from its decode alone)."""
+        the noise of the whole batch, so item i differs from its decode alone).
+
+        `diffusion=False` is the control of a diffusion codec: the condition estimate h (the dequantized
+        features, or for residual diffusion a zero residual) goes to the same vocoder, the denoiser is not run.
+
+        Raises:
+            ValueError: `diffusion=False` where the quantizer gives no estimate of the output (waveform decoders).
+        """
         with stage("dequantizer"):
             dequantized = self.quantizer.dequantize(torch.stack([c.indices for c in codes]).to(self.device))
         mel = dequantized.mel
-        if self.backbone is not None:
+        if not diffusion and self.backbone is not None:
+            if not dequantized.is_estimate:
+                raise ValueError("diffusion off needs an estimate of the output to decode, and this codec's "
+                                 "condition is none (a waveform decoder)")
+            self.last_denoiser_calls = 0.0
+        elif self.backbone is not None:
             items = self.denoised_items
             with stage("sampler"):
                 # the coarse estimate of what is sampled (midway-infilling starts from it): of a residual, zero

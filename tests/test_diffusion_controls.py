@@ -1,0 +1,100 @@
+"""`diffusion=off`: every diffusion codec's own control decodes the same transmitted bytes with the same decoder,
+the denoiser bypassed; it differs from the diffusion output and is deterministic."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from codecbench.codecs import load_codec  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+# fast settings of each diffusion codec (the control ignores them: it never runs the sampler)
+DIFFUSION_SPECS = ["mel2mel@1.5:steps=2", "melvq-ddpm:steps=2", "latent2mel@1.5:tau=2", "ladiffcodec@1.5:tau=2"]
+
+
+@pytest.fixture(scope="module")
+def clip(speech):
+    return speech[:16000]
+
+
+@pytest.mark.parametrize("spec", DIFFUSION_SPECS)
+def test_control_decodes_the_same_bytes_without_the_denoiser(spec, clip):
+    codec, control = load_codec(spec), load_codec(spec + ",diffusion=off")
+    encoded = codec.encode(clip)
+    assert control.encode(clip).packets == encoded.packets  # the same bits, so the same measured kbps
+    codec.reseed(3)
+    control.reseed(3)
+    diffused, plain = codec.decode(encoded), control.decode(encoded)
+    assert codec.decode_info()["denoiser_calls"] > 0 and control.decode_info() == {"denoiser_calls": 0.0}
+    assert plain.shape == clip.shape and np.isfinite(plain).all() and np.abs(plain).max() > 1e-3
+    assert not np.allclose(plain, diffused, atol=1e-4)
+    control.reseed(3)
+    assert np.array_equal(plain, control.decode(encoded))
+    assert control.provenance()["diffusion"] == "off" and codec.provenance()["diffusion"] == "on"
+
+
+def test_control_of_a_residual_diffusion_is_the_dequantized_mel_through_the_vocoder(clip):
+    """mel2mel samples the residual over the dequantized mel: its control is a zero residual, i.e. the vocoder
+    on the dequantized mel (what gan-mel does with its own vocoder)."""
+    control = load_codec("mel2mel@1.5:diffusion=off")
+    model = control.model
+    codes = model.encode(torch.from_numpy(clip))
+    with torch.inference_mode():
+        mel = model.quantizer.dequantize(codes.indices[None]).mel
+    with torch.inference_mode():
+        expected = model.vocoder(model.representation.denormalize(mel))[0, : len(clip)]
+    assert np.allclose(control.decode(control.encode(clip)), expected.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["mel2wave@1.5:diffusion=off", "latent2wave@1.5:diffusion=off",
+                                  "mel2mel@1.5:diffusion=maybe"])
+def test_control_is_refused_where_it_has_no_meaning(spec):
+    with pytest.raises(ValueError, match="diffusion"):
+        load_codec(spec)
+
+
+def test_codecs_without_diffusion_have_no_control_option():
+    with pytest.raises(ValueError, match="no option"):
+        load_codec("gan-mel@1.5:diffusion=off")
+
+
+def test_run_and_report_put_each_diffusion_spec_beside_its_control(tmp_path, short_selection):
+    from codecbench.datasets import Selection
+    from codecbench.report import build_report
+    from codecbench.runner import run_benchmark
+
+    selection = Selection(short_selection.dataset, short_selection.root, short_selection.split,
+                          short_selection.utterances[:3])
+    specs = ["mel2mel@1.5:sampler=ddim,seeds=2,steps=2", "mel2mel@1.5:diffusion=off", "melvq-ddpm:steps=2"]
+    rows = run_benchmark(selection, specs, ["stoi"], tmp_path / "run", progress=False).rows
+    spec_of = {s: rows[rows["spec"] == s] for s in rows["spec"].unique()}
+    with_, off = spec_of["mel2mel@1.5:sampler=ddim,seeds=2,steps=2"], spec_of["mel2mel@1.5:diffusion=off"]
+    np.testing.assert_array_equal(with_["measured_kbps"].to_numpy(), off["measured_kbps"].to_numpy())
+    assert (off["denoiser_calls"] == 0).all() and (with_["denoiser_calls"] == 2).all()
+
+    result = build_report(tmp_path / "run", formats=("md",), command=["codecbench", "report"])
+    table = pd.read_csv(result.out / "diffusion_controls.csv")
+    assert list(table["spec"]) == ["mel2mel@1.5:sampler=ddim,seeds=2,steps=2"]
+    row = table.iloc[0]
+    assert row["control"] == "mel2mel@1.5:diffusion=off" and row["n_pairs"] == 3
+    expected = with_.set_index("utterance")["stoi"] - off.set_index("utterance")["stoi"]
+    assert row["mean_diff"] == pytest.approx(expected.mean())
+    assert row["diff_ci95_low"] < row["mean_diff"] < row["diff_ci95_high"]
+    assert row["seed_std"] == pytest.approx(with_["stoi_seed_std"].mean())
+    report = (result.out / "report.md").read_text()
+    assert "Each diffusion spec beside its diffusion=off control" in report
+    assert "without a `diffusion=off` control in this run" in report and "`melvq-ddpm:steps=2`" in report
+
+
+def test_a_control_pairs_across_sampler_options_and_the_default_point():
+    from codecbench.report.controls import control_pairs
+
+    pairs, missing = control_pairs(["melvq-ddpm", "melvq-ddpm@1.5:diffusion=off", "ladiffcodec@1.5:sampler=ddim",
+                                    "ladiffcodec@3", "ladiffcodec@1.5:diffusion=off", "opus@6", "gan-mel@1.5"])
+    assert pairs == [("melvq-ddpm", "melvq-ddpm@1.5:diffusion=off"),
+                     ("ladiffcodec@1.5:sampler=ddim", "ladiffcodec@1.5:diffusion=off")]
+    assert missing == ["ladiffcodec@3"]
