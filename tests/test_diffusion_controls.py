@@ -98,3 +98,28 @@ def test_a_control_pairs_across_sampler_options_and_the_default_point():
     assert pairs == [("melvq-ddpm", "melvq-ddpm@1.5:diffusion=off"),
                      ("ladiffcodec@1.5:sampler=ddim", "ladiffcodec@1.5:diffusion=off")]
     assert missing == ["ladiffcodec@3"]
+
+
+def test_decode_seeds_adds_seeds_to_stochastic_specs_only():
+    from codecbench.codecs import parse_spec
+    from codecbench.codecs.registry import with_decode_seeds
+
+    specs = [parse_spec(s) for s in ("mel2mel@1.5:steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec")]
+    assert [str(s) for s in with_decode_seeds(specs, 3)] == [
+        "mel2mel@1.5:seeds=3,steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec"]
+    assert with_decode_seeds(specs, 1) == specs
+    with pytest.raises(ValueError, match="at least 1"):
+        with_decode_seeds(specs, 0)
+
+
+def test_run_option_decode_seeds_records_the_spread(tmp_path, librispeech_root):
+    from codecbench.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "1", "--workers", "1",
+                 "--threads", "1", "--metrics", "stoi", "--codecs", "mel2mel@1.5:steps=1,opus@6",
+                 "--decode-seeds", "2", "--out", str(out), "--no-progress"]) == 0
+    rows = pd.read_csv(out / "utterances.csv").set_index("spec")
+    assert rows.loc["mel2mel@1.5:seeds=2,steps=1", "n_seeds"] == 2
+    assert np.isfinite(rows.loc["mel2mel@1.5:seeds=2,steps=1", "stoi_seed_std"])
+    assert np.isnan(rows.loc["opus@6", "n_seeds"])

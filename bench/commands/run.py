@@ -63,6 +63,10 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ray: codec actors (default: one per CPU of the cluster, one per GPU with --device cuda)")
     parser.add_argument("--device", default="cpu", help="device for neural codecs (cpu, cuda)")
     parser.add_argument("--seed", type=int, default=0, help="run seed")
+    parser.add_argument("--decode-seeds", type=int, default=1, metavar="N",
+                        help="decode stochastic codecs (the diffusion codecs) N times per utterance: adds seeds=N to "
+                             "their specs unless they set seeds; rows hold the mean over seeds and <metric>_seed_std "
+                             "(3 for reports; 1 keeps the cost of a single decode)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the neural codecs (default: torch's choice; 1 avoids oversubscribing "
                              "a small machine while metric workers run)")
@@ -76,6 +80,7 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.channel import parse_channels
     from codecbench.channel.inputs import parse_inputs
     from codecbench.codecs import parse_spec_list
+    from codecbench.codecs.registry import with_decode_seeds
     from codecbench.datasets import select
     from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
@@ -85,7 +90,8 @@ def handle(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     previous = RunDir(args.out).read_info() if args.resume else None  # --resume defaults to the run's own choices
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
-    specs = parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS))
+    specs = with_decode_seeds(parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS)),
+                              args.decode_seeds)
     metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
     channel_texts = args.channel or (previous.config.get("channels") if previous else None)
     channels = None if channel_texts is None else parse_channels(channel_texts)

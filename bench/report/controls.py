@@ -44,7 +44,7 @@ def _codec_class(name: str) -> type | None:
 
     try:
         return get_codec_class(name)
-    except (RegistryError, ImportError):
+    except (RegistryError, ValueError, ImportError):
         return None
 
 
