@@ -98,6 +98,9 @@ def test_a_control_pairs_across_sampler_options_and_the_default_point():
     assert pairs == [("melvq-ddpm", "melvq-ddpm@1.5:diffusion=off"),
                      ("ladiffcodec@1.5:sampler=ddim", "ladiffcodec@1.5:diffusion=off")]
     assert missing == ["ladiffcodec@3"]
+    sweep = ["mel2mel@1.5:diffusion=on,steps=4", "mel2mel@1.5:diffusion=off,steps=4",
+             "mel2mel@1.5:diffusion=on,steps=20", "mel2mel@1.5:diffusion=off,steps=20"]  # a sweep's grid
+    assert control_pairs(sweep)[0] == [(sweep[0], sweep[1]), (sweep[2], sweep[3])]
 
 
 def test_decode_seeds_adds_seeds_to_stochastic_specs_only():

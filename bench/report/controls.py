@@ -48,14 +48,15 @@ def _codec_class(name: str) -> type | None:
         return None
 
 
-def _key(spec: CodecSpec) -> tuple:
+def _key(spec: CodecSpec, exact: bool = False) -> tuple:
     """What a spec and its control share: codec, operating point (the default one written out) and the options
-    that are not the sampler's."""
+    that are not the sampler's (`exact`: every option but `diffusion`)."""
     cls = _codec_class(spec.name)
     point = spec.point
     if point is None and cls is not None and cls.default_point is not None:
         point = parse_spec(f"{spec.name}@{cls.default_point}").point
-    return spec.name, point, tuple(sorted((k, v) for k, v in spec.options.items() if k not in SAMPLER_OPTIONS))
+    ignored = {CONTROL_OPTION} if exact else SAMPLER_OPTIONS
+    return spec.name, point, tuple(sorted((k, v) for k, v in spec.options.items() if k not in ignored))
 
 
 def has_diffusion_option(name: str) -> bool:
@@ -67,12 +68,14 @@ def has_diffusion_option(name: str) -> bool:
 def control_pairs(specs: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """(diffusion spec, its control) pairs among `specs`, and the diffusion specs without a control."""
     parsed = {s: parse_spec(s) for s in specs}
-    controls = {_key(p): s for s, p in parsed.items() if p.options.get(CONTROL_OPTION) == CONTROL_VALUE}
+    is_control = {s: p.options.get(CONTROL_OPTION) == CONTROL_VALUE for s, p in parsed.items()}
+    controls = {_key(p): s for s, p in parsed.items() if is_control[s]}
+    exact = {_key(p, exact=True): s for s, p in parsed.items() if is_control[s]}  # same options: preferred
     pairs, missing = [], []
     for spec, p in parsed.items():
-        if p.options.get(CONTROL_OPTION) == CONTROL_VALUE or not has_diffusion_option(p.name):
+        if is_control[spec] or not has_diffusion_option(p.name):
             continue
-        control = controls.get(_key(p))
+        control = exact.get(_key(p, exact=True), controls.get(_key(p)))
         if control is None:
             missing.append(spec)
         else:
