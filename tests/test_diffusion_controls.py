@@ -126,3 +126,24 @@ def test_run_option_decode_seeds_records_the_spread(tmp_path, librispeech_root):
     assert rows.loc["mel2mel@1.5:seeds=2,steps=1", "n_seeds"] == 2
     assert np.isfinite(rows.loc["mel2mel@1.5:seeds=2,steps=1", "stoi_seed_std"])
     assert np.isnan(rows.loc["opus@6", "n_seeds"])
+
+
+def test_the_papers_variance_beta_differs_from_the_posterior_only_in_the_noise_scale():
+    from codecbench.codecs.diffusion.samplers import DDPMSampler
+
+    x, output = torch.randn(2, 4, 8, generator=torch.Generator().manual_seed(0)), torch.zeros(2, 4, 8)
+    steps = {}
+    for variance in ("posterior", "beta"):
+        sampler = DDPMSampler(prediction_type="v_prediction", variance=variance)
+        sampler.set_timesteps(10)
+        steps[variance] = [sampler.step(output, t, x, torch.Generator().manual_seed(1))[0]
+                           for t in sampler.timestep_list]
+    sampler.set_timesteps(10)
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    abar_t, abar_prev = sampler._coefficients(sampler.timestep_list[0])
+    beta = 1 - abar_t / abar_prev
+    expected = (beta.sqrt() - ((1 - abar_prev) / (1 - abar_t) * beta).sqrt()) * noise
+    assert torch.allclose(steps["beta"][0] - steps["posterior"][0], expected, atol=1e-5)
+    assert torch.equal(steps["beta"][-1], steps["posterior"][-1])  # no noise at the last step (Alg. 2: z = 0)
+    with pytest.raises(ValueError, match="variance"):
+        DDPMSampler(variance="sigma")
