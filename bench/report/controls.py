@@ -129,7 +129,7 @@ def controls_blocks(controls: Controls, metrics: list[MetricColumn], method: CiM
         rows = []
         for _, r in controls.table.iterrows():
             m = by_column[r["metric"]]
-            d = m.decimals
+            d = max(m.decimals, 3)  # differences between a point and its control are small
             rows.append([Cell(r["spec"]), Cell(f"{m.column} {m.arrow}"), Cell(fmt(r["mean"], d)),
                          Cell(fmt(r["control_mean"], d)),
                          Cell(f"{fmt(r['mean_diff'], d)} [{fmt(r['diff_ci95_low'], d)}, {fmt(r['diff_ci95_high'], d)}]"),
