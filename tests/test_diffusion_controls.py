@@ -147,3 +147,28 @@ def test_the_papers_variance_beta_differs_from_the_posterior_only_in_the_noise_s
     assert torch.equal(steps["beta"][-1], steps["posterior"][-1])  # no noise at the last step (Alg. 2: z = 0)
     with pytest.raises(ValueError, match="variance"):
         DDPMSampler(variance="sigma")
+
+
+@pytest.mark.parametrize("spec", ["mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off"])
+def test_quantize_off_sends_the_float16_latent_and_decodes_it(spec, clip):
+    ceiling = load_codec(spec + ",quantize=off")
+    encoded = ceiling.encode(clip)
+    model = ceiling.model
+    latent_values = int(np.prod(model.latent_shape(len(clip))))
+    gain_bytes = 0 if model.gain is None else 1
+    assert encoded.payload_bytes == gain_bytes + 2 * latent_values  # what transmitting it would cost
+    assert encoded.payload_bytes > 10 * load_codec(spec).encode(clip).payload_bytes
+    decoded = ceiling.decode(encoded)
+    assert decoded.shape == clip.shape and np.isfinite(decoded).all() and np.abs(decoded).max() > 1e-3
+    assert not np.allclose(decoded, load_codec(spec).decode(load_codec(spec).encode(clip)), atol=1e-4)
+    assert ceiling.provenance()["quantize"] == "off"
+    with pytest.raises(NotImplementedError, match="quantize=off"):
+        ceiling.framing(encoded)
+    with pytest.raises(ValueError, match="float16 latent"):
+        model.from_bytes(b"".join(encoded.packets)[:-2], len(clip), quantized=False)
+
+
+@pytest.mark.parametrize("spec", ["mel2wave@1.5:quantize=off", "ladiffcodec@1.5:quantize=off"])
+def test_quantize_off_is_refused_where_the_latent_cannot_be_decoded(spec):
+    with pytest.raises(ValueError, match="quantize"):
+        load_codec(spec)

@@ -43,7 +43,11 @@ class MelCodecAdapter(Codec):
         self.device = "cpu"
         self.seed = 0
         self.diffusion = getattr(self, "diffusion", True)
+        self.quantize = getattr(self, "quantize", True)
         self.model = self.build()
+        if not self.quantize and not hasattr(self.model.quantizer, "latent"):
+            raise ValueError(f"{self.name}: quantize=off needs a quantizer that can decode its unquantized latent, "
+                             "and this codec's cannot")
         self.compile, self.dtype = compile, dtype
         accelerate(self.model, compile, dtype)
 
@@ -98,7 +102,7 @@ class MelCodecAdapter(Codec):
                            "steps": training.get("steps")}
         return {"torch": torch.__version__, "checkpoints": files, "num_steps": self.num_steps,
                 "sampler": getattr(self.model.sampler, "name", None), "compile": self.compile, "dtype": self.dtype,
-                "diffusion": "on" if self.diffusion else "off"}
+                "diffusion": "on" if self.diffusion else "off", "quantize": "on" if self.quantize else "off"}
 
     def modules(self) -> list:
         return [self.model]
@@ -114,11 +118,14 @@ class MelCodecAdapter(Codec):
             return super().encode_batch(waveforms)
         wavs = torch.from_numpy(np.stack([np.asarray(w, dtype=np.float32) for w in waveforms]))
         return [Encoded(packets=[self.model.to_bytes(codes)], num_samples=wavs.shape[-1])
-                for codes in self.model.encode_batch(wavs)]
+                for codes in self.model.encode_batch(wavs, self.quantize)]
 
     def framing(self, encoded: Encoded) -> Framing:
         """One time step of the index grid per packet after the gain index (sent reliably); a lost step repeats
         the last received one's indices (the generic concealment)."""
+        if not self.quantize:
+            raise NotImplementedError(f"{self.name}: quantize=off sends an unquantized float16 latent, no packets "
+                                      "a channel could drop")
         rows, steps = self.model.quantizer.grid_shape(self.model.padded_frames(encoded.num_samples))
         header = 0 if self.model.gain is None else self.model.gain.bits
         return Framing(-(-encoded.num_samples // steps), frame_bits=rows * self.model.quantizer.bits,
@@ -136,7 +143,7 @@ class MelCodecAdapter(Codec):
         if len(lengths) > 1:
             return super().decode_batch(encoded)
         num_samples = lengths.pop()
-        codes = [self.model.from_bytes(b"".join(e.packets), num_samples) for e in encoded]
+        codes = [self.model.from_bytes(b"".join(e.packets), num_samples, self.quantize) for e in encoded]
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         wavs = self.model.decode_batch(codes, num_samples, self.num_steps, generator, self.diffusion)
         return list(wavs.float().cpu().numpy())
@@ -162,6 +169,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 ACCELERATION_OPTIONS = {key: one_of(*choices) for key, choices in FAST_PATH_OPTIONS.items()}
 DIFFUSION_OPTION = {"diffusion": one_of("on", "off")}  # `off`: the codec's own control (see `set_diffusion`)
+QUANTIZE_OPTION = {"quantize": one_of("on", "off")}  # `off`: the no-quantization ceiling (float16 latent sent)
 
 
 def set_diffusion(adapter: MelCodecAdapter, diffusion: str, has_estimate: bool = True) -> None:
@@ -199,17 +207,22 @@ class SampledCodecAdapter(MelCodecAdapter):
         sampler: `ddpm` (default) or `ddim`.
         weights, compile, dtype: see `MelCodecAdapter`.
         diffusion: `on` (default) or `off`: the control, the dequantized features through the same vocoder.
+        quantize: `on` (default) or `off`: the no-quantization ceiling, the quantizer's continuous latent sent
+            as float16 (its measured kbps is that float16 rate, not an operating point); refused where the
+            quantizer cannot decode a latent.
     """
 
     default_steps = 20
     samplers = ("ddpm", "ddim")
     has_estimate = True  # the dequantized features estimate the output, so `diffusion=off` is a control
-    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS, **DIFFUSION_OPTION}
+    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS, **DIFFUSION_OPTION,
+               **QUANTIZE_OPTION}
 
     def __init__(self, kbps: float | None = None, steps: int | None = None, sampler: str = "ddpm",
                  weights: str | None = None, compile: str = "eager", dtype: str = "fp32",
-                 diffusion: str = "on") -> None:
+                 diffusion: str = "on", quantize: str = "on") -> None:
         set_diffusion(self, diffusion, self.has_estimate)
+        self.quantize = quantize == "on"
         if sampler not in self.samplers:
             raise ValueError(f"{self.name}: select one of {list(self.samplers)} for the sampler, not {sampler!r}")
         steps = self.default_steps if steps is None else steps
