@@ -87,7 +87,9 @@ def test_run_and_report_put_each_diffusion_spec_beside_its_control(tmp_path, sho
     assert row["seed_std"] == pytest.approx(with_["stoi_seed_std"].mean())
     report = (result.out / "report.md").read_text()
     assert "Each diffusion spec beside its diffusion=off control" in report
-    assert "without a `diffusion=off` control in this run" in report and "`melvq-ddpm:steps=2`" in report
+    assert "without a `diffusion=off` control in this run (no paired comparison): `melvq-ddpm:steps=2`." in report
+    assert "decoded with one seed" in report and result.document is not None
+    assert "one seed (no seed spread; `--decode-seeds 3` or `seeds=3` measures it): `melvq-ddpm:steps=2`." in report
 
 
 def test_a_control_pairs_across_sampler_options_and_the_default_point():

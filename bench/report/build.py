@@ -234,7 +234,7 @@ def build_report(
                     plots.rate_quality(table, m, pareto[m.column], figures),
                     plots.distributions(run.rows, run.specs, m, figures))])]
     controls = compare_controls(run.rows, run.specs, run.metrics, ci)
-    if not controls.table.empty or controls.missing:
+    if not controls.table.empty or controls.missing or controls.one_seed:
         write_csv(controls.table, "diffusion_controls.csv")
         sections.insert(1, Section("Diffusion against its controls", controls_blocks(controls, run.metrics, ci)))
     robust = robustness_section(run, figures, alpha, ci)

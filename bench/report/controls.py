@@ -19,7 +19,7 @@ import pandas as pd
 from codecbench.codecs.spec import CodecSpec, parse_spec
 from codecbench.report.document import Block, Cell, Grid, fmt, fmt_p
 from codecbench.report.sources import JOIN_KEY, MetricColumn
-from codecbench.rows import SEED_STD_SUFFIX
+from codecbench.rows import N_SEEDS, SEED_STD_SUFFIX
 from codecbench.stats import DEFAULT, CiMethod, holm, mean_ci, wilcoxon_paired
 
 CONTROL_OPTION, CONTROL_VALUE = "diffusion", "off"
@@ -31,10 +31,12 @@ COLUMNS = ["metric", "spec", "control", "n_pairs", "mean", "control_mean", "mean
 
 @dataclass
 class Controls:
-    """The paired comparisons and the diffusion specs of the run that have no control."""
+    """The paired comparisons, the diffusion specs of the run that have no control, and those decoded once
+    (no seed spread)."""
 
     table: pd.DataFrame
     missing: list[str]
+    one_seed: list[str]
 
 
 def _codec_class(name: str) -> type | None:
@@ -118,7 +120,10 @@ def compare_controls(rows: pd.DataFrame, specs: list[str], metrics: list[MetricC
         tested = [i for i in range(first, len(records)) if np.isfinite(records[i]["p_value"])]
         for i, p in zip(tested, holm([records[i]["p_value"] for i in tested]) if tested else []):
             records[i]["p_holm"] = float(p)
-    return Controls(pd.DataFrame(records, columns=COLUMNS), missing)
+    diffusion = [s for s in specs if has_diffusion_option(parse_spec(s).name)
+                 and parse_spec(s).options.get(CONTROL_OPTION) != CONTROL_VALUE]
+    one_seed = [s for s in diffusion if N_SEEDS not in rows or not (rows.loc[rows["spec"] == s, N_SEEDS] > 1).any()]
+    return Controls(pd.DataFrame(records, columns=COLUMNS), missing, one_seed)
 
 
 def controls_blocks(controls: Controls, metrics: list[MetricColumn], method: CiMethod = DEFAULT) -> list[Block]:
@@ -148,6 +153,9 @@ def controls_blocks(controls: Controls, metrics: list[MetricColumn], method: CiM
         blocks.append("Diffusion specs without a `diffusion=off` control in this run (no paired comparison): "
                       + ", ".join(f"`{s}`" for s in controls.missing)
                       + ". Add e.g. `" + _control_of(controls.missing[0]) + "` to the run.")
+    if controls.one_seed:
+        blocks.append("Diffusion specs decoded with one seed (no seed spread; `--decode-seeds 3` or `seeds=3` "
+                      "measures it): " + ", ".join(f"`{s}`" for s in controls.one_seed) + ".")
     return blocks
 
 
