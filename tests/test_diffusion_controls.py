@@ -174,3 +174,17 @@ def test_quantize_off_sends_the_float16_latent_and_decodes_it(spec, clip):
 def test_quantize_off_is_refused_where_the_latent_cannot_be_decoded(spec):
     with pytest.raises(ValueError, match="quantize"):
         load_codec(spec)
+
+
+def test_the_branch_benchmark_runs_the_codecs_own_algorithm_1(clip):
+    """benchmarks.midway_branches unrolls the codec's loop to look at the branches: same seed, same output."""
+    from codecbench.benchmarks.midway_branches import trace
+    from codecbench.metrics.stoi import stoi_score
+
+    codec = load_codec("latent2mel@1.5:tau=3,gamma=0.3")
+    codec.reseed(5)
+    decoded = codec.decode(codec.encode(clip))
+    traced = trace(codec, clip, 3, 0.3, "posterior", 5)
+    assert traced.stoi == stoi_score(clip, decoded, 16000, extended=False)
+    assert len(traced.gaps) == 3 and traced.gaps[-1] < traced.gaps[0]
+    assert not trace(codec, clip, 3, 1.0, "posterior", 5).gaps.any()  # gamma = 1: the branches coincide
