@@ -135,11 +135,12 @@ def controls_blocks(controls: Controls, metrics: list[MetricColumn], method: CiM
         for _, r in controls.table.iterrows():
             m = by_column[r["metric"]]
             d = max(m.decimals, 3)  # differences between a point and its control are small
+            interval = f"{fmt(r['mean_diff'], d)} [{fmt(r['diff_ci95_low'], d)}, {fmt(r['diff_ci95_high'], d)}]"
+            seed_std = fmt(r["seed_std"], d) if np.isfinite(r["seed_std"]) else "–"
+            p_holm = fmt_p(r["p_holm"]) if np.isfinite(r["p_holm"]) else (r["note"] or "–")
             rows.append([Cell(r["spec"]), Cell(f"{m.column} {m.arrow}"), Cell(fmt(r["mean"], d)),
-                         Cell(fmt(r["control_mean"], d)),
-                         Cell(f"{fmt(r['mean_diff'], d)} [{fmt(r['diff_ci95_low'], d)}, {fmt(r['diff_ci95_high'], d)}]"),
-                         Cell(f"{r['better']}/{r['n_pairs']}"), Cell(fmt(r["seed_std"], d) if np.isfinite(r["seed_std"]) else "–"),
-                         Cell(fmt_p(r["p_holm"]) if np.isfinite(r["p_holm"]) else (r["note"] or "–"))])
+                         Cell(fmt(r["control_mean"], d)), Cell(interval), Cell(f"{r['better']}/{r['n_pairs']}"),
+                         Cell(seed_std), Cell(p_holm)])
         blocks.append(Grid("diffusion-controls", "Each diffusion spec beside its diffusion=off control",
                            ["spec", "metric", "with diffusion", "diffusion off", "difference [95 % CI]",
                             "utterances better with", "seed SD", "p (Holm)"], rows,

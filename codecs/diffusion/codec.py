@@ -194,8 +194,9 @@ class DiffusionCodec(nn.Module):
         if not quantized:
             header = 0 if self.gain is None else -(-self.gain.bits // 8)
             shape = self.latent_shape(num_samples)
-            if len(data) != header + 2 * int(np.prod(shape)):
-                raise ValueError(f"expected {header + 2 * int(np.prod(shape))} bytes of a float16 latent, got {len(data)}")
+            expected = header + 2 * int(np.prod(shape))
+            if len(data) != expected:
+                raise ValueError(f"expected {expected} bytes of a float16 latent, got {len(data)}")
             gain_index = None if self.gain is None else int(unpack_fields(data[:header], [(1, self.gain.bits)])[0][0])
             latent = torch.from_numpy(np.frombuffer(data[header:], dtype=np.float16).reshape(shape).astype(np.float32))
             return Codes(latent, gain_index)
