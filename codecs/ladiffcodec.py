@@ -7,8 +7,10 @@ strides 2 x 4 x 5 x 8 -> 50 frames/s). Decoded: the token embeddings, each frame
 upsampled x40 by transposed convolutions and stacked with the noisy latent of a 1-D U-Net (ResNet blocks,
 self-attention) that de-quantizes them by latent diffusion (T = 1000, linear betas 1e-4 -> 0.02;
 `ladiffcodec` checkpoint) into the continuous latent of a stride-8 autoencoder (`latent-ae` checkpoint),
-whose decoder makes the waveform. Sampled by midway-infilling (tau 100, gamma 0.3: 100 denoiser calls),
-DDPM (1000) or DDIM (50), all selectable: `ladiffcodec@1.5:sampler=midway,tau=100,gamma=0.3`.
+whose decoder makes the waveform. Sampled by midway-infilling (Algorithm 1, tau 100, gamma 0.3: 100 steps of
+two branches, 200 denoiser calls), DDPM (1000) or DDIM (50), all selectable:
+`ladiffcodec@1.5:sampler=midway,tau=100,gamma=0.3`. `diffusion=off` is its control: the upsampled token
+condition h decoded by the same autoencoder decoder, no denoiser call.
 
 Bit rate: 50 frames/s x 10-bit codes x Q codebooks: Q = 3 -> 1500 bit/s (`@1.5`), Q = 6 -> 3000 bit/s
 (`@3`), plus the padding of the last 20 ms frame and the last byte.

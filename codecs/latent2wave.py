@@ -3,7 +3,8 @@ LaDiffCodec's transmitted tokens, a waveform diffusion decoder.
 
 Transmitted: the `encodec16` tokens (as `ladiffcodec`). Decoded: the token embeddings (each frame scaled to
 [-1, 1], as for `latent2mel`), upsampled x20 to 1 kHz by transposed convolutions, condition a DiffWave-style
-denoiser (gated dilated WaveNet, epsilon prediction, T = 1000 linear betas) that samples the waveform
+denoiser (gated dilated WaveNet; the shipped checkpoint predicts v, trained with epsilon first; T = 1000
+linear betas) that samples the waveform
 itself in 1 ms polyphase frames (`latent2wave` checkpoint): no autoencoder, no vocoder. DDPM (default 50
 respaced steps) or DDIM.
 

@@ -3,7 +3,8 @@ diffusion-based neural speech codecs"): the transmitted mel of `mel2mel`, a wave
 
 Transmitted: the residual VQ of log-mel frames of `mel2mel` (`mel-rvq` checkpoint). Decoded: the dequantized
 log-mel, upsampled x16 to 1 kHz by transposed convolutions, conditions a DiffWave-style denoiser (gated
-dilated WaveNet, epsilon prediction, T = 1000 linear betas) that samples the waveform itself in 1 ms
+dilated WaveNet; the shipped checkpoint predicts v, trained with epsilon first; T = 1000 linear betas)
+that samples the waveform itself in 1 ms
 polyphase frames (`mel2wave` checkpoint): no vocoder. DDPM (default 50 respaced steps) or DDIM.
 
 Bit rate: as `mel2mel`: 2 (1.5 kbps) or 4 (3 kbps) 12-bit codes per 16 ms frame.

@@ -41,3 +41,26 @@ def load_codec(spec: str | CodecSpec) -> Codec:
     if not status.available:
         raise CodecUnavailable(f"{spec}: unavailable: {status.reason}")
     return cls.from_spec(spec)
+
+
+def with_decode_seeds(specs: list[CodecSpec], seeds: int) -> list[CodecSpec]:
+    """The specs with `seeds=N` added to those of stochastic codecs that do not set `seeds` themselves (the run
+    option `--decode-seeds N`); the others, and all of them for N = 1, unchanged. Unknown names stay as they are
+    (the runner reports them).
+
+    Raises:
+        ValueError: N < 1.
+    """
+    if seeds < 1:
+        raise ValueError(f"--decode-seeds must be at least 1, not {seeds}")
+    if seeds == 1:
+        return list(specs)
+    out = []
+    for spec in specs:
+        try:
+            stochastic = get_codec_class(spec.name).stochastic
+        except (RegistryError, ValueError):  # unknown or unloadable: the runner reports it
+            stochastic = False
+        out.append(CodecSpec(spec.name, spec.point, {**spec.options, "seeds": str(seeds)})
+                   if stochastic and "seeds" not in spec.options else spec)
+    return out

@@ -67,6 +67,10 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="run seed")
     parser.add_argument("--align", default=None, choices=ALIGN_MODES,
                         help=ALIGN_HELP + f"; default: a resumed run's own, else {DEFAULT_ALIGN}")
+    parser.add_argument("--decode-seeds", type=int, default=1, metavar="N",
+                        help="decode stochastic codecs (the diffusion codecs) N times per utterance: adds seeds=N to "
+                             "their specs unless they set seeds; rows hold the mean over seeds and <metric>_seed_std "
+                             "(3 for reports; 1 keeps the cost of a single decode)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the torch codecs, in this process (local engine) or each Ray actor; "
                              "default 1 on both engines, so both give the same numbers (a torch codec's last float "
@@ -81,6 +85,7 @@ def handle(args: argparse.Namespace) -> int:
     from codecbench.channel import parse_channels
     from codecbench.channel.inputs import parse_inputs
     from codecbench.codecs import parse_spec_list
+    from codecbench.codecs.registry import with_decode_seeds
     from codecbench.datasets import select
     from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
@@ -89,7 +94,8 @@ def handle(args: argparse.Namespace) -> int:
 
     previous = RunDir(args.out).read_info() if args.resume else None  # --resume defaults to the run's own choices
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
-    specs = parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS))
+    specs = with_decode_seeds(parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS)),
+                              args.decode_seeds)
     metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
     channel_texts = args.channel or (previous.config.get("channels") if previous else None)
     channels = None if channel_texts is None else parse_channels(channel_texts)

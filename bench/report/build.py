@@ -25,6 +25,7 @@ from codecbench import safecsv
 from codecbench.resources import file_digest, package_versions
 from codecbench.report import plots
 from codecbench.report.claims import check_claims, claims_grid, load_claims, resolve_claims_path
+from codecbench.report.controls import compare_controls, controls_blocks
 from codecbench.report.correlation import correlation_grid, correlations, joined_scores
 from codecbench.report.document import Block, Cell, Document, Grid, Section, cells, fmt, document_markdown
 from codecbench.report.html import document_html
@@ -234,6 +235,10 @@ def build_report(
                 Section("Per-metric detail", [figure for m in run.metrics for figure in (
                     plots.rate_quality(table, m, pareto[m.column], figures),
                     plots.distributions(run.rows, run.specs, m, figures))])]
+    controls = compare_controls(run.rows, run.specs, run.metrics, ci)
+    if not controls.table.empty or controls.missing or controls.one_seed:
+        write_csv(controls.table, "diffusion_controls.csv")
+        sections.insert(1, Section("Diffusion against its controls", controls_blocks(controls, run.metrics, ci)))
     robust = robustness_section(run, figures, alpha, ci)
     if robust is not None:
         write_csv(robust.table, table_file("robustness", ci))

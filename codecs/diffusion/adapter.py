@@ -42,7 +42,12 @@ class MelCodecAdapter(Codec):
                 raise FileNotFoundError(f"{self.name}: checkpoint not found: {path}")
         self.device = "cpu"
         self.seed = 0
+        self.diffusion = getattr(self, "diffusion", True)
+        self.quantize = getattr(self, "quantize", True)
         self.model = self.build()
+        if not self.quantize and not hasattr(self.model.quantizer, "latent"):
+            raise ValueError(f"{self.name}: quantize=off needs a quantizer that can decode its unquantized latent, "
+                             "and this codec's cannot")
         self.compile, self.dtype = compile, dtype
         accelerate(self.model, compile, dtype)
 
@@ -96,7 +101,8 @@ class MelCodecAdapter(Codec):
             files[name] = {"path": str(path), "sha256": file_sha256(path), "recipe": training.get("recipe"),
                            "steps": training.get("steps")}
         return {"torch": torch.__version__, "checkpoints": files, "num_steps": self.num_steps,
-                "sampler": getattr(self.model.sampler, "name", None), "compile": self.compile, "dtype": self.dtype}
+                "sampler": getattr(self.model.sampler, "name", None), "compile": self.compile, "dtype": self.dtype,
+                "diffusion": "on" if self.diffusion else "off", "quantize": "on" if self.quantize else "off"}
 
     def modules(self) -> list:
         return [self.model]
@@ -112,11 +118,14 @@ class MelCodecAdapter(Codec):
             return super().encode_batch(waveforms)
         wavs = torch.from_numpy(np.stack([np.asarray(w, dtype=np.float32) for w in waveforms]))
         return [Encoded(packets=[self.model.to_bytes(codes)], num_samples=wavs.shape[-1])
-                for codes in self.model.encode_batch(wavs)]
+                for codes in self.model.encode_batch(wavs, self.quantize)]
 
     def framing(self, encoded: Encoded) -> Framing:
         """One time step of the index grid per packet after the gain index (sent reliably); a lost step repeats
         the last received one's indices (the generic concealment)."""
+        if not self.quantize:
+            raise NotImplementedError(f"{self.name}: quantize=off sends an unquantized float16 latent, no packets "
+                                      "a channel could drop")
         rows, steps = self.model.quantizer.grid_shape(self.model.padded_frames(encoded.num_samples))
         header = 0 if self.model.gain is None else self.model.gain.bits
         return Framing(-(-encoded.num_samples // steps), frame_bits=rows * self.model.quantizer.bits,
@@ -134,9 +143,9 @@ class MelCodecAdapter(Codec):
         if len(lengths) > 1:
             return super().decode_batch(encoded)
         num_samples = lengths.pop()
-        codes = [self.model.from_bytes(b"".join(e.packets), num_samples) for e in encoded]
+        codes = [self.model.from_bytes(b"".join(e.packets), num_samples, self.quantize) for e in encoded]
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        wavs = self.model.decode_batch(codes, num_samples, self.num_steps, generator)
+        wavs = self.model.decode_batch(codes, num_samples, self.num_steps, generator, self.diffusion)
         return list(wavs.float().cpu().numpy())
 
     def decode_info(self) -> dict[str, float]:
@@ -159,6 +168,25 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 ACCELERATION_OPTIONS = {key: one_of(*choices) for key, choices in FAST_PATH_OPTIONS.items()}
+DIFFUSION_OPTION = {"diffusion": one_of("on", "off")}  # `off`: the codec's own control (see `set_diffusion`)
+QUANTIZE_OPTION = {"quantize": one_of("on", "off")}  # `off`: the no-quantization ceiling (float16 latent sent)
+
+
+def set_diffusion(adapter: MelCodecAdapter, diffusion: str, has_estimate: bool = True) -> None:
+    """Record the `diffusion` option on an adapter before it builds its model.
+
+    `off` decodes the condition estimate h (the dequantized features the denoiser is conditioned on and
+    midway-infilling starts from) with the same vocoder and the same transmitted bits, bypassing the denoiser.
+
+    Raises:
+        ValueError: an unknown value, or `off` for a codec whose condition is no estimate of its output.
+    """
+    if diffusion not in ("on", "off"):
+        raise ValueError(f"select one of ['on', 'off'] for diffusion, not {diffusion!r}")
+    if diffusion == "off" and not has_estimate:
+        raise ValueError(f"{adapter.name}: diffusion=off has no control here: the decoder's condition is no "
+                         "estimate of the waveform it samples")
+    adapter.diffusion = diffusion == "on"
 
 
 def weights_dir(path: str) -> str:
@@ -178,14 +206,23 @@ class SampledCodecAdapter(MelCodecAdapter):
         steps: sampler steps per decode (default: `default_steps`).
         sampler: `ddpm` (default) or `ddim`.
         weights, compile, dtype: see `MelCodecAdapter`.
+        diffusion: `on` (default) or `off`: the control, the dequantized features through the same vocoder.
+        quantize: `on` (default) or `off`: the no-quantization ceiling, the quantizer's continuous latent sent
+            as float16 (its measured kbps is that float16 rate, not an operating point); refused where the
+            quantizer cannot decode a latent.
     """
 
     default_steps = 20
     samplers = ("ddpm", "ddim")
-    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS}
+    has_estimate = True  # the dequantized features estimate the output, so `diffusion=off` is a control
+    options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS, **DIFFUSION_OPTION,
+               **QUANTIZE_OPTION}
 
     def __init__(self, kbps: float | None = None, steps: int | None = None, sampler: str = "ddpm",
-                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32") -> None:
+                 weights: str | None = None, compile: str = "eager", dtype: str = "fp32",
+                 diffusion: str = "on", quantize: str = "on") -> None:
+        set_diffusion(self, diffusion, self.has_estimate)
+        self.quantize = quantize == "on"
         if sampler not in self.samplers:
             raise ValueError(f"{self.name}: select one of {list(self.samplers)} for the sampler, not {sampler!r}")
         steps = self.default_steps if steps is None else steps

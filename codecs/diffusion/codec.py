@@ -29,12 +29,17 @@ class Codes:
     """What is transmitted for one signal.
 
     Args:
-        indices: codebook indices [A, L] (A codes per time step, L time steps), int64.
+        indices: codebook indices [A, L] (A codes per time step, L time steps), int64; or, for the
+            `quantize=off` ceiling, the quantizer's continuous latent (float, sent as float16).
         gain_index: the quantised utterance gain, or None for codecs without level normalisation.
     """
 
     indices: torch.Tensor
     gain_index: int | None = None
+
+    @property
+    def unquantized(self) -> bool:
+        return self.indices.is_floating_point()
 
 
 class DiffusionCodec(nn.Module):
@@ -92,8 +97,9 @@ class DiffusionCodec(nn.Module):
         return self.encode_batch(wav[None])[0]
 
     @torch.inference_mode()
-    def encode_batch(self, wavs: torch.Tensor) -> list[Codes]:
-        """Codes of B waveforms of equal length [B, T] at 16 kHz, analysed and quantized together."""
+    def encode_batch(self, wavs: torch.Tensor, quantize: bool = True) -> list[Codes]:
+        """Codes of B waveforms of equal length [B, T] at 16 kHz, analysed and quantized together
+        (`quantize=False`: the quantizer's continuous latent instead of indices, for quantizers with `latent`)."""
         wavs = wavs.to(self.device)
         gain_indices = [None] * wavs.shape[0]
         if self.gain is not None:
@@ -104,24 +110,38 @@ class DiffusionCodec(nn.Module):
             features = F.pad(features, (0, self.padded_frames(wavs.shape[-1]) - features.shape[-1]),
                              value=self._silence())
         with stage("encoder+quantizer"):
-            indices = self.quantizer.encode(features)
+            indices = self.quantizer.encode(features) if quantize else self.quantizer.latent(features)
         return [Codes(i, g) for i, g in zip(indices, gain_indices)]
 
     @torch.inference_mode()
     def decode(self, codes: Codes, num_samples: int, num_steps: int = 0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, diffusion: bool = True) -> torch.Tensor:
         """Waveform [num_samples] from codes; `num_steps` sampler steps when there is a backbone."""
-        return self.decode_batch([codes], num_samples, num_steps, generator)[0]
+        return self.decode_batch([codes], num_samples, num_steps, generator, diffusion)[0]
 
     @torch.inference_mode()
     def decode_batch(self, codes: list[Codes], num_samples: int, num_steps: int = 0,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: torch.Generator | None = None, diffusion: bool = True) -> torch.Tensor:
         """Waveforms [B, num_samples] of B signals of equal length, decoded together (one generator draws
-        the noise of the whole batch, so item i differs from its decode alone)."""
+        the noise of the whole batch, so item i differs from its decode alone).
+
+        `diffusion=False` is the control of a diffusion codec: the condition estimate h (the dequantized
+        features, or for residual diffusion a zero residual) goes to the same vocoder, the denoiser is not run.
+
+        Raises:
+            ValueError: `diffusion=False` where the quantizer gives no estimate of the output (waveform decoders).
+        """
         with stage("dequantizer"):
-            dequantized = self.quantizer.dequantize(torch.stack([c.indices for c in codes]).to(self.device))
+            stacked = torch.stack([c.indices for c in codes]).to(self.device)
+            dequantized = (self.quantizer.decode_latent(stacked.float()) if codes[0].unquantized
+                           else self.quantizer.dequantize(stacked))
         mel = dequantized.mel
-        if self.backbone is not None:
+        if not diffusion and self.backbone is not None:
+            if not dequantized.is_estimate:
+                raise ValueError("diffusion off needs an estimate of the output to decode, and this codec's "
+                                 "condition is none (a waveform decoder)")
+            self.last_denoiser_calls = 0.0
+        elif self.backbone is not None:
             items = self.denoised_items
             with stage("sampler"):
                 # the coarse estimate of what is sampled (midway-infilling starts from it): of a residual, zero
@@ -153,15 +173,33 @@ class DiffusionCodec(nn.Module):
     def to_bytes(self, codes: Codes) -> bytes:
         """The gain index (if any), then the indices time step by time step, bit-exactly packed."""
         fields = [] if codes.gain_index is None else [(np.array([codes.gain_index]), self.gain.bits)]
+        if codes.unquantized:  # the ceiling: the latent as float16, after the gain field
+            return pack_fields(fields) + codes.indices.cpu().half().numpy().tobytes()
         fields.append((codes.indices.T.reshape(-1).cpu().numpy(), self.quantizer.bits))
         return pack_fields(fields)
 
-    def from_bytes(self, data: bytes, num_samples: int) -> Codes:
-        """Inverse of `to_bytes` for a signal of `num_samples` samples.
+    def latent_shape(self, num_samples: int) -> tuple[int, ...]:
+        """Shape of one signal's continuous latent (`quantize=off`), from the quantizer's encoder on silence."""
+        features = torch.full((1, self.source.config.n_mels, self.padded_frames(num_samples)), self._silence(),
+                              device=self.device)
+        with torch.inference_mode():
+            return tuple(self.quantizer.latent(features).shape[1:])
+
+    def from_bytes(self, data: bytes, num_samples: int, quantized: bool = True) -> Codes:
+        """Inverse of `to_bytes` for a signal of `num_samples` samples (`quantized=False`: a float16 latent).
 
         Raises:
             ValueError: a truncated bitstream.
         """
+        if not quantized:
+            header = 0 if self.gain is None else -(-self.gain.bits // 8)
+            shape = self.latent_shape(num_samples)
+            expected = header + 2 * int(np.prod(shape))
+            if len(data) != expected:
+                raise ValueError(f"expected {expected} bytes of a float16 latent, got {len(data)}")
+            gain_index = None if self.gain is None else int(unpack_fields(data[:header], [(1, self.gain.bits)])[0][0])
+            latent = torch.from_numpy(np.frombuffer(data[header:], dtype=np.float16).reshape(shape).astype(np.float32))
+            return Codes(latent, gain_index)
         rows, steps = self.quantizer.grid_shape(self.padded_frames(num_samples))
         layout = [] if self.gain is None else [(1, self.gain.bits)]
         fields = unpack_fields(data, layout + [(rows * steps, self.quantizer.bits)])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, check_codebooks, weights_dir
+from codecbench.codecs.diffusion.adapter import (ACCELERATION_OPTIONS, DIFFUSION_OPTION, MelCodecAdapter,
+                                                 check_codebooks, set_diffusion, weights_dir)
 
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # the midway samplers: tau (one step per training timestep below tau)
 
@@ -36,25 +37,34 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
             it replaces), `ddpm` or `ddim`.
         steps: sampler steps per decode (default: tau for the midway samplers, 1000 for DDPM, 50 for DDIM).
         tau, gamma: the midway samplers' start step (default 100) and interpolation ratio (default 0.3).
+        variance: the ancestral step's variance: `posterior` (default, beta~_t) or `beta` (sigma^2 = beta_t,
+            LaDiffCodec's G, Sec. 2.1); not for DDIM.
         weights: directory with the checkpoint files (default: the shipped ones).
         compile, dtype: decoder fast path (see `MelCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
+        diffusion: `on` (default) or `off`: the control, decoding the upsampler's estimate h (midway-infilling's
+            start) with the same decoder, no denoiser call.
     """
 
     diffusion_checkpoint = ""
-    options = {"sampler": str, "steps": int, "tau": int, "gamma": float, "weights": weights_dir,
-               **ACCELERATION_OPTIONS}
+    options = {"sampler": str, "steps": int, "tau": int, "gamma": float, "variance": str, "weights": weights_dir,
+               **ACCELERATION_OPTIONS, **DIFFUSION_OPTION}
 
     def __init__(self, kbps: float | None = None, sampler: str = "midway", steps: int | None = None,
                  tau: int | None = None, gamma: float | None = None, weights: str | None = None,
-                 compile: str = "eager", dtype: str = "fp32") -> None:
+                 compile: str = "eager", dtype: str = "fp32", diffusion: str = "on",
+                 variance: str | None = None) -> None:
         from codecbench.codecs.diffusion.samplers import MIDWAY_SAMPLERS, SAMPLERS
 
+        set_diffusion(self, diffusion)
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; select one of {sorted(SAMPLERS)}")
         self.uses_midway = sampler in MIDWAY_SAMPLERS
         if not self.uses_midway and (tau is not None or gamma is not None):
             raise ValueError(f"tau and gamma are options of sampler={' or '.join(MIDWAY_SAMPLERS)}")
+        if variance is not None and sampler == "ddim":
+            raise ValueError("variance is an option of the ancestral samplers (midway, infill-forward, ddpm), not ddim")
         self.sampler_name = sampler
+        self.variance = {} if variance is None else {"variance": variance}
         self.midway = {"tau": 100 if tau is None else tau, "gamma": 0.3 if gamma is None else gamma}
         self.steps = steps or (self.midway["tau"] if self.uses_midway else DEFAULT_STEPS[sampler])
         if self.steps < 1:
@@ -80,7 +90,8 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
         parts, training = load_modules(path), read_metadata(path)["training"]
         tokenizer = self.tokenizer()
         check_codebooks(path, training, tokenizer.num_quantizers)
-        sampler = make_sampler(self.sampler_name, **training["diffusion"], **(self.midway if self.uses_midway else {}))
+        sampler = make_sampler(self.sampler_name, **training["diffusion"], **(self.midway if self.uses_midway else {}),
+                               **self.variance)
         sampler.set_timesteps(self.steps)  # validates steps against T (or tau) now, not at the first decode
         representation, vocoder = self.output_parts()
         quantizer = TokenQuantizer(tokenizer, parts["conditioner"])
@@ -89,4 +100,5 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
 
     def provenance(self) -> dict[str, Any]:
         extra = {"midway": self.midway} if self.uses_midway else {}
+        extra.update(self.variance)
         return {**super().provenance(), **extra}

@@ -22,6 +22,7 @@ class WaveformDiffusionAdapter(SampledCodecAdapter):
 
     default_steps = 50
     decoder_checkpoint = ""
+    has_estimate = False  # the condition is no estimate of the waveform: `diffusion=off` is refused
 
     def transmitter(self) -> tuple[Any, Any, int]:
         """(source representation, frozen quantizer at this operating point, its codebook count)."""

@@ -111,5 +111,13 @@ class MelFramesQuantizer(nn.Module):
         return self.rvq.encode(self.encoder(mel), self.num_quantizers).transpose(0, 1)
 
     def dequantize(self, indices: torch.Tensor) -> Dequantized:
-        mel = self.decoder(self.rvq.decode(indices.transpose(0, 1)))
+        return self.decode_latent(self.rvq.decode(indices.transpose(0, 1)))
+
+    def latent(self, mel: torch.Tensor) -> torch.Tensor:
+        """The encoder's continuous latent [B, latent_dim, N], before the RVQ (the `quantize=off` ceiling)."""
+        return self.encoder(mel)
+
+    def decode_latent(self, latent: torch.Tensor) -> Dequantized:
+        """The receiver's view of a latent [B, latent_dim, N], quantized or not."""
+        mel = self.decoder(latent)
         return Dequantized(mel=mel, cond=mel)

@@ -114,6 +114,14 @@ class MelGridQuantizer(nn.Module):
         return self.vq.encode(self.encoder(mel[:, None]))
 
     def dequantize(self, indices: torch.Tensor) -> Dequantized:
-        latent = self.vq.decode(indices)
+        return self.decode_latent(self.vq.decode(indices))
+
+    def latent(self, mel: torch.Tensor) -> torch.Tensor:
+        """The encoder's continuous latent [B, latent_dim, 15, N/8], before the VQ (the `quantize=off` ceiling)."""
+        self._check(mel)
+        return self.encoder(mel[:, None])
+
+    def decode_latent(self, latent: torch.Tensor) -> Dequantized:
+        """The receiver's view of a latent grid [B, latent_dim, 15, N/8], quantized or not."""
         coarse = self.decoder(latent)[:, 0]
         return Dequantized(mel=coarse, cond=self.condition(latent, coarse))

@@ -28,14 +28,16 @@ class ForwardInfillingSampler(MidwayStart):
         tau: the step the reverse process starts at (1..T); default steps = tau.
         gamma: interpolation ratio towards the forward-diffused condition (0: DDPM from the diffused
             condition; 1: the condition itself).
+        variance: the sampling branch's step variance (see `MidwayStart`).
         num_train_timesteps, beta_start, beta_end, prediction_type: as for every `Sampler`.
     """
 
     name = "infill-forward"
 
     def __init__(self, tau: int = 100, gamma: float = 0.3, num_train_timesteps: int = 1000,
-                 beta_start: float = 1e-4, beta_end: float = 0.02, prediction_type: str = "epsilon") -> None:
-        super().__init__(tau, gamma, num_train_timesteps, beta_start, beta_end, prediction_type)
+                 beta_start: float = 1e-4, beta_end: float = 0.02, prediction_type: str = "epsilon",
+                 variance: str = "posterior") -> None:
+        super().__init__(tau, gamma, num_train_timesteps, beta_start, beta_end, prediction_type, variance)
         self._condition_value: torch.Tensor | None = None
         self._condition_noise: torch.Tensor | None = None
 

@@ -38,14 +38,16 @@ class MidwayStart(DDPMSampler):
     Args:
         tau: the step the reverse process starts at (1..T); default steps = tau.
         gamma: interpolation ratio towards the infilling branch.
+        variance: G's variance, `posterior` (beta~_t, default) or `beta` (the paper's sigma^2 = beta_t).
         num_train_timesteps, beta_start, beta_end, prediction_type: as for every `Sampler`.
     """
 
     needs_estimate = True
 
     def __init__(self, tau: int = 100, gamma: float = 0.3, num_train_timesteps: int = 1000,
-                 beta_start: float = 1e-4, beta_end: float = 0.02, prediction_type: str = "epsilon") -> None:
-        super().__init__(num_train_timesteps, beta_start, beta_end, prediction_type)
+                 beta_start: float = 1e-4, beta_end: float = 0.02, prediction_type: str = "epsilon",
+                 variance: str = "posterior") -> None:
+        super().__init__(num_train_timesteps, beta_start, beta_end, prediction_type, variance)
         if not 1 <= tau <= num_train_timesteps:
             raise ValueError(f"tau must be 1-{num_train_timesteps}, not {tau}")
         if not 0.0 <= gamma <= 1.0:
