@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-from doc_pages import PENDING_PAGES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,19 +53,18 @@ def local_links(page: Path) -> list[str]:
     return [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t)]
 
 
-def check(page: Path, root: Path = REPO) -> tuple[list[str], list[str]]:
-    """(broken links, links to pending pages not yet present) of one page of the tree at root."""
-    broken, pending = [], []
+def check(page: Path, root: Path = REPO) -> list[str]:
+    """The broken links of one page of the tree at root."""
+    broken = []
     label = page.relative_to(root).as_posix() if page.is_relative_to(root) else page.name
     for target in local_links(page):
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        name = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
         if not resolved.exists():
-            (pending if name in PENDING_PAGES else broken).append(f"{label}: {target}")
+            broken.append(f"{label}: {target}")
         elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
             broken.append(f"{label}: {target} (no heading with this anchor)")
-    return broken, pending
+    return broken
 
 
 def test_slug_follows_github():
@@ -85,17 +83,15 @@ def test_checker_finds_broken_links(tmp_path):
     assert anchors(tmp_path / "other.md") == {"other", "real-section"}
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("[p](diffusion.md) [q](plugins.md#x) [r](../page.md#page)\n")
-    assert check(page, tmp_path) == (["page.md: other.md#gone (no heading with this anchor)", "page.md: missing.md",
-                                      "page.md: #nowhere (no heading with this anchor)"], [])
-    assert check(tmp_path / "docs" / "index.md", tmp_path) == ([], ["docs/index.md: diffusion.md", "docs/index.md: plugins.md#x"])
+    assert check(page, tmp_path) == ["page.md: other.md#gone (no heading with this anchor)", "page.md: missing.md",
+                                     "page.md: #nowhere (no heading with this anchor)"]
+    assert check(tmp_path / "docs" / "index.md", tmp_path) == ["docs/index.md: diffusion.md", "docs/index.md: plugins.md#x"]
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(REPO).as_posix())
 def test_local_links_resolve(page):
-    broken, pending = check(page)
+    broken = check(page)
     assert not broken, "broken links:\n" + "\n".join(broken)
-    if pending:
-        print(f"links to pages not merged yet: {pending}")
 
 
 def test_readme_contents_lists_every_section():

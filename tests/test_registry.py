@@ -3,6 +3,7 @@ real distributions (dist-info entry points), and the safeguards around them."""
 
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from codecbench.codecs.registry import CODECS
 from codecbench.metrics import default_metric_names, evaluate, get_metric_class, metric_names
 from codecbench.metrics.registry import METRICS
 from codecbench.plugins import DISABLE_ENV, RegistryError
-from doc_pages import read_page
+
+REPO = Path(__file__).resolve().parents[1]
 
 METRIC_MODULE = """
 import numpy as np
@@ -40,9 +42,9 @@ class Misspelled(LevelDifference):
 
 def readme_plugin() -> tuple[str, str, str]:
     """The documented codec plugin: (module source, entry-point name, entry-point target)."""
-    page = read_page("docs/plugins.md")
+    page = (REPO / "docs" / "plugins.md").read_text()
     source = next(block for block in re.findall(r"```python\n(.*?)```", page, re.S) if "(Codec)" in block)
-    name, target = re.search(r'```toml\n\[project.entry-points."codecbench.codecs"\]\n(\S+) = "(\S+)"', page).groups()
+    name, target = re.search(r'\[project.entry-points."codecbench.codecs"\]\n(\S+) = "(\S+)"', page).groups()
     return source, name, target
 
 
@@ -77,7 +79,7 @@ def fresh_registry():
     CODECS.refresh()
     METRICS.refresh()
     yield
-    for module in [m for m in sys.modules if m.split(".")[0] in {"mypackage", "toy_metrics"}]:
+    for module in [m for m in sys.modules if m.split(".")[0] in {"mypackage", "toy_metrics", "codecbench_mulaw"}]:
         sys.modules.pop(module)
     CODECS.refresh()
     METRICS.refresh()
