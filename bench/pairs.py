@@ -295,12 +295,7 @@ def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: 
         previous = rundir.read_info() if resume else None
         request = _info(pairs, metrics, max_delay_s, align_mode, source, text, workers, 0)
         if previous is not None:
-            request.invocations[-1]["resumed"] = True
-            previous.check_resumable_by(request, out)
-            stored = rundir.read_manifest()
-            if stored is None:
-                raise RunFolderError(f"{out} holds no manifest.csv: its inputs cannot be checked, use a new --out")
-            files = check_pairs_manifest(stored, files, out)
+            files = rundir.resumed_manifest(previous, request, files, check_pairs_manifest)
         if overwrite:
             rundir.clear()
         rundir.repair()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -177,6 +177,17 @@ class RunDir:
     def read_manifest(self) -> pd.DataFrame | None:
         path = self.path / MANIFEST
         return read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
+
+    def resumed_manifest(self, previous: RunInfo, request: RunInfo, files: pd.DataFrame,
+                         check: Callable[[pd.DataFrame, pd.DataFrame, Path], pd.DataFrame]) -> pd.DataFrame:
+        """The manifest of a resume: `request` must continue `previous` and `check` the stored manifest against
+        `files` (the inputs as they are now); marks the request's invocation as resumed."""
+        request.invocations[-1]["resumed"] = True
+        previous.check_resumable_by(request, self.path)
+        stored = self.read_manifest()
+        if stored is None:
+            raise RunFolderError(f"{self.path} holds no manifest.csv: its inputs cannot be checked, use a new --out")
+        return check(stored, files, self.path)
 
     @contextmanager
     def lock(self) -> Iterator[None]:

@@ -165,12 +165,7 @@ def run_benchmark(
         files = manifest(selection)
         previous = rundir.read_info() if resume else None
         if previous is not None:
-            request.invocations[-1]["resumed"] = True
-            previous.check_resumable_by(request, out)
-            stored = rundir.read_manifest()
-            if stored is None:
-                raise RunFolderError(f"{out} holds no manifest.csv: its inputs cannot be checked, use a new --out")
-            files = check_manifest(stored, files, out)
+            files = rundir.resumed_manifest(previous, request, files, check_manifest)
         loaded, skipped = engine.load(parsed)
         request.codecs, request.skipped = {s: i.description for s, i in loaded.items()}, skipped
         request.invocations[-1]["codecs"] = {s: i.description["provenance"] for s, i in loaded.items()}

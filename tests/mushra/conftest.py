@@ -17,6 +17,20 @@ def mushra_run(tmp_path_factory, librispeech_root):
     return out
 
 
+@pytest.fixture(scope="session")
+def stimulus_folder(tmp_path_factory, librispeech_root):
+    """Seven items of the embedded LibriSpeech sample as a `--stimuli` folder (a reference.wav each; the anchors
+    are made by the build)."""
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("stimuli")
+    for path in sorted(librispeech_root.rglob("*.flac"))[:7]:
+        x, rate = sf.read(str(path))
+        (folder / path.stem).mkdir()
+        sf.write(str(folder / path.stem / "reference.wav"), x, rate)
+    return folder
+
+
 MIN_PLAY_S = 1.0  # the fixture's listening rule: short, so that browser tests can meet it in real time
 
 

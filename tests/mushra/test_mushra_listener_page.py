@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-import soundfile as sf
 from browser import launch, needs_chromium, skip_checks, slider, wait_trial
 from mushra_helpers import ADMIN_PASSWORD, start_server
 from test_mushra_browser import LINK, finish_over_http, new_page, stim
@@ -21,17 +20,6 @@ pytest.importorskip("pyloudnorm")
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 OUT_URL = "https://app.prolific.com/submissions/complete?cc=OUT9"
-
-
-@pytest.fixture(scope="module")
-def stimulus_folder(tmp_path_factory, librispeech_root):
-    """Six items of the embedded LibriSpeech sample as a stimulus folder (anchors are made: 3 stimuli a trial)."""
-    folder = tmp_path_factory.mktemp("stimuli")
-    for path in sorted(librispeech_root.rglob("*.flac"))[:6]:
-        x, rate = sf.read(str(path))
-        (folder / path.stem).mkdir()
-        sf.write(str(folder / path.stem / "reference.wav"), x, rate)
-    return folder
 
 
 def _build(root, folder, require_headphones: bool):

@@ -24,17 +24,6 @@ pytest.importorskip("pyloudnorm")
 
 
 @pytest.fixture(scope="module")
-def stimulus_folder(tmp_path_factory, librispeech_root):
-    """Seven items of the embedded LibriSpeech sample as a stimulus folder (reference.wav each; anchors are made)."""
-    folder = tmp_path_factory.mktemp("stimuli")
-    for path in sorted(librispeech_root.rglob("*.flac"))[:7]:
-        x, rate = sf.read(str(path))
-        (folder / path.stem).mkdir()
-        sf.write(str(folder / path.stem / "reference.wav"), x, rate)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def trap_test(tmp_path_factory, stimulus_folder):
     out = tmp_path_factory.mktemp("trap_test") / "test"
     build_test(out, stimuli=stimulus_folder, items=6, training_items=1, progress=False,
