@@ -37,6 +37,7 @@ from codecbench.listening_test.client import ListenerClient, playback_events
 from codecbench.listening_test.harness import start_server
 from codecbench.listening_test.results import ResultsDB
 from codecbench.listening_test.testdef import load_test
+from codecbench.listening_test.traps import without_traps
 from codecbench.safecsv import write_csv
 
 ANALYSIS_FILES = ("screening.csv", "excluded_listeners.csv", "summary.csv", "item_summary.csv", "anova.csv",
@@ -63,14 +64,14 @@ class PanelResult:
                                             least_heard_s=("least_heard_s", "min")).reset_index()
 
     def ranking(self, listeners: list[str]) -> list[str]:
-        """The conditions by these listeners' mean test rating, best first."""
-        test = self.ratings[(self.ratings["phase"] == "test") & self.ratings["listener"].isin(listeners)]
+        """The conditions by these listeners' mean test rating, best first (trapping trials are no condition)."""
+        test = without_traps(self.ratings[(self.ratings["phase"] == "test") & self.ratings["listener"].isin(listeners)])
         return test.groupby("condition")["rating"].mean().sort_values(ascending=False, kind="stable").index.tolist()
 
     def agreement(self) -> pd.Series:
         """Per listener: Spearman correlation of their mean test rating per condition with the other
         listeners' (a diagnostic, not a screening rule)."""
-        test = self.ratings[self.ratings["phase"] == "test"]
+        test = without_traps(self.ratings[self.ratings["phase"] == "test"])
         means = test.pivot_table(index="condition", columns="listener", values="rating", aggfunc="mean")
         return pd.Series({who: means[who].corr(means.drop(columns=who).mean(axis=1), method="spearman")
                           for who in means.columns}, name="agreement")
