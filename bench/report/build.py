@@ -35,7 +35,7 @@ from codecbench.report.rankings import bd_comparisons, bd_grid, pareto_front, pa
 from codecbench.report.robustness import Robustness, robustness_section
 from codecbench.report.significance import (ALPHA, coverage, coverage_note, matrix_grid, not_different_from_best,
                                             paired_tests)
-from codecbench.report.sources import LatencyData, MushraData, RunData, SourceRun, load_latency, load_mushra
+from codecbench.report.sources import CODEC_SPEC, LatencyData, MushraData, RunData, SourceRun, load_latency, load_mushra
 from codecbench.report.validity import validity_section
 from codecbench.report.tables import reference_grid, reference_table, spec_grid, spec_table, table_file
 from codecbench.stats import DEFAULT, CiMethod
@@ -235,7 +235,8 @@ def build_report(
                 Section("Per-metric detail", [figure for m in run.metrics for figure in (
                     plots.rate_quality(table, m, pareto[m.column], figures),
                     plots.distributions(run.rows, run.specs, m, figures))])]
-    controls = compare_controls(run.rows, run.specs, run.metrics, ci)
+    coded = run.rows.assign(spec=run.rows[CODEC_SPEC]) if CODEC_SPEC in run.rows else run.rows  # specs, not labels
+    controls = compare_controls(coded, list(dict.fromkeys(coded["spec"])), run.metrics, ci)
     if not controls.table.empty or controls.missing or controls.one_seed:
         write_csv(controls.table, "diffusion_controls.csv")
         sections.insert(1, Section("Diffusion against its controls", controls_blocks(controls, run.metrics, ci)))
