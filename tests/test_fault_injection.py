@@ -55,6 +55,12 @@ def clean_many(tmp_path_factory, data) -> CleanRun:
     return CleanRun(out, pd.read_parquet(out / PARQUET))
 
 
+def hears_ctrl_c() -> None:
+    """In the child before it runs: SIGINT at its default, as in a terminal. A suite started in the background
+    of a non-interactive shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_until_gone(session: int) -> list[int]:
     """The processes of `session` still alive once each has exited (waited on through pidfds), or after
     `GONE_WITHIN_S`."""
@@ -137,7 +143,7 @@ def test_no_child_outlives_a_stopped_run(tmp_path, data, sig):
     themselves when the parent dies; SIGTERM ends a run like Ctrl-C (finished rows in the tables, exit 130)."""
     out = tmp_path / "run"
     process = subprocess.Popen(run_command(out, data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=hears_ctrl_c)
     assert _wait_for_rows(out, 1, process), "no row stored"
     assert process.poll() is None and len(session_processes(process.pid)) >= 4  # the run, its resource tracker, fork server and workers
     process.send_signal(sig)
@@ -165,7 +171,8 @@ def test_a_stopped_ray_run_keeps_its_rows_stops_ray_and_resumes(tmp_path, data, 
     pytest.importorskip("ray")
     out = tmp_path / "run"
     process = subprocess.Popen(run_command(out, data, "--engine", "ray", codecs=KILL_CODECS),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=hears_ctrl_c)
     assert _wait_for_rows(out, 1, process), "no row stored"
     started = session_processes(process.pid)
     assert process.poll() is None and any(b"/raylet" in _command_line(pid) for pid in started)
