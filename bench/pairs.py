@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -328,35 +328,13 @@ def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: 
 
 def _run(pairs: list[Pair], plan: PairPlan, workers: int, store: Callable[[Row], None], progress: bool) -> None:
     """Score `pairs` here (one worker) or in the local engine's metric worker pool, storing rows as they end."""
+    from codecbench.engines.local import InlineExecutor, drain_until, metric_pool
+
+    executor = InlineExecutor() if workers <= 1 else metric_pool(workers)
+    pending: dict[Future, Pair] = {}
     bar = tqdm(total=len(pairs), desc="scoring pairs", unit="pair", disable=not progress)
-    try:
-        if workers <= 1:
-            for pair in pairs:
-                store(score_pair(pair, plan))
-                bar.update(1)
-            return
-        from codecbench.engines.local import metric_pool
 
-        executor = metric_pool(workers)
-        pending: dict[Future, Pair] = {}
-        completed = False
-        try:
-            for pair in pairs:
-                pending[executor.submit(score_pair, pair, plan)] = pair
-                while len(pending) > 2 * workers:
-                    _drain(pending, plan, store, bar)
-            while pending:
-                _drain(pending, plan, store, bar)
-            completed = True
-        finally:
-            executor.shutdown(wait=completed, cancel_futures=not completed)
-    finally:
-        bar.close()
-
-
-def _drain(pending: dict[Future, Pair], plan: PairPlan, store: Callable[[Row], None], bar: tqdm) -> None:
-    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-    for future in finished:
+    def finish(future: Future) -> None:
         pair = pending.pop(future)
         try:
             row = future.result()
@@ -364,3 +342,14 @@ def _drain(pending: dict[Future, Pair], plan: PairPlan, store: Callable[[Row], N
             row = _failed(pair, plan, f"scoring failed: {type(exc).__name__}: {exc}")
         store(row)
         bar.update(1)
+
+    completed = False
+    try:
+        for pair in pairs:
+            pending[executor.submit(score_pair, pair, plan)] = pair
+            drain_until(pending, 2 * workers, finish)
+        drain_until(pending, 0, finish)
+        completed = True
+    finally:
+        executor.shutdown(wait=completed, cancel_futures=not completed)
+        bar.close()

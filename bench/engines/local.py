@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import groupby
+from typing import Any
 
 from tqdm import tqdm
 
@@ -39,7 +40,16 @@ def metric_pool(workers: int) -> WorkerPool:
     return WorkerPool(workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),))
 
 
-class _InlineExecutor:
+def drain_until(pending: dict[Future, Any], limit: int, finish: Callable[[Future], None]) -> None:
+    """Wait for finished futures, handing each to `finish` (which pops it from `pending`), until at most `limit`
+    are pending (a bounded queue of work in the pool)."""
+    while len(pending) > limit:
+        finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for future in finished:
+            finish(future)
+
+
+class InlineExecutor:
     """The executor used with one worker: no process, no pickling."""
 
     def submit(self, fn, *args) -> Future:
@@ -85,7 +95,7 @@ class LocalEngine(Engine):
         return self.workers > 1 and not uses_torch(self.codecs[spec])
 
     def run(self, work: Work, store: Callable[[Row], None], progress: bool) -> None:
-        executor = _InlineExecutor() if self.workers <= 1 else metric_pool(self.workers)
+        executor = InlineExecutor() if self.workers <= 1 else metric_pool(self.workers)
         pending: dict[Future, tuple[Task, LoadedAudio, pipeline.Coded | None]] = {}
         bar = tqdm(total=len(work.tasks), desc="coding + scoring", unit="row", disable=not progress)
         plan, infos = work.plan, self.infos
@@ -98,12 +108,6 @@ class LocalEngine(Engine):
                 row = scoring_failed(task, infos[task.spec], plan, exc, audio, coded)
             store(row)
             bar.update(1)
-
-        def drain(limit: int) -> None:
-            while len(pending) > limit:
-                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    finish(future)
 
         def stored(row: Row) -> None:
             store(row)
@@ -130,8 +134,8 @@ class LocalEngine(Engine):
                                 stored(coded)
                                 continue
                             pending[executor.submit(score_task, task, info, audio, coded, plan)] = (task, audio, coded)
-                        drain(2 * max(self.workers, 1))
-                drain(0)
+                        drain_until(pending, 2 * max(self.workers, 1), finish)
+                drain_until(pending, 0, finish)
             completed = True
         finally:
             executor.shutdown(wait=completed, cancel_futures=not completed)
