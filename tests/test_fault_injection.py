@@ -164,12 +164,11 @@ def _command_line(pid: int) -> bytes:
 @pytest.mark.parametrize("sig, resume_engine", [pytest.param(signal.SIGINT, "local", id="ctrl-c-then-local"),
                                                 pytest.param(signal.SIGTERM, "ray", id="sigterm-then-ray")])
 def test_a_stopped_ray_run_keeps_its_rows_stops_ray_and_resumes(tmp_path, data, clean_many, sig, resume_engine):
-    """Ctrl-C (SIGINT to the driver; a terminal's Ctrl-C also reaches the local Ray instance's own processes, which
-    can die first so that the driver exits 1 instead of 130: seen once in 2026-12, left open) or SIGTERM of the
-    driver while Ray runs
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or SIGTERM of the driver while Ray runs
     the work: exit 130 with one line saying how to finish, every finished row in the journal (no torn record)
     and the tables, none of the Ray processes the run started left; `--resume` on either engine does only the
-    missing rows, and the table equals a clean run's."""
+    missing rows, and the table equals a clean run's. (Cancelling the tasks in flight made Ray abort the driver
+    with exit 1 in about one Ctrl-C in six: ray-project/ray#54846.)"""
     pytest.importorskip("ray")
     out = tmp_path / "run"
     process = subprocess.Popen(run_command(out, data, "--engine", "ray", codecs=KILL_CODECS),
@@ -178,11 +177,11 @@ def test_a_stopped_ray_run_keeps_its_rows_stops_ray_and_resumes(tmp_path, data, 
     assert _wait_for_rows(out, 1, process), "no row stored"
     started = session_processes(process.pid)
     assert process.poll() is None and any(b"/raylet" in _command_line(pid) for pid in started)
-    os.kill(process.pid, sig)  # the driver: SIGINT to the whole group races Ray's own processes (see below)
+    (os.killpg if sig == signal.SIGINT else os.kill)(process.pid, sig)
     process.wait(timeout=120)
     assert _wait_until_gone(process.pid) == []  # gcs_server, raylet, agents, actors, metric workers
     stderr = process.stderr.read().decode()
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert [line for line in stderr.splitlines() if line.strip()] == [
         f"interrupted: {len(Journal(out / JOURNAL).records())} rows are stored in {out}; rerun with --resume to "
         "finish the rest"], stderr

@@ -292,12 +292,8 @@ class RayEngine(Engine):
                 load[actor] -= 1
                 store(self._row(done[0], task, plan))
                 bar.update(1)
-        except KeyboardInterrupt:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
-            raise
-        finally:
-            bar.close()
+        finally:  # on Ctrl-C nothing is cancelled here: `close` ends the job, and Ray stops its tasks and actors
+            bar.close()  # (`ray.cancel` racing a task's reply aborts the driver: ray-project/ray#54846)
         if len(self.nodes["coded"] | self.nodes["scored"]) > 1:
             print(f"rows per node: {self.describe_nodes()}", file=sys.stderr)
 
