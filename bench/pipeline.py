@@ -8,7 +8,6 @@ all call these two functions, so a number means the same thing wherever it is pr
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +19,11 @@ from codecbench.alignment import DEFAULT_ALIGN, Delay, align, delay_rule
 from codecbench.audio import LoadedAudio, resample
 from codecbench.codecs import Codec, Encoded
 from codecbench.metrics import evaluate
-from codecbench.rows import CLEAN, reserved_columns
+from codecbench.rows import CLEAN, E2E_SUFFIX, reserved_columns
+from codecbench.seeds import decode_seeds
 
 WORKING_RATE = 16000  # every input is read, and every decode scored, at this rate
 MAX_DELAY_S = 0.25  # the largest codec delay the delay estimators search
-E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 
 
 class CodingError(RuntimeError):
@@ -118,22 +117,6 @@ class Scored:
         return self.delay.samples
 
 
-def derive_seed(run_seed: int, *parts: str) -> int:
-    """A stable 31-bit seed from a seed and identifiers (utterance id, spec, decode number)."""
-    text = "|".join([str(run_seed), *parts])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
-def utterance_seed(run_seed: int, utterance: str, spec: str) -> int:
-    """The seed `code` gets for one (utterance, spec) of a run: reruns, resumes and `mushra build` agree."""
-    return derive_seed(run_seed, utterance, spec)
-
-
-def decode_seeds(seed: int, count: int) -> list[int]:
-    """The decoder seeds of `count` decodes: `seed` itself, then one derived from it per further decode."""
-    return [seed, *(derive_seed(seed, str(k)) for k in range(1, count))]
-
-
 def max_lag(sample_rate: int = WORKING_RATE, max_delay_s: float = MAX_DELAY_S) -> int:
     """The cross-correlation search range in samples at `sample_rate`."""
     return int(round(max_delay_s * sample_rate))
@@ -171,7 +154,7 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
     Args:
         codec: a loaded codec.
         audio: the input, mono, at its `sample_rate` (the working rate in a run).
-        seed: the utterance's seed (`utterance_seed`); further decodes derive theirs from it.
+        seed: the utterance's seed (`seeds.utterance_seed`); further decodes derive theirs from it.
         channel: the transmission between encoder and decoder (None: lossless).
         clean: the clean talker of a degraded `audio` (same rate; see `Coded.clean`).
 

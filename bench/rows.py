@@ -24,6 +24,7 @@ CONDITIONS = ("channel", "input")  # the condition columns, in column order (`co
 CLEAN = "clean"  # a condition column's value for an unaltered channel or input
 SYSTEM_SEPARATOR = " · "  # between a spec and its conditions in `system_label`
 SEED_STD_SUFFIX = "_seed_std"
+E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 N_SEEDS = "n_seeds"
 NAN = float("nan")
 

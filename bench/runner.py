@@ -28,6 +28,7 @@ from codecbench.engines import Engine, LocalEngine, Plan, Task, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
 from codecbench.provenance import manifest, table_digest
 from codecbench.resources import environment, package_versions
+from codecbench.rows import E2E_SUFFIX
 from codecbench.rundir import RunDir, RunFolderError, RunInfo, check_manifest
 from codecbench.stats import DEFAULT
 from codecbench.summary import format_summary, summarize
@@ -45,23 +46,6 @@ class RunResult:
 
     def summary_text(self) -> str:
         return format_summary(self.summary, self.metric_columns)
-
-
-def set_torch_threads(threads: int | None) -> None:
-    """Set torch's intra-op threads for the neural codecs (None: torch's choice; without torch: nothing to set).
-
-    Raises:
-        ValueError: fewer than one thread.
-    """
-    if threads is None:
-        return
-    if threads < 1:
-        raise ValueError(f"--threads must be at least 1, not {threads}")
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
 
 
 def _now() -> str:
@@ -121,7 +105,7 @@ def run_benchmark(
             its utterances and specs, or a superset of them).
         overwrite: discard a previous run in `out`.
         seed: run seed; stochastic codecs get a seed derived from it, the utterance id and the spec
-            (`pipeline.utterance_seed`).
+            (`seeds.utterance_seed`).
         device: where the local engine runs codecs (`cpu`, `cuda`).
         max_delay_s: the largest codec delay searched by the alignment.
         progress: show a tqdm bar.
@@ -146,7 +130,7 @@ def run_benchmark(
     spec_names = list(dict.fromkeys(str(s) for s in parsed))
     columns = metric_columns(metrics)
     if inputs is not None:
-        columns += [c + pipeline.E2E_SUFFIX for c in columns]
+        columns += [c + E2E_SUFFIX for c in columns]
     engine = engine or LocalEngine(workers, device)
     rundir = RunDir(out)
     rundir.check_reusable(resume, overwrite)

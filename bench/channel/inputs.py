@@ -18,6 +18,7 @@ from scipy.signal import fftconvolve
 from codecbench.audio import load_audio
 from codecbench.datasets import Utterance
 from codecbench.rows import CLEAN
+from codecbench.seeds import derive_seed
 
 NOISES = ("white", "pink", "babble")
 BABBLE_TALKERS = 4  # other speakers summed into one babble signal
@@ -90,8 +91,6 @@ def babble_talkers(conditions: Sequence[InputCondition], dataset: str, root: str
 
 
 def _rng(run_seed: int, utterance: str, condition: InputCondition) -> np.random.Generator:
-    from codecbench.pipeline import derive_seed  # the pipeline's one seed rule
-
     return np.random.default_rng(derive_seed(run_seed, utterance, "input", condition.name))
 
 

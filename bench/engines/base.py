@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -18,44 +17,9 @@ from codecbench.channel.inputs import InputCondition, degrade
 from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, load_codec
 from codecbench.datasets import Utterance
 from codecbench.pipeline import Coded, Scored
+from codecbench.resources import DEFAULT_THREADS
 from codecbench.rows import N_SEEDS, SEED_STD_SUFFIX, Row, nan_metrics
-
-DEFAULT_THREADS = 1
-"""torch's intra-op threads for the torch codecs on every engine, unless the run asks for others (`--threads`).
-
-A torch codec's output can change in its last float bits with the thread count (reductions split per thread),
-so every engine applies the same count: in this process (local engine), in each Ray actor, whatever this
-process or the actor's host would choose by itself. One thread gives the same numbers on every machine and
-fits Ray's one CPU per actor; a run's count is in run.json (`invocations[].torch_threads`,
-and `environment.torch_threads`)."""
-
-
-def checked_threads(threads: int) -> int:
-    """`threads`, checked.
-
-    Raises:
-        ValueError: fewer than one thread.
-    """
-    if threads < 1:
-        raise ValueError(f"--threads must be at least 1, not {threads}")
-    return threads
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """torch's intra-op threads set to `threads` within the block (nothing where torch is not installed)."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
+from codecbench.seeds import utterance_seed
 
 @dataclass(frozen=True)
 class Task:
@@ -85,7 +49,7 @@ class Plan:
     Args:
         metrics: metric names.
         metric_columns: their columns, in order.
-        run_seed: the run seed (`pipeline.utterance_seed`).
+        run_seed: the run seed (`seeds.utterance_seed`).
         max_delay_s: the alignment's search range.
         align: the delay rule (`alignment.ALIGN_MODES`, `--align`).
         channels: the run's channel conditions (`Task.channel` names one).
@@ -104,12 +68,12 @@ class Plan:
 
     def code(self, task: Task, codec: Codec, audio: LoadedAudio) -> Coded:
         """`pipeline.code` of one task: its input condition applied to `audio`, its channel between encoder and
-        decoder, its seed (`pipeline.utterance_seed`).
+        decoder, its seed (`seeds.utterance_seed`).
 
         Raises:
             pipeline.CodingError: a stage failed (the input condition's stage is named `input`).
         """
-        seed = pipeline.utterance_seed(self.run_seed, task.utterance.id, task.spec)
+        seed = utterance_seed(self.run_seed, task.utterance.id, task.spec)
         channel = next((c for c in self.channels if c.name == task.channel and not c.is_clean), None)
         transmission = None if channel is None else Transmission(channel, self.run_seed, task.utterance.id)
         condition = next((c for c in self.inputs if c.name == task.input and not c.is_clean), None)

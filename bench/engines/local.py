@@ -17,10 +17,10 @@ from tqdm import tqdm
 from codecbench import pipeline
 from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.codecs import Codec, CodecSpec, load_codec
-from codecbench.engines.base import (DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work, checked_threads, code_task,
-                                     failed_row, load_codecs, score_task, scoring_failed, task_row, torch_threads,
-                                     uses_torch, worker_codec)
+from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
+                                     score_task, scoring_failed, task_row, uses_torch, worker_codec)
 from codecbench.processes import WorkerPool, die_with_parent
+from codecbench.resources import DEFAULT_THREADS, checked_threads, torch_threads
 from codecbench.rows import Row
 
 

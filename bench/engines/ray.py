@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from codecbench.audio import LoadedAudio
 from codecbench.codecs import CodecSpec
-from codecbench.engines.base import (DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work, checked_threads, code_task,
-                                     failed_row, load_codecs, read_task_audio, score_task, torch_threads,
-                                     worker_codec)
+from codecbench.engines.base import (CodecInfo, Engine, Plan, Task, Work, code_task, failed_row, load_codecs,
+                                     read_task_audio, score_task, worker_codec)
 from codecbench.pipeline import Coded
+from codecbench.resources import DEFAULT_THREADS, checked_threads, torch_threads
 from codecbench.rows import Row
 
 RETRIES = 3  # a killed actor restarts and a killed task reruns this many times before its row says so

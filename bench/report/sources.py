@@ -13,7 +13,7 @@ deviation of that metric over the decoder seeds).
 A run with `channel` or `input` columns (`codecbench run --channel/--input`) compares every spec under every
 condition: its rows' `spec` becomes the system's label (`codecbench.rows.system_label`: `opus@6`, `opus@6 ·
 loss@10%`), the spec itself moves to `codec_spec`, and the condition columns stay beside it. A run with input
-conditions also scores every metric against the clean talker (`<metric>_e2e`, `codecbench.pipeline.E2E_SUFFIX`):
+conditions also scores every metric against the clean talker (`<metric>_e2e`, `codecbench.rows.E2E_SUFFIX`):
 those columns are reported like the metric's own.
 """
 
@@ -29,10 +29,9 @@ import pandas as pd
 
 from codecbench.metrics import get_metric_class, metric_names
 from codecbench.metrics.base import REFERENCE_PREFIX
-from codecbench.pipeline import E2E_SUFFIX
 from codecbench.provenance import table_digest
 from codecbench.resources import file_digest
-from codecbench.rows import (CLEAN, CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
+from codecbench.rows import (CLEAN, CONDITIONS, E2E_SUFFIX, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
                              run_systems, system_labels)
 from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY, RunDir, RunInfo
 from codecbench.safecsv import read_csv
