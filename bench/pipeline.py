@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -44,6 +44,19 @@ class Channel(Protocol):
 
     def transmit(self, codec: Codec, encoded: Encoded) -> tuple[Encoded, dict[str, float | str]]:
         """The packets as received (lost, concealed or bit-flipped) and the row's channel columns."""
+
+
+class Source(Protocol):
+    """What the talker becomes before the encoder (noise, reverberation): `codecbench.channel.inputs.Degradation`.
+
+    Attributes:
+        name: the row's `input` column, e.g. `babble@0dB`.
+    """
+
+    name: str
+
+    def degrade(self, clean: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The codec's input (the same length; `clean` itself for a clean condition)."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +160,8 @@ def _check_clash(stage: str, what: str, names: Sequence[str], taken: set[str]) -
 
 
 def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = None,
-         clean: np.ndarray | None = None) -> Coded:
-    """Resample to the codec's rate, encode once, send the bytes through `channel`, decode once per
+         source: Source | None = None) -> Coded:
+    """Apply the input condition (`source`), resample to the codec's rate, encode once, send the bytes through `channel`, decode once per
     decoder seed (`codec.reseed` first; `seeds=K` of stochastic codecs gives K) and resample back.
 
     Args:
@@ -156,13 +169,19 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
         audio: the input, mono, at its `sample_rate` (the working rate in a run).
         seed: the utterance's seed (`seeds.utterance_seed`); further decodes derive theirs from it.
         channel: the transmission between encoder and decoder (None: lossless).
-        clean: the clean talker of a degraded `audio` (same rate; see `Coded.clean`).
+        source: the input condition applied to `audio` before the encoder (None: a run without input
+            conditions; with one, even a clean one, `Coded.clean` holds the talker and `score` scores `_e2e` too).
 
     Raises:
         CodingError: a stage failed, a decode is empty or not finite, or the codec's own columns clash
             with the row's columns; the message names the stage.
     """
     taken = reserved_columns()
+    clean = None
+    if source is not None:
+        clean = audio.samples
+        degraded, _ = timed_stage("input", lambda x: source.degrade(x, audio.sample_rate), clean)
+        audio = replace(audio, samples=degraded)
     resampled = resample(audio.samples, audio.sample_rate, codec.sample_rate)
     encoded, encode_s = timed_stage("encode", codec.encode, resampled)
     _check_clash("encode", "extra columns", list(encoded.columns), taken)

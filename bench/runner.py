@@ -21,10 +21,10 @@ import pandas as pd
 from codecbench import pipeline
 from codecbench.alignment import ALIGN_MODES, DEFAULT_ALIGN
 from codecbench.channel import ChannelCondition
-from codecbench.channel.inputs import InputCondition, babble_talkers
+from codecbench.channel.inputs import InputCondition
 from codecbench.codecs import CodecSpec, parse_spec
 from codecbench.datasets import Selection
-from codecbench.engines import Engine, LocalEngine, Plan, Task, Work
+from codecbench.engines import Engine, LocalEngine, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
 from codecbench.provenance import manifest, table_digest
 from codecbench.resources import environment, package_versions
@@ -32,6 +32,7 @@ from codecbench.rows import E2E_SUFFIX
 from codecbench.rundir import RunDir, RunFolderError, RunInfo, check_manifest
 from codecbench.stats import DEFAULT
 from codecbench.summary import format_summary, summarize
+from codecbench.task import Plan, Task, babble_talkers
 
 
 @dataclass

@@ -20,7 +20,7 @@ import json
 import math
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -31,7 +31,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from codecbench.alignment import DEFAULT_ALIGN
+from codecbench.alignment import DEFAULT_ALIGN, on_reference_timeline
 from codecbench.listening_test import stimuli as st
 from codecbench.listening_test import traps
 from codecbench.listening_test.anchors import Anchors, make_anchor, spectral_distance
@@ -40,10 +40,10 @@ from codecbench.listening_test.selection import find_speakers_txt, pick_balanced
 from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
                                                write_checksums)
 from codecbench.rows import CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
-from codecbench.safecsv import read_csv, write_csv
+from codecbench.safecsv import write_csv
 
 if TYPE_CHECKING:
-    from codecbench.engines.base import Plan, Task
+    from codecbench.task import Plan, Task
 
 DEFAULT_ITEMS = 10
 MIN_ITEMS = 5
@@ -138,17 +138,6 @@ def check_trial(item: str, formats: dict[str, tuple[int, int, int]]) -> None:
         raise ValueError(f"item {item}: stimuli differ in length, rate or channels ({shown})")
 
 
-def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.ndarray:
-    """Undo a codec delay (`codecbench.pipeline.delay_of`) and fit `length` samples."""
-    from codecbench.audio import fit_length
-
-    if delay > 0:
-        degraded = degraded[delay:]
-    elif delay < 0:
-        degraded = np.concatenate([np.zeros(-delay, dtype=degraded.dtype), degraded])
-    return fit_length(degraded, length)
-
-
 def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, seed: int,
               min_duration_s: float = 3.0, device: str = "cpu", progress: bool = True,
               anchors: Anchors = Anchors(), align: str | None = None) -> tuple[list[ItemSource], dict[str, Any]]:
@@ -157,7 +146,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     In a run with channel or input conditions (`codecbench run --channel/--input`) a condition of the test is a
     spec under a set of conditions, named by its `codecbench.rows.system_label` (`opus@6` is the clean channel and
     input, `opus@6 · loss@10%` the same codec under 10 % loss); its stimuli are re-coded under those conditions
-    with the run's seed (`engines.base.Plan.code`, as the run did), so they lose the run's packets.
+    with the run's seed (`task.Plan.code`, as the run did), so they lose the run's packets.
 
     Args:
         run_dir: the run directory (`run.json`, `manifest.csv`, `utterances.parquet`).
@@ -181,16 +170,15 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     from codecbench.audio import load_audio
     from codecbench.codecs import CodecUnavailable, load_codec
     from codecbench.datasets import Utterance
-    from codecbench.engines.base import Task
+    from codecbench.task import Task
     from codecbench.resources import file_digest
+    from codecbench.rundir import MANIFEST, RunDir
 
     run_dir = Path(run_dir)
-    for name in ("run.json", "manifest.csv", "utterances.parquet"):
-        if not (run_dir / name).exists():
-            raise FileNotFoundError(f"{run_dir / name} not found: pass the --out folder of a finished `codecbench run`")
-    run = json.loads((run_dir / "run.json").read_text())
+    folder = RunDir(run_dir)
+    rows = folder.read_rows(MANIFEST)
+    run = asdict(folder.read_info())
     config = run["config"]
-    rows = pd.read_parquet(run_dir / "utterances.parquet")
     rows["system"] = system_labels(rows)
     ran = run_systems([s for s in config["specs"] if s not in run.get("skipped", {})],
                       {c: config.get(f"{c}s") or [] for c in CONDITIONS if c in rows})
@@ -207,7 +195,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["system"].isin(systems)]
     complete = ok.groupby("utterance")["system"].nunique()
     usable = set(complete[complete == len(systems)].index)
-    manifest = read_csv(run_dir / "manifest.csv", dtype=str).set_index("utterance")
+    manifest = folder.read_manifest().set_index("utterance")
     candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
     if len(candidates) < count:
         raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
@@ -252,8 +240,8 @@ def _run_plan(run: dict[str, Any], tested_inputs: set[str], align: str | None = 
     """How the run coded its tasks (seed, delay search, channel and input conditions), without metrics; the split's
     utterances (babble's talkers) are listed only where a tested input condition is babble."""
     from codecbench.channel import parse_channels
-    from codecbench.channel.inputs import babble_talkers, parse_inputs
-    from codecbench.engines.base import Plan
+    from codecbench.channel.inputs import parse_inputs
+    from codecbench.task import Plan, babble_talkers
 
     config, dataset = run["config"], run.get("dataset", {})
     inputs = tuple(parse_inputs(config.get("inputs") or []))

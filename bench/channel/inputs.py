@@ -8,7 +8,6 @@ condition is the same signal for every codec and every rerun.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,17 +76,6 @@ def parse_inputs(texts: Sequence[str]) -> list[InputCondition]:
     """Conditions from comma-separated lists; duplicates dropped."""
     names = [item.strip() for text in texts for item in text.split(",") if item.strip()]
     return [parse_input(n) for n in dict.fromkeys(names)]
-
-
-def babble_talkers(conditions: Sequence[InputCondition], dataset: str, root: str | os.PathLike,
-                   split: str) -> tuple[Utterance, ...]:
-    """The whole split's utterances, which babble is mixed from, where a condition is babble; else none (no
-    second listing of the split)."""
-    if not any(c.kind == "babble" for c in conditions):
-        return ()
-    from codecbench.datasets import select
-
-    return tuple(select(dataset, root, split).utterances)
 
 
 def _rng(run_seed: int, utterance: str, condition: InputCondition) -> np.random.Generator:
@@ -166,3 +154,25 @@ def degrade(condition: InputCondition, clean: np.ndarray, sample_rate: int, run_
         y = x + noise
     peak = np.max(np.abs(y))
     return (y / peak * 0.99 if peak > 0.99 else y).astype(np.float32)  # no clipping in the codec's int16 input
+
+
+class Degradation:
+    """An input condition for one utterance of a run (`pipeline.Source`): what the talker becomes before the
+    encoder.
+
+    Args:
+        condition: the condition (a clean one returns the talker itself).
+        run_seed: the run seed.
+        utterance: the utterance id.
+        talkers: utterances of other speakers of the split (babble).
+    """
+
+    def __init__(self, condition: InputCondition, run_seed: int, utterance: str,
+                 talkers: Sequence[Utterance] = ()) -> None:
+        self.condition, self.run_seed, self.utterance, self.talkers = condition, run_seed, utterance, talkers
+        self.name = condition.name
+
+    def degrade(self, clean: np.ndarray, sample_rate: int) -> np.ndarray:
+        """`degrade` of this utterance under the condition."""
+        return degrade(self.condition, clean, sample_rate, self.run_seed, self.utterance, self.talkers)
+

@@ -14,7 +14,8 @@ from codecbench.channel import Transmission, parse_channel, parse_channels
 from codecbench.cli import main
 from codecbench.codecs import load_codec
 from codecbench.listening_test.anchors import Anchors
-from codecbench.listening_test.build import build_test, on_reference_timeline, run_items
+from codecbench.alignment import on_reference_timeline
+from codecbench.listening_test.build import build_test, run_items
 from codecbench.listening_test.testdef import load_test
 
 LOSSY = "opus@6 · loss@10%"
