@@ -278,6 +278,36 @@ def hub_unavailable_reason(resource: Resource) -> str:
     return unreachable_reason(constants.ENDPOINT or HUB_ENDPOINT)
 
 
+@dataclass(frozen=True)
+class Obtainable:
+    """Whether a resource can be had now, found without fetching anything (`obtainable`).
+
+    Args:
+        located: where `locate` found it (None: nowhere here).
+        error: an explicit path or environment variable that does not hold it (never skipped silently).
+        unreachable: why its official download cannot run now ('' where it can, or where it was found).
+    """
+
+    located: Located | None = None
+    error: str = ""
+    unreachable: str = ""
+
+
+def obtainable(resource: Resource, explicit: str | Path | None = None, download_url: str | None = None) -> Obtainable:
+    """The one rule for weights of codecs and metrics: found locally in `locate`'s order, else downloadable when
+    its source answers now (the Hugging Face hub for a hub resource, else `download_url`). Never downloads."""
+    try:
+        found = locate(resource, explicit)
+    except FileNotFoundError as exc:
+        return Obtainable(error=str(exc))
+    if found is not None:
+        return Obtainable(found)
+    if resource.hub_repo:
+        return Obtainable(unreachable=hub_unavailable_reason(resource))
+    assert download_url is not None, f"{resource.name} has no hub repository: pass its download_url"
+    return Obtainable(unreachable=unreachable_reason(download_url))
+
+
 def download_from_hub(resource: Resource) -> Path:
     """Download the resource's files from its hub repository into the hub's cache (the official download).
 
