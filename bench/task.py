@@ -82,7 +82,7 @@ class Plan:
         channel = next((c for c in self.channels if c.name == task.channel and not c.is_clean), None)
         transmission = None if channel is None else Transmission(channel, self.run_seed, task.utterance.id)
         source = None
-        if task.input is not None:  # a clean input too: in a run with an `input` column, its `_e2e` columns equal the plain ones
+        if task.input is not None:  # a clean one too: in a run with an `input` column its `_e2e` columns are the plain ones
             condition = next(c for c in self.inputs if c.name == task.input)
             others = tuple(t for t in self.talkers if t.speaker != task.utterance.speaker)
             source = Degradation(condition, self.run_seed, task.utterance.id, others)

@@ -370,24 +370,11 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
 
     out = Path(out)
     staging = _prepare_out(out, overwrite)
-    prepared = []  # (phase, source, excerpt, {condition: excerpt signal})
-    for phase, group in (("training", training), ("test", items)):
-        for src in group:
-            reference = src.signals[REFERENCE]
-            excerpt = st.exact_excerpt(reference, src.rate, max_excerpt_s) if protocol.exact_excerpt \
-                else st.excerpt_bounds(reference, src.rate, max_excerpt_s)
-            cut = {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}
-            prepared.append((phase, src, excerpt, cut))
+    prepared = _excerpts(items, training, max_excerpt_s, protocol.exact_excerpt)
     rate = min((src.rate for _, src, _, _ in prepared), default=16000)
     trapped = _add_traps(prepared, protocol.traps, rate, int(source.get("seed", 0)))
     anchor_names = protocol.anchors.names(rate)
-    notes = list(source.pop("warnings", []))
-    if len(items) < one_slip_items(MAX_FRACTION):
-        notes.append(f"{len(items)} test items: a single hidden reference rated below 90 is {1 / len(items):.0%} of "
-                     f"the items, more than the {float(MAX_FRACTION):.0%} post-screening allows, so one slip excludes "
-                     f"a listener; use at least {one_slip_items(MAX_FRACTION)} items")
-    if not anchor_names:
-        notes.append("no anchors (a MUSHRA-like test): post-screening skips the anchor rule")
+    notes = _notes(list(source.pop("warnings", [])), len(items), bool(anchor_names))
     records = [{"item": src.item, "phase": phase, "condition": c, "lufs_before": st.integrated_loudness(x, src.rate),
                 "peak_before_dbfs": st.peak_dbfs(x)} for phase, src, _, cut in prepared for c, x in cut.items()]
     aligned = st.alignment_target([r["lufs_before"] for r in records], [r["peak_before_dbfs"] for r in records],
@@ -463,6 +450,32 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         shutil.rmtree(out)
     staging.rename(out)
     return BuildResult(out, loudness, flagged, aligned, notes, spec["anchor_distance"])
+
+
+def _excerpts(items: list[ItemSource], training: list[ItemSource], max_excerpt_s: float, exact: bool
+              ) -> list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]]:
+    """(phase, source, excerpt, {condition: excerpt signal}) of every training item, then every test item."""
+    prepared = []
+    for phase, group in (("training", training), ("test", items)):
+        for src in group:
+            reference = src.signals[REFERENCE]
+            excerpt = st.exact_excerpt(reference, src.rate, max_excerpt_s) if exact \
+                else st.excerpt_bounds(reference, src.rate, max_excerpt_s)
+            prepared.append((phase, src, excerpt, {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}))
+    return prepared
+
+
+def _notes(notes: list[str], items: int, anchors: bool) -> list[str]:
+    """The source's warnings, then what post-screening will make of this test (too few items, no anchors)."""
+    from codecbench.listening_test.analysis import MAX_FRACTION
+
+    if items < one_slip_items(MAX_FRACTION):
+        notes.append(f"{items} test items: a single hidden reference rated below 90 is {1 / items:.0%} of "
+                     f"the items, more than the {float(MAX_FRACTION):.0%} post-screening allows, so one slip excludes "
+                     f"a listener; use at least {one_slip_items(MAX_FRACTION)} items")
+    if not anchors:
+        notes.append("no anchors (a MUSHRA-like test): post-screening skips the anchor rule")
+    return notes
 
 
 def _add_traps(prepared: list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]], count: int, rate: int,

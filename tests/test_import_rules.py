@@ -26,12 +26,12 @@ NEVER = {("metrics", "codecs"), ("codecs", "metrics")}  # the two plugin familie
 PUBLIC_API = ("codecbench", "codecbench.runner")  # `codecbench.run_benchmark`, imported lazily on first use
 
 
-def modules() -> dict[str, Path]:
+def modules(root: Path = ROOT) -> dict[str, Path]:
     """Every codecbench module name and its file."""
     found = {}
     for package, folder in FOLDERS.items():
-        for path in (ROOT / folder).rglob("*.py"):
-            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
+        for path in (root / folder).rglob("*.py"):
+            parts = list(path.relative_to(root / folder).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
             found[".".join([package, *parts])] = path
@@ -48,10 +48,10 @@ def _runtime_nodes(tree: ast.AST):
         yield from _runtime_nodes(node)
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """Module -> the codecbench modules it imports (`from codecbench import pipeline` names the module
     `codecbench.pipeline`; `from codecbench.x import name` the module `codecbench.x`)."""
-    known = modules()
+    known = modules(root)
 
     def owner(name: str) -> str:
         while name not in known:
@@ -68,7 +68,8 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])])
+                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parent, *filter(None, [base])])
                 if base.split(".")[0] != "codecbench":
                     continue
                 targets |= {f"{base}.{a.name}" if f"{base}.{a.name}" in known else owner(base) for a in node.names}
@@ -140,10 +141,20 @@ def test_metrics_and_codecs_never_import_each_other(graph):
     assert not crossing, "\n".join(crossing)
 
 
-def test_the_rules_see_imports_inside_functions_and_relative_ones():
-    """The checker itself: a function-level import and the package-relative forms are arrows too."""
+def test_the_rules_see_imports_inside_functions_and_relative_ones(tmp_path):
+    """The checker itself: function-level and package-relative imports are arrows, `TYPE_CHECKING` ones not."""
     graph = import_graph()
     assert "codecbench.runner" in graph["codecbench"]  # `__getattr__` imports it inside a function
     assert {"codecbench.task", "codecbench.resources"} <= graph["codecbench.engines.local"]
+    for folder in FOLDERS.values():
+        (tmp_path / folder).mkdir()
+    (tmp_path / "bench" / "engines").mkdir()
+    for name in ("__init__.py", "rows.py", "runner.py", "engines/__init__.py", "engines/ray.py"):
+        (tmp_path / "bench" / name).write_text("")
+    (tmp_path / "bench" / "engines" / "local.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom . import ray\nfrom ..rows import Row\n"
+        "if TYPE_CHECKING:\n    import codecbench.cli\n\n\ndef f():\n    from codecbench import runner\n")
+    assert import_graph(tmp_path)["codecbench.engines.local"] == {
+        "codecbench.engines.ray", "codecbench.rows", "codecbench.runner"}
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
