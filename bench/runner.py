@@ -111,7 +111,9 @@ class _Request:
                      if (u.id, s, *(v for v in (c, i) if v is not None)) not in done)
 
     def work(self, tasks: tuple[Task, ...]) -> Work:
-        talkers = babble_talkers(self.inputs or (), self.selection.dataset, self.selection.root, self.selection.split)
+        selection = self.selection
+        talkers = babble_talkers(self.inputs or (), selection.dataset, selection.root, selection.split,
+                                 selection.split_utterances)
         return Work(tasks, Plan(tuple(self.metrics), tuple(self.columns), self.seed, self.max_delay_s,
                                 tuple(self.channels or ()), tuple(self.inputs or ()), talkers, self.align))
 

@@ -186,10 +186,14 @@ def task_row(codec: Codec, info: CodecInfo, task: Task, audio: LoadedAudio, plan
     return coded if isinstance(coded, Row) else score_task(task, info, audio, coded, plan)
 
 
-def babble_talkers(conditions: Sequence[InputCondition], dataset: str, root: str | os.PathLike,
-                   split: str) -> tuple[Utterance, ...]:
-    """The whole split's utterances, which babble is mixed from, where a condition is babble; else none (no
-    second listing of the split)."""
+def babble_talkers(conditions: Sequence[InputCondition], dataset: str, root: str | os.PathLike, split: str,
+                   listed: Sequence[Utterance] | None = None) -> tuple[Utterance, ...]:
+    """The whole split's utterances, which babble is mixed from, where a condition is babble; else none.
+
+    Args:
+        listed: the split as the run's selection already listed it (`Selection.split_utterances`); None: list
+            it here (`mushra build`, a hand-made selection).
+    """
     if not any(c.kind == "babble" for c in conditions):
         return ()
-    return tuple(select(dataset, root, split).utterances)
+    return tuple(listed if listed is not None else select(dataset, root, split).utterances)
