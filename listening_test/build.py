@@ -382,34 +382,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     if aligned < target_lufs:
         print(f"loudness target lowered from {target_lufs:g} to {aligned:.2f} LUFS to keep every peak at or below "
               f"{st.PEAK_LIMIT_DBFS:g} dBFS", file=sys.stderr)
-    entries: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
-    by_key = {(r["item"], r["condition"]): r for r in records}
-    for phase, src, excerpt, cut in prepared:
-        stimuli, formats, served = {}, {}, {}
-        for condition, x in cut.items():
-            record = by_key[(src.item, condition)]
-            pcm, gain_db, lufs_after = st.set_loudness(x, src.rate, aligned, record["lufs_before"])
-            served[condition] = pcm / 32768.0
-            relative = f"{STIMULI_DIR}/{src.item}/{_file_stem(condition)}.wav"
-            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(staging / relative), pcm, src.rate, subtype="PCM_16")
-            record.update(file=relative, gain_db=gain_db, lufs_after=lufs_after, peak_dbfs=st.peak_dbfs(pcm / 32767.0))
-            info = sf.info(str(staging / relative))
-            formats[condition] = (info.frames, info.samplerate, info.channels)
-            stimuli[condition] = {"file": relative, **_rounded(record, ("lufs_before", "gain_db", "lufs_after",
-                                                                         "peak_dbfs")), **src.info.get(condition, {})}
-        check_trial(src.item, formats)
-        after = [stimuli[c]["lufs_after"] for c in stimuli]
-        span = max(after) - min(after)
-        for condition in stimuli:
-            by_key[(src.item, condition)].update(span_lu=span, flagged=bool(span > MAX_LOUDNESS_SPAN_LU))
-        start_s, end_s = excerpt.seconds(src.rate)
-        distance = {a: spectral_distance(served[REFERENCE], served[a], src.rate) for a in anchor_names.values()}
-        entries[phase].append({"item": src.item, "speaker": src.speaker, "source": src.source,
-                               "excerpt_s": [round(start_s, 3), round(end_s, 3)], "cut": excerpt.cut,
-                               "sample_rate": src.rate, "frames": formats[REFERENCE][0],
-                               "channels": formats[REFERENCE][2], "loudness_span_lu": round(span, 3),
-                               "anchor_distance": distance, "stimuli": stimuli})
+    entries = _write_stimuli(prepared, records, aligned, staging, list(anchor_names.values()))
     loudness = pd.DataFrame(records)[["item", "phase", "condition", "file", "lufs_before", "peak_before_dbfs",
                                       "gain_db", "lufs_after", "peak_dbfs", "span_lu", "flagged"]]
     write_csv(loudness, staging / LOUDNESS_CSV)
@@ -450,6 +423,46 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         shutil.rmtree(out)
     staging.rename(out)
     return BuildResult(out, loudness, flagged, aligned, notes, spec["anchor_distance"])
+
+
+def _write_stimuli(prepared: list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]], records: list[dict[str, Any]],
+                   aligned: float, staging: Path, anchors: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every excerpt set to the `aligned` loudness and written as 16-bit WAV under `staging`; completes each
+    loudness record (file, gain, loudness after, peak, the trial's span); returns the `test.yaml` entries per
+    phase.
+
+    Raises:
+        ValueError: a trial with more than 12 stimuli, or stimuli of different length, rate or channels.
+    """
+    entries: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
+    by_key = {(r["item"], r["condition"]): r for r in records}
+    for phase, src, excerpt, cut in prepared:
+        stimuli, formats, served = {}, {}, {}
+        for condition, x in cut.items():
+            record = by_key[(src.item, condition)]
+            pcm, gain_db, lufs_after = st.set_loudness(x, src.rate, aligned, record["lufs_before"])
+            served[condition] = pcm / 32768.0
+            relative = f"{STIMULI_DIR}/{src.item}/{_file_stem(condition)}.wav"
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(staging / relative), pcm, src.rate, subtype="PCM_16")
+            record.update(file=relative, gain_db=gain_db, lufs_after=lufs_after, peak_dbfs=st.peak_dbfs(pcm / 32767.0))
+            info = sf.info(str(staging / relative))
+            formats[condition] = (info.frames, info.samplerate, info.channels)
+            stimuli[condition] = {"file": relative, **_rounded(record, ("lufs_before", "gain_db", "lufs_after",
+                                                                         "peak_dbfs")), **src.info.get(condition, {})}
+        check_trial(src.item, formats)
+        after = [stimuli[c]["lufs_after"] for c in stimuli]
+        span = max(after) - min(after)
+        for condition in stimuli:
+            by_key[(src.item, condition)].update(span_lu=span, flagged=bool(span > MAX_LOUDNESS_SPAN_LU))
+        start_s, end_s = excerpt.seconds(src.rate)
+        distance = {a: spectral_distance(served[REFERENCE], served[a], src.rate) for a in anchors}
+        entries[phase].append({"item": src.item, "speaker": src.speaker, "source": src.source,
+                               "excerpt_s": [round(start_s, 3), round(end_s, 3)], "cut": excerpt.cut,
+                               "sample_rate": src.rate, "frames": formats[REFERENCE][0],
+                               "channels": formats[REFERENCE][2], "loudness_span_lu": round(span, 3),
+                               "anchor_distance": distance, "stimuli": stimuli})
+    return entries
 
 
 def _excerpts(items: list[ItemSource], training: list[ItemSource], max_excerpt_s: float, exact: bool
