@@ -242,3 +242,16 @@ def align(reference: np.ndarray, degraded: np.ndarray, delay: int) -> tuple[np.n
         reference = reference[-delay:]
     n = min(len(reference), len(degraded))
     return reference[:n], degraded[:n]
+
+
+def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.ndarray:
+    """Undo `delay` as `align` does (a delayed signal loses its first samples, an early one is padded with
+    zeros) and fit `length` samples: a decode placed on the reference's timeline (MUSHRA stimuli)."""
+    from codecbench.audio import fit_length
+
+    if delay > 0:
+        degraded = degraded[delay:]
+    elif delay < 0:
+        degraded = np.concatenate([np.zeros(-delay, dtype=degraded.dtype), degraded])
+    return fit_length(degraded, length)
+

@@ -8,10 +8,9 @@ all call these two functions, so a number means the same thing wherever it is pr
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,11 +19,11 @@ from codecbench.alignment import DEFAULT_ALIGN, Delay, align, delay_rule
 from codecbench.audio import LoadedAudio, resample
 from codecbench.codecs import Codec, Encoded
 from codecbench.metrics import evaluate
-from codecbench.rows import CLEAN, reserved_columns
+from codecbench.rows import CLEAN, E2E_SUFFIX, reserved_columns
+from codecbench.seeds import decode_seeds
 
 WORKING_RATE = 16000  # every input is read, and every decode scored, at this rate
 MAX_DELAY_S = 0.25  # the largest codec delay the delay estimators search
-E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 
 
 class CodingError(RuntimeError):
@@ -45,6 +44,19 @@ class Channel(Protocol):
 
     def transmit(self, codec: Codec, encoded: Encoded) -> tuple[Encoded, dict[str, float | str]]:
         """The packets as received (lost, concealed or bit-flipped) and the row's channel columns."""
+
+
+class Source(Protocol):
+    """What the talker becomes before the encoder (noise, reverberation): `codecbench.channel.inputs.Degradation`.
+
+    Attributes:
+        name: the row's `input` column, e.g. `babble@0dB`.
+    """
+
+    name: str
+
+    def degrade(self, clean: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The codec's input (the same length; `clean` itself for a clean condition)."""
 
 
 @dataclass(frozen=True)
@@ -118,22 +130,6 @@ class Scored:
         return self.delay.samples
 
 
-def derive_seed(run_seed: int, *parts: str) -> int:
-    """A stable 31-bit seed from a seed and identifiers (utterance id, spec, decode number)."""
-    text = "|".join([str(run_seed), *parts])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
-def utterance_seed(run_seed: int, utterance: str, spec: str) -> int:
-    """The seed `code` gets for one (utterance, spec) of a run: reruns, resumes and `mushra build` agree."""
-    return derive_seed(run_seed, utterance, spec)
-
-
-def decode_seeds(seed: int, count: int) -> list[int]:
-    """The decoder seeds of `count` decodes: `seed` itself, then one derived from it per further decode."""
-    return [seed, *(derive_seed(seed, str(k)) for k in range(1, count))]
-
-
 def max_lag(sample_rate: int = WORKING_RATE, max_delay_s: float = MAX_DELAY_S) -> int:
     """The cross-correlation search range in samples at `sample_rate`."""
     return int(round(max_delay_s * sample_rate))
@@ -164,22 +160,28 @@ def _check_clash(stage: str, what: str, names: Sequence[str], taken: set[str]) -
 
 
 def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = None,
-         clean: np.ndarray | None = None) -> Coded:
-    """Resample to the codec's rate, encode once, send the bytes through `channel`, decode once per
+         source: Source | None = None) -> Coded:
+    """Apply the input condition (`source`), resample to the codec's rate, encode once, send the bytes through `channel`, decode once per
     decoder seed (`codec.reseed` first; `seeds=K` of stochastic codecs gives K) and resample back.
 
     Args:
         codec: a loaded codec.
         audio: the input, mono, at its `sample_rate` (the working rate in a run).
-        seed: the utterance's seed (`utterance_seed`); further decodes derive theirs from it.
+        seed: the utterance's seed (`seeds.utterance_seed`); further decodes derive theirs from it.
         channel: the transmission between encoder and decoder (None: lossless).
-        clean: the clean talker of a degraded `audio` (same rate; see `Coded.clean`).
+        source: the input condition applied to `audio` before the encoder (None: a run without input
+            conditions; with one, even a clean one, `Coded.clean` holds the talker and `score` scores `_e2e` too).
 
     Raises:
         CodingError: a stage failed, a decode is empty or not finite, or the codec's own columns clash
             with the row's columns; the message names the stage.
     """
     taken = reserved_columns()
+    clean = None
+    if source is not None:
+        clean = audio.samples
+        degraded, _ = timed_stage("input", lambda x: source.degrade(x, audio.sample_rate), clean)
+        audio = replace(audio, samples=degraded)
     resampled = resample(audio.samples, audio.sample_rate, codec.sample_rate)
     encoded, encode_s = timed_stage("encode", codec.encode, resampled)
     _check_clash("encode", "extra columns", list(encoded.columns), taken)

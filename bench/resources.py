@@ -1,5 +1,5 @@
-"""Shared infrastructure: availability checks, the user cache, file hashing, package versions and the one
-lookup order for weights and data.
+"""Shared infrastructure: availability checks, torch's thread settings, the user cache, file hashing, package
+versions and the one lookup order for weights and data.
 
 Every model file and dataset is found through `locate()`, in this order:
 
@@ -25,6 +25,8 @@ import os
 import platform
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -62,6 +64,59 @@ class Availability:
             except ImportError as exc:
                 return cls(False, f"{module} is not installed ({exc}); pip install {install}")
         return cls(True)
+
+
+DEFAULT_THREADS = 1
+"""torch's intra-op threads for the torch codecs on every engine, unless the run asks for others (`--threads`).
+
+A torch codec's output can change in its last float bits with the thread count (reductions split per thread),
+so every engine applies the same count: in this process (local engine), in each Ray actor, whatever this
+process or the actor's host would choose by itself. One thread gives the same numbers on every machine and
+fits Ray's one CPU per actor; a run's count is in run.json (`invocations[].torch_threads`,
+and `environment.torch_threads`)."""
+
+
+def checked_threads(threads: int) -> int:
+    """`threads`, checked.
+
+    Raises:
+        ValueError: fewer than one thread.
+    """
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, not {threads}")
+    return threads
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to `threads` within the block (nothing where torch is not installed)."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Set torch's intra-op threads for this process (None: torch's choice; without torch: nothing to set).
+
+    Raises:
+        ValueError: fewer than one thread.
+    """
+    if threads is None:
+        return
+    checked_threads(threads)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
 
 
 def package_versions(*extra: str) -> dict[str, str]:
@@ -221,6 +276,36 @@ def hub_unavailable_reason(resource: Resource) -> str:
     if constants.HF_HUB_OFFLINE:
         return "HF_HUB_OFFLINE is set"
     return unreachable_reason(constants.ENDPOINT or HUB_ENDPOINT)
+
+
+@dataclass(frozen=True)
+class Obtainable:
+    """Whether a resource can be had now, found without fetching anything (`obtainable`).
+
+    Args:
+        located: where `locate` found it (None: nowhere here).
+        error: an explicit path or environment variable that does not hold it (never skipped silently).
+        unreachable: why its official download cannot run now ('' where it can, or where it was found).
+    """
+
+    located: Located | None = None
+    error: str = ""
+    unreachable: str = ""
+
+
+def obtainable(resource: Resource, explicit: str | Path | None = None, download_url: str | None = None) -> Obtainable:
+    """The one rule for weights of codecs and metrics: found locally in `locate`'s order, else downloadable when
+    its source answers now (the Hugging Face hub for a hub resource, else `download_url`). Never downloads."""
+    try:
+        found = locate(resource, explicit)
+    except FileNotFoundError as exc:
+        return Obtainable(error=str(exc))
+    if found is not None:
+        return Obtainable(found)
+    if resource.hub_repo:
+        return Obtainable(unreachable=hub_unavailable_reason(resource))
+    assert download_url is not None, f"{resource.name} has no hub repository: pass its download_url"
+    return Obtainable(unreachable=unreachable_reason(download_url))
 
 
 def download_from_hub(resource: Resource) -> Path:

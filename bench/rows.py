@@ -24,6 +24,7 @@ CONDITIONS = ("channel", "input")  # the condition columns, in column order (`co
 CLEAN = "clean"  # a condition column's value for an unaltered channel or input
 SYSTEM_SEPARATOR = " · "  # between a spec and its conditions in `system_label`
 SEED_STD_SUFFIX = "_seed_std"
+E2E_SUFFIX = "_e2e"  # metric columns scored against the clean talker when the codec's input was degraded
 N_SEEDS = "n_seeds"
 NAN = float("nan")
 
@@ -83,11 +84,6 @@ class Row:
     delay_flag: str = ""
     extra: Mapping[str, float | str] = field(default_factory=dict)
 
-    @property
-    def key(self) -> tuple[str, ...]:
-        """What identifies the row within a run: utterance, spec and the condition values."""
-        return (self.utterance, self.spec, *self.conditions.values())
-
     def record(self) -> dict[str, object]:
         """The row as one flat mapping in column order (what the journal stores and the tables hold)."""
         flat: dict[str, object] = {name: getattr(self, name) for name in LEADING_COLUMNS}
@@ -122,7 +118,7 @@ def system_labels(table: Any) -> list[str]:
 
 
 def record_key(record: Mapping[str, object], conditions: Iterable[str] = ()) -> tuple[str, ...]:
-    """`Row.key` of a stored record."""
+    """What identifies a stored record within a run: utterance, spec and the condition values."""
     return (str(record["utterance"]), str(record["spec"]), *(str(record[c]) for c in conditions))
 
 

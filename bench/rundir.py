@@ -178,6 +178,21 @@ class RunDir:
         path = self.path / MANIFEST
         return read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
 
+    def read_rows(self, *needed: str) -> pd.DataFrame:
+        """The table of a finished run (`utterances.parquet`, as `write_tables` wrote it).
+
+        Args:
+            needed: further files the caller reads (e.g. `MANIFEST`); `run.json` is always needed.
+
+        Raises:
+            FileNotFoundError: the folder holds no finished run (the message names the missing file).
+        """
+        for name in (PARQUET, RUN_JSON, *needed):
+            if not (self.path / name).is_file():
+                raise FileNotFoundError(f"{self.path} is not a finished codecbench run: {name} is missing "
+                                        "(make one with `codecbench run --out DIR`)")
+        return pd.read_parquet(self.path / PARQUET)
+
     def resumed_manifest(self, previous: RunInfo, request: RunInfo, files: pd.DataFrame,
                          check: Callable[[pd.DataFrame, pd.DataFrame, Path], pd.DataFrame]) -> pd.DataFrame:
         """The manifest of a resume: `request` must continue `previous` and `check` the stored manifest against

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,16 +22,18 @@ import pandas as pd
 from codecbench import pipeline
 from codecbench.alignment import ALIGN_MODES, DEFAULT_ALIGN
 from codecbench.channel import ChannelCondition
-from codecbench.channel.inputs import InputCondition, babble_talkers
+from codecbench.channel.inputs import InputCondition
 from codecbench.codecs import CodecSpec, parse_spec
 from codecbench.datasets import Selection
-from codecbench.engines import Engine, LocalEngine, Plan, Task, Work
+from codecbench.engines import Engine, LocalEngine, Work
 from codecbench.metrics import metric_availability, metric_columns, metric_metadata
 from codecbench.provenance import manifest, table_digest
 from codecbench.resources import environment, package_versions
+from codecbench.rows import E2E_SUFFIX
 from codecbench.rundir import RunDir, RunFolderError, RunInfo, check_manifest
 from codecbench.stats import DEFAULT
 from codecbench.summary import format_summary, summarize
+from codecbench.task import Plan, Task, babble_talkers
 
 
 @dataclass
@@ -45,23 +48,6 @@ class RunResult:
 
     def summary_text(self) -> str:
         return format_summary(self.summary, self.metric_columns)
-
-
-def set_torch_threads(threads: int | None) -> None:
-    """Set torch's intra-op threads for the neural codecs (None: torch's choice; without torch: nothing to set).
-
-    Raises:
-        ValueError: fewer than one thread.
-    """
-    if threads is None:
-        return
-    if threads < 1:
-        raise ValueError(f"--threads must be at least 1, not {threads}")
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
 
 
 def _now() -> str:
@@ -84,10 +70,136 @@ def _request_info(selection: Selection, specs: list[str], metrics: list[str], se
         environment=invocation["environment"], invocations=[invocation])
 
 
-def _tasks(utterance: Any, spec: str, channels: list[str] | None, inputs: list[str] | None) -> list[Task]:
-    """The tasks of one (utterance, spec): one per channel condition x input condition (a None list: no such
-    column)."""
-    return [Task(utterance, spec, c, i) for c in channels or [None] for i in inputs or [None]]
+@dataclass
+class _Request:
+    """One invocation of `run_benchmark`, checked: what it asks for, and the run folder it writes."""
+
+    selection: Selection
+    parsed: list[CodecSpec]
+    specs: list[str]
+    metrics: list[str]
+    columns: list[str]
+    channels: list[ChannelCondition] | None
+    inputs: list[InputCondition] | None
+    seed: int
+    max_delay_s: float
+    align: str
+    rundir: RunDir
+
+    @property
+    def channel_names(self) -> list[str] | None:
+        return None if self.channels is None else [c.name for c in self.channels]
+
+    @property
+    def input_names(self) -> list[str] | None:
+        return None if self.inputs is None else [c.name for c in self.inputs]
+
+    @property
+    def conditions(self) -> list[str]:
+        """The run's condition columns."""
+        return [name for name, given in (("channel", self.channels), ("input", self.inputs)) if given is not None]
+
+    def info(self, invocation: dict[str, Any]) -> RunInfo:
+        """This invocation as a run of its own (codecs are added once the engine loaded them)."""
+        return _request_info(self.selection, self.specs, self.metrics, self.seed, self.max_delay_s, self.align,
+                             invocation, self.channel_names, self.input_names)
+
+    def tasks(self, loaded: Iterable[str], done: set[tuple[str, ...]]) -> tuple[Task, ...]:
+        """Every (utterance, loaded spec[, channel][, input]) not yet `done`, grouped by utterance."""
+        return tuple(Task(u, s, c, i) for u in self.selection.utterances for s in self.specs if s in loaded
+                     for c in self.channel_names or [None] for i in self.input_names or [None]
+                     if (u.id, s, *(v for v in (c, i) if v is not None)) not in done)
+
+    def work(self, tasks: tuple[Task, ...]) -> Work:
+        selection = self.selection
+        talkers = babble_talkers(self.inputs or (), selection.dataset, selection.root, selection.split,
+                                 selection.split_utterances)
+        return Work(tasks, Plan(tuple(self.metrics), tuple(self.columns), self.seed, self.max_delay_s,
+                                tuple(self.channels or ()), tuple(self.inputs or ()), talkers, self.align))
+
+
+def _invocation(request: _Request, engine: Engine, workers: int, device: str, command: list[str] | None
+                ) -> dict[str, Any]:
+    """What run.json records of this call."""
+    return {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
+            "resumed": False, "engine": engine.name, "workers": workers, "device": device,
+            "torch_threads": engine.threads, "specs": request.specs,
+            "utterances": len(request.selection.utterances), "versions": package_versions(),
+            "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
+
+
+def _prepare(request: _Request, engine: Engine, invocation: dict[str, Any], resume: bool, overwrite: bool
+             ) -> tuple[RunInfo, Work]:
+    """Under the run folder's lock: check a resume, load the codecs, find what is left to do and write the
+    manifest and run.json before any row.
+
+    Raises:
+        RunFolderError: the run folder cannot be resumed as asked (inputs or weights changed).
+    """
+    rundir, selection = request.rundir, request.selection
+    files = manifest(selection)
+    new = request.info(invocation)
+    previous = rundir.read_info() if resume else None
+    if previous is not None:
+        files = rundir.resumed_manifest(previous, new, files, check_manifest)
+    loaded, skipped = engine.load(request.parsed)
+    new.codecs, new.skipped = {s: i.description for s, i in loaded.items()}, skipped
+    invocation["codecs"] = {s: i.description["provenance"] for s, i in loaded.items()}
+    if overwrite:
+        rundir.clear()
+    tail = rundir.repair()
+    if tail is not None:
+        print(f"{rundir.path}: cut a torn journal tail ({tail.describe()}); its row is coded again", file=sys.stderr)
+    done = rundir.completed(request.conditions)
+    tasks = request.tasks(loaded, done)
+    invocation["todo"] = len(tasks)
+    info = new
+    if previous is not None:
+        changed = previous.weights_changes(new, {t.spec for t in tasks})
+        if changed:
+            raise RunFolderError(f"the weights of {changed} differ from those the run in {rundir.path} used (see "
+                                 "run.json codecs ... sha256): use a new --out")
+        info = previous.merged(new, {key[1] for key in done})
+    info.dataset = {"name": selection.dataset, "root": str(selection.root), "split": selection.split,
+                    "utterances": len(files), "manifest_sha256": table_digest(files)}
+    rundir.write_manifest(files)
+    rundir.write_info(info)
+    _announce(skipped, new.unavailable_metrics)
+    return info, request.work(tasks)
+
+
+def _announce(skipped: dict[str, str], unavailable_metrics: dict[str, str]) -> None:
+    """What the run leaves out, on stderr."""
+    for spec, reason in skipped.items():
+        print(f"skipping {spec}: unavailable: {reason}", file=sys.stderr)
+    for name, reason in unavailable_metrics.items():
+        print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
+              file=sys.stderr)
+
+
+def _work(request: _Request, engine: Engine, work: Work, progress: bool) -> None:
+    """Let the engine do the work, journaling every row; on Ctrl-C write the tables of what is done, then re-raise."""
+    rundir = request.rundir
+    try:
+        engine.run(work, rundir.append, progress)
+    except KeyboardInterrupt:
+        rundir.write_tables(request.columns, request.conditions)
+        print(f"\ninterrupted: {len(rundir.completed(request.conditions))} rows are stored in {rundir.path}; rerun with "
+              "--resume to finish the rest", file=sys.stderr)
+        raise
+
+
+def _finish(request: _Request, info: RunInfo) -> RunResult:
+    """The tables, the summary and the finished run.json."""
+    rundir, conditions = request.rundir, request.conditions
+    rows = rundir.write_tables(request.columns, conditions)
+    listed = {"channel": request.channel_names, "input": request.input_names}
+    summary = summarize(rows, request.columns, info.skipped, order=info.config["specs"],
+                        conditions={c: listed[c] for c in conditions})
+    rundir.write_summary(summary)
+    info.invocations[-1]["finished"] = _now()
+    rundir.write_info(info)
+    return RunResult(rundir.path, rows, summary, request.columns, info.skipped)
 
 
 def run_benchmark(
@@ -121,7 +233,7 @@ def run_benchmark(
             its utterances and specs, or a superset of them).
         overwrite: discard a previous run in `out`.
         seed: run seed; stochastic codecs get a seed derived from it, the utterance id and the spec
-            (`pipeline.utterance_seed`).
+            (`seeds.utterance_seed`).
         device: where the local engine runs codecs (`cpu`, `cuda`).
         max_delay_s: the largest codec delay searched by the alignment.
         progress: show a tqdm bar.
@@ -141,75 +253,17 @@ def run_benchmark(
     """
     if align not in ALIGN_MODES:
         raise ValueError(f"unknown --align {align!r}; select one of {list(ALIGN_MODES)}")
-    out = Path(out)
     parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
-    spec_names = list(dict.fromkeys(str(s) for s in parsed))
     columns = metric_columns(metrics)
     if inputs is not None:
-        columns += [c + pipeline.E2E_SUFFIX for c in columns]
+        columns += [c + E2E_SUFFIX for c in columns]
+    request = _Request(selection, parsed, list(dict.fromkeys(str(s) for s in parsed)), metrics, columns, channels,
+                       inputs, seed, max_delay_s, align, RunDir(out))
     engine = engine or LocalEngine(workers, device)
-    rundir = RunDir(out)
-    rundir.check_reusable(resume, overwrite)
+    request.rundir.check_reusable(resume, overwrite)
     engine.start()  # a cluster that cannot be joined fails here, before the run folder exists
-    invocation = {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
-                  "resumed": False, "engine": engine.name, "workers": workers, "device": device,
-                  "torch_threads": engine.threads, "specs": spec_names,
-                  "utterances": len(selection.utterances), "versions": package_versions(),
-                  "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
-    channel_names = None if channels is None else [c.name for c in channels]
-    input_names = None if inputs is None else [c.name for c in inputs]
-    conditions = [name for name, given in (("channel", channels), ("input", inputs)) if given is not None]
-    request = _request_info(selection, spec_names, metrics, seed, max_delay_s, align, invocation, channel_names,
-                            input_names)
-    with rundir.lock():
-        files = manifest(selection)
-        previous = rundir.read_info() if resume else None
-        if previous is not None:
-            files = rundir.resumed_manifest(previous, request, files, check_manifest)
-        loaded, skipped = engine.load(parsed)
-        request.codecs, request.skipped = {s: i.description for s, i in loaded.items()}, skipped
-        request.invocations[-1]["codecs"] = {s: i.description["provenance"] for s, i in loaded.items()}
-        if overwrite:
-            rundir.clear()
-        tail = rundir.repair()
-        if tail is not None:
-            print(f"{out}: cut a torn journal tail ({tail.describe()}); its row is coded again", file=sys.stderr)
-        done = rundir.completed(conditions)
-        tasks = tuple(task for u in selection.utterances for s in spec_names if s in loaded
-                      for task in _tasks(u, s, channel_names, input_names) if (u.id, s, *task.conditions.values()) not in done)
-        request.invocations[-1]["todo"] = len(tasks)
-        info = request
-        if previous is not None:
-            changed = previous.weights_changes(request, {t.spec for t in tasks})
-            if changed:
-                raise RunFolderError(f"the weights of {changed} differ from those the run in {out} used (see run.json "
-                                     "codecs ... sha256): use a new --out")
-            info = previous.merged(request, {key[1] for key in done})
-        info.dataset = {"name": selection.dataset, "root": str(selection.root), "split": selection.split,
-                        "utterances": len(files), "manifest_sha256": table_digest(files)}
-        rundir.write_manifest(files)
-        rundir.write_info(info)
-        for spec, reason in skipped.items():
-            print(f"skipping {spec}: unavailable: {reason}", file=sys.stderr)
-        for name, reason in request.unavailable_metrics.items():
-            print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
-                  file=sys.stderr)
-
-        talkers = babble_talkers(inputs or (), selection.dataset, selection.root, selection.split)
-        work = Work(tasks, Plan(tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
-                                tuple(inputs or ()), talkers, align))
-        try:
-            engine.run(work, rundir.append, progress)
-        except KeyboardInterrupt:
-            rundir.write_tables(columns, conditions)
-            print(f"\ninterrupted: {len(rundir.completed(conditions))} rows are stored in {out}; rerun with --resume to "
-                  "finish the rest", file=sys.stderr)
-            raise
-        rows = rundir.write_tables(columns, conditions)
-        listed = {"channel": channel_names, "input": input_names}
-        summary = summarize(rows, columns, info.skipped, order=info.config["specs"],
-                            conditions={c: listed[c] for c in conditions})
-        rundir.write_summary(summary)
-        info.invocations[-1]["finished"] = _now()
-        rundir.write_info(info)
-    return RunResult(out, rows, summary, columns, info.skipped)
+    invocation = _invocation(request, engine, workers, device, command)
+    with request.rundir.lock():
+        info, work = _prepare(request, engine, invocation, resume, overwrite)
+        _work(request, engine, work, progress)
+        return _finish(request, info)

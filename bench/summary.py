@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from codecbench.codecs.spec import parse_spec
 from codecbench.metrics.base import REFERENCE_PREFIX
 from codecbench.rows import CONDITIONS, SEED_STD_SUFFIX
 from codecbench.stats import DEFAULT, CiMethod
 from codecbench.stats import summarize as summarize_groups
 
+ROBUSTNESS_COLUMNS = ("pesq_wb", "plcmos", "stoi")  # a robustness analysis's default: PLCMOS was made for packet loss
 PRIMARY_COLUMNS = ("pesq_wb", "stoi", "estoi", "visqol", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
 
 
@@ -24,6 +26,12 @@ def metric_order(columns: list[str]) -> list[str]:
     primary = [c for c in PRIMARY_COLUMNS if c in columns]
     reference = [c for c in columns if c.startswith(REFERENCE_PREFIX)]
     return primary + [c for c in columns if c not in primary and c not in reference] + reference
+
+
+def robustness_metrics(columns: list[str]) -> list[str]:
+    """The metrics a robustness analysis shows unless asked for others: of `ROBUSTNESS_COLUMNS`, those in
+    `columns` (PESQ-WB where none is)."""
+    return [c for c in ROBUSTNESS_COLUMNS if c in columns] or [ROBUSTNESS_COLUMNS[0]]
 
 
 def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, str] | None = None,
@@ -58,7 +66,7 @@ def summarize(rows: pd.DataFrame, metric_columns: list[str], skipped: dict[str, 
         record.update(ci=method.label, skipped="")
         records.append(record)
     for spec, reason in (skipped or {}).items():
-        records.append({"spec": spec, "codec": spec.split("@")[0].split(":")[0], "n": 0, "n_errors": 0,
+        records.append({"spec": spec, "codec": parse_spec(spec).name, "n": 0, "n_errors": 0,
                         "ci": method.label, "skipped": reason})
     return pd.DataFrame(records)
 

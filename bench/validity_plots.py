@@ -4,10 +4,19 @@ the metrics' agreement with its 95 % CI."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from codecbench.validity import CORRELATIONS, LEVELS, Column, Validity
+from codecbench.stats import CORRELATIONS
+
+if TYPE_CHECKING:  # the plots draw what `codecbench.validity` measured; it calls them (no import back)
+    from codecbench.validity import Column, Validity
+
+
+def _levels(validity: Validity) -> list[str]:
+    """The levels measured (`codecbench.validity.LEVELS`), in the table's order."""
+    return list(dict.fromkeys(validity.table["level"]))
 
 
 def plot_scatter(validity: Validity, columns: list[Column], path: Path) -> None:
@@ -32,7 +41,7 @@ def plot_scatter(validity: Validity, columns: list[Column], path: Path) -> None:
             ax.scatter(mine[column.name], mine["mean_rating"], s=10, alpha=0.5, color=colour)
             ax.scatter(mine[column.name].mean(), mine["mean_rating"].mean(), s=70, color=colour, edgecolor="black",
                        label=condition)
-        rho = [table.loc[(column.name, level, "spearman"), "agreement"] for level in LEVELS]
+        rho = [table.loc[(column.name, level, "spearman"), "agreement"] for level in _levels(validity)]
         ax.set_title(f"{column.name}: ρ cond {rho[0]:.2f}, stim {rho[1]:.2f}", fontsize=9)
         ax.set_xlabel(column.name + ("" if column.higher_is_better else " (lower is better)"), fontsize=8)
         ax.set_ylabel("mean rating", fontsize=8)
@@ -54,10 +63,10 @@ def plot_ranking(validity: Validity, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = validity.ranking["metric"].tolist()
-    fig, axes = plt.subplots(1, len(LEVELS), figsize=(5.5 * len(LEVELS), 0.45 * len(order) + 1.5), sharey=True)
+    order, levels = validity.ranking["metric"].tolist(), _levels(validity)
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.5 * len(levels), 0.45 * len(order) + 1.5), sharey=True)
     y = np.arange(len(order))[::-1]
-    for ax, level in zip(axes, LEVELS):
+    for ax, level in zip(axes, levels):
         for j, kind in enumerate(CORRELATIONS):
             rows = validity.table[(validity.table["level"] == level) & (validity.table["correlation"] == kind)]
             rows = rows.set_index("metric").reindex(order)

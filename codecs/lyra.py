@@ -14,7 +14,7 @@ from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encode
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption
 from codecbench.datasets.download import download
-from codecbench.resources import Resource, cache_dir, locate, unreachable_reason
+from codecbench.resources import Resource, cache_dir, locate, obtainable
 from codecbench.stages import stage
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz: one packet
@@ -122,16 +122,12 @@ class LyraCodec(WeightsOption, Codec):
 
     @classmethod
     def weights_availability(cls, weights: str | None) -> Availability:
-        try:
-            found = find_weights(weights)
-        except FileNotFoundError as exc:
-            return Availability(False, str(exc))
-        if found is not None:
-            return Availability(True)
-        unreachable = unreachable_reason(SOURCE_URL)
-        if unreachable:
+        status = obtainable(WEIGHTS, weights, SOURCE_URL)
+        if status.error or status.located is not None:
+            return Availability(not status.error, status.error)
+        if status.unreachable:
             return Availability(False, f"no Lyra v2 weights in {WEIGHTS.looked_in()} (set ${WEIGHTS_ENV} or "
-                                       f"weights=DIR) and the download source {unreachable}")
+                                       f"weights=DIR) and the download source {status.unreachable}")
         return Availability(True, f"weights download on first use into {cache_dir() / WEIGHTS.cache_path}")
 
     def provenance(self) -> dict[str, Any]:

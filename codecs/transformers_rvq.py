@@ -19,7 +19,7 @@ from codecbench.audio import fit_length
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, Framing
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption
-from codecbench.resources import Located, Resource, download_from_hub, file_digest, hub_unavailable_reason, locate
+from codecbench.resources import Located, Resource, download_from_hub, file_digest, locate, obtainable
 from codecbench.stages import stage
 
 if TYPE_CHECKING:
@@ -128,16 +128,13 @@ class TransformersRVQCodec(WeightsOption, Codec):
 
     @classmethod
     def weights_availability(cls, weights: str | None) -> Availability:
-        try:
-            if cls.local_weights(weights) is not None:
-                return Availability(True)
-        except FileNotFoundError as exc:
-            return Availability(False, str(exc))
         resource = cls.weights_resource()
-        unavailable = hub_unavailable_reason(resource)
-        if unavailable:
+        status = obtainable(resource, weights)
+        if status.error or status.located is not None:
+            return Availability(not status.error, status.error)
+        if status.unreachable:
             return Availability(False, f"{resource.name}: none in {resource.looked_in()} (or weights=DIR); "
-                                       f"no download: {unavailable}")
+                                       f"no download: {status.unreachable}")
         return Availability(True, f"{cls.repo_id} downloads from the Hugging Face hub on first use")
 
     def provenance(self) -> dict[str, Any]:

@@ -102,7 +102,8 @@ def player_texts(test: Any) -> dict[str, Any]:
 
 
 def listener_app(store: MushraStore, concurrency: int):
-    """The listener-facing Gradio Blocks."""
+    """The listener-facing Gradio Blocks (one long function: Gradio binds every component and event inside one
+    `with gr.Blocks()` block)."""
     test = store.test
     texts, labels = test.texts, test.texts["labels"]
     listening_s = sum(test.duration_s(e.item) for e in test.items + test.training) * len(test.conditions)
@@ -188,7 +189,8 @@ def listener_app(store: MushraStore, concurrency: int):
 
 def admin_app(store: MushraStore):
     """The admin Gradio Blocks: progress, time and screening per listener (refreshed every `ADMIN_REFRESH_S`),
-    means per condition of the kept listeners, a lost personal link looked up, loudness report, export.
+    means per condition of the kept listeners, a lost personal link looked up, loudness report, export (one long
+    function: Gradio binds every component and event inside one `with gr.Blocks()` block).
 
     The export event returns the CSV files as text into hidden textboxes, and each Save button turns one into
     a download in the browser.

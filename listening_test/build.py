@@ -20,7 +20,7 @@ import json
 import math
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -31,7 +31,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from codecbench.alignment import DEFAULT_ALIGN
+from codecbench.alignment import DEFAULT_ALIGN, on_reference_timeline
 from codecbench.listening_test import stimuli as st
 from codecbench.listening_test import traps
 from codecbench.listening_test.anchors import Anchors, make_anchor, spectral_distance
@@ -40,10 +40,10 @@ from codecbench.listening_test.selection import find_speakers_txt, pick_balanced
 from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
                                                write_checksums)
 from codecbench.rows import CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
-from codecbench.safecsv import read_csv, write_csv
+from codecbench.safecsv import write_csv
 
 if TYPE_CHECKING:
-    from codecbench.engines.base import Plan, Task
+    from codecbench.task import Plan, Task
 
 DEFAULT_ITEMS = 10
 MIN_ITEMS = 5
@@ -138,17 +138,6 @@ def check_trial(item: str, formats: dict[str, tuple[int, int, int]]) -> None:
         raise ValueError(f"item {item}: stimuli differ in length, rate or channels ({shown})")
 
 
-def on_reference_timeline(degraded: np.ndarray, delay: int, length: int) -> np.ndarray:
-    """Undo a codec delay (`codecbench.pipeline.delay_of`) and fit `length` samples."""
-    from codecbench.audio import fit_length
-
-    if delay > 0:
-        degraded = degraded[delay:]
-    elif delay < 0:
-        degraded = np.concatenate([np.zeros(-delay, dtype=degraded.dtype), degraded])
-    return fit_length(degraded, length)
-
-
 def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, seed: int,
               min_duration_s: float = 3.0, device: str = "cpu", progress: bool = True,
               anchors: Anchors = Anchors(), align: str | None = None) -> tuple[list[ItemSource], dict[str, Any]]:
@@ -157,7 +146,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     In a run with channel or input conditions (`codecbench run --channel/--input`) a condition of the test is a
     spec under a set of conditions, named by its `codecbench.rows.system_label` (`opus@6` is the clean channel and
     input, `opus@6 · loss@10%` the same codec under 10 % loss); its stimuli are re-coded under those conditions
-    with the run's seed (`engines.base.Plan.code`, as the run did), so they lose the run's packets.
+    with the run's seed (`task.Plan.code`, as the run did), so they lose the run's packets.
 
     Args:
         run_dir: the run directory (`run.json`, `manifest.csv`, `utterances.parquet`).
@@ -181,16 +170,15 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     from codecbench.audio import load_audio
     from codecbench.codecs import CodecUnavailable, load_codec
     from codecbench.datasets import Utterance
-    from codecbench.engines.base import Task
+    from codecbench.task import Task
     from codecbench.resources import file_digest
+    from codecbench.rundir import MANIFEST, RunDir
 
     run_dir = Path(run_dir)
-    for name in ("run.json", "manifest.csv", "utterances.parquet"):
-        if not (run_dir / name).exists():
-            raise FileNotFoundError(f"{run_dir / name} not found: pass the --out folder of a finished `codecbench run`")
-    run = json.loads((run_dir / "run.json").read_text())
+    folder = RunDir(run_dir)
+    rows = folder.read_rows(MANIFEST)
+    run = asdict(folder.read_info())
     config = run["config"]
-    rows = pd.read_parquet(run_dir / "utterances.parquet")
     rows["system"] = system_labels(rows)
     ran = run_systems([s for s in config["specs"] if s not in run.get("skipped", {})],
                       {c: config.get(f"{c}s") or [] for c in CONDITIONS if c in rows})
@@ -207,7 +195,7 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["system"].isin(systems)]
     complete = ok.groupby("utterance")["system"].nunique()
     usable = set(complete[complete == len(systems)].index)
-    manifest = read_csv(run_dir / "manifest.csv", dtype=str).set_index("utterance")
+    manifest = folder.read_manifest().set_index("utterance")
     candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
     if len(candidates) < count:
         raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
@@ -252,8 +240,8 @@ def _run_plan(run: dict[str, Any], tested_inputs: set[str], align: str | None = 
     """How the run coded its tasks (seed, delay search, channel and input conditions), without metrics; the split's
     utterances (babble's talkers) are listed only where a tested input condition is babble."""
     from codecbench.channel import parse_channels
-    from codecbench.channel.inputs import babble_talkers, parse_inputs
-    from codecbench.engines.base import Plan
+    from codecbench.channel.inputs import parse_inputs
+    from codecbench.task import Plan, babble_talkers
 
     config, dataset = run["config"], run.get("dataset", {})
     inputs = tuple(parse_inputs(config.get("inputs") or []))
@@ -382,24 +370,11 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
 
     out = Path(out)
     staging = _prepare_out(out, overwrite)
-    prepared = []  # (phase, source, excerpt, {condition: excerpt signal})
-    for phase, group in (("training", training), ("test", items)):
-        for src in group:
-            reference = src.signals[REFERENCE]
-            excerpt = st.exact_excerpt(reference, src.rate, max_excerpt_s) if protocol.exact_excerpt \
-                else st.excerpt_bounds(reference, src.rate, max_excerpt_s)
-            cut = {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}
-            prepared.append((phase, src, excerpt, cut))
+    prepared = _excerpts(items, training, max_excerpt_s, protocol.exact_excerpt)
     rate = min((src.rate for _, src, _, _ in prepared), default=16000)
     trapped = _add_traps(prepared, protocol.traps, rate, int(source.get("seed", 0)))
     anchor_names = protocol.anchors.names(rate)
-    notes = list(source.pop("warnings", []))
-    if len(items) < one_slip_items(MAX_FRACTION):
-        notes.append(f"{len(items)} test items: a single hidden reference rated below 90 is {1 / len(items):.0%} of "
-                     f"the items, more than the {float(MAX_FRACTION):.0%} post-screening allows, so one slip excludes "
-                     f"a listener; use at least {one_slip_items(MAX_FRACTION)} items")
-    if not anchor_names:
-        notes.append("no anchors (a MUSHRA-like test): post-screening skips the anchor rule")
+    notes = _notes(list(source.pop("warnings", [])), len(items), bool(anchor_names))
     records = [{"item": src.item, "phase": phase, "condition": c, "lufs_before": st.integrated_loudness(x, src.rate),
                 "peak_before_dbfs": st.peak_dbfs(x)} for phase, src, _, cut in prepared for c, x in cut.items()]
     aligned = st.alignment_target([r["lufs_before"] for r in records], [r["peak_before_dbfs"] for r in records],
@@ -407,34 +382,7 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
     if aligned < target_lufs:
         print(f"loudness target lowered from {target_lufs:g} to {aligned:.2f} LUFS to keep every peak at or below "
               f"{st.PEAK_LIMIT_DBFS:g} dBFS", file=sys.stderr)
-    entries: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
-    by_key = {(r["item"], r["condition"]): r for r in records}
-    for phase, src, excerpt, cut in prepared:
-        stimuli, formats, served = {}, {}, {}
-        for condition, x in cut.items():
-            record = by_key[(src.item, condition)]
-            pcm, gain_db, lufs_after = st.set_loudness(x, src.rate, aligned, record["lufs_before"])
-            served[condition] = pcm / 32768.0
-            relative = f"{STIMULI_DIR}/{src.item}/{_file_stem(condition)}.wav"
-            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(staging / relative), pcm, src.rate, subtype="PCM_16")
-            record.update(file=relative, gain_db=gain_db, lufs_after=lufs_after, peak_dbfs=st.peak_dbfs(pcm / 32767.0))
-            info = sf.info(str(staging / relative))
-            formats[condition] = (info.frames, info.samplerate, info.channels)
-            stimuli[condition] = {"file": relative, **_rounded(record, ("lufs_before", "gain_db", "lufs_after",
-                                                                         "peak_dbfs")), **src.info.get(condition, {})}
-        check_trial(src.item, formats)
-        after = [stimuli[c]["lufs_after"] for c in stimuli]
-        span = max(after) - min(after)
-        for condition in stimuli:
-            by_key[(src.item, condition)].update(span_lu=span, flagged=bool(span > MAX_LOUDNESS_SPAN_LU))
-        start_s, end_s = excerpt.seconds(src.rate)
-        distance = {a: spectral_distance(served[REFERENCE], served[a], src.rate) for a in anchor_names.values()}
-        entries[phase].append({"item": src.item, "speaker": src.speaker, "source": src.source,
-                               "excerpt_s": [round(start_s, 3), round(end_s, 3)], "cut": excerpt.cut,
-                               "sample_rate": src.rate, "frames": formats[REFERENCE][0],
-                               "channels": formats[REFERENCE][2], "loudness_span_lu": round(span, 3),
-                               "anchor_distance": distance, "stimuli": stimuli})
+    entries = _write_stimuli(prepared, records, aligned, staging, list(anchor_names.values()))
     loudness = pd.DataFrame(records)[["item", "phase", "condition", "file", "lufs_before", "peak_before_dbfs",
                                       "gain_db", "lufs_after", "peak_dbfs", "span_lu", "flagged"]]
     write_csv(loudness, staging / LOUDNESS_CSV)
@@ -475,6 +423,72 @@ def write_test(out: str | Path, items: list[ItemSource], training: list[ItemSour
         shutil.rmtree(out)
     staging.rename(out)
     return BuildResult(out, loudness, flagged, aligned, notes, spec["anchor_distance"])
+
+
+def _write_stimuli(prepared: list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]], records: list[dict[str, Any]],
+                   aligned: float, staging: Path, anchors: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every excerpt set to the `aligned` loudness and written as 16-bit WAV under `staging`; completes each
+    loudness record (file, gain, loudness after, peak, the trial's span); returns the `test.yaml` entries per
+    phase.
+
+    Raises:
+        ValueError: a trial with more than 12 stimuli, or stimuli of different length, rate or channels.
+    """
+    entries: dict[str, list[dict[str, Any]]] = {"training": [], "test": []}
+    by_key = {(r["item"], r["condition"]): r for r in records}
+    for phase, src, excerpt, cut in prepared:
+        stimuli, formats, served = {}, {}, {}
+        for condition, x in cut.items():
+            record = by_key[(src.item, condition)]
+            pcm, gain_db, lufs_after = st.set_loudness(x, src.rate, aligned, record["lufs_before"])
+            served[condition] = pcm / 32768.0
+            relative = f"{STIMULI_DIR}/{src.item}/{_file_stem(condition)}.wav"
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(staging / relative), pcm, src.rate, subtype="PCM_16")
+            record.update(file=relative, gain_db=gain_db, lufs_after=lufs_after, peak_dbfs=st.peak_dbfs(pcm / 32767.0))
+            info = sf.info(str(staging / relative))
+            formats[condition] = (info.frames, info.samplerate, info.channels)
+            stimuli[condition] = {"file": relative, **_rounded(record, ("lufs_before", "gain_db", "lufs_after",
+                                                                         "peak_dbfs")), **src.info.get(condition, {})}
+        check_trial(src.item, formats)
+        after = [stimuli[c]["lufs_after"] for c in stimuli]
+        span = max(after) - min(after)
+        for condition in stimuli:
+            by_key[(src.item, condition)].update(span_lu=span, flagged=bool(span > MAX_LOUDNESS_SPAN_LU))
+        start_s, end_s = excerpt.seconds(src.rate)
+        distance = {a: spectral_distance(served[REFERENCE], served[a], src.rate) for a in anchors}
+        entries[phase].append({"item": src.item, "speaker": src.speaker, "source": src.source,
+                               "excerpt_s": [round(start_s, 3), round(end_s, 3)], "cut": excerpt.cut,
+                               "sample_rate": src.rate, "frames": formats[REFERENCE][0],
+                               "channels": formats[REFERENCE][2], "loudness_span_lu": round(span, 3),
+                               "anchor_distance": distance, "stimuli": stimuli})
+    return entries
+
+
+def _excerpts(items: list[ItemSource], training: list[ItemSource], max_excerpt_s: float, exact: bool
+              ) -> list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]]:
+    """(phase, source, excerpt, {condition: excerpt signal}) of every training item, then every test item."""
+    prepared = []
+    for phase, group in (("training", training), ("test", items)):
+        for src in group:
+            reference = src.signals[REFERENCE]
+            excerpt = st.exact_excerpt(reference, src.rate, max_excerpt_s) if exact \
+                else st.excerpt_bounds(reference, src.rate, max_excerpt_s)
+            prepared.append((phase, src, excerpt, {c: st.cut_excerpt(x, excerpt, src.rate) for c, x in src.signals.items()}))
+    return prepared
+
+
+def _notes(notes: list[str], items: int, anchors: bool) -> list[str]:
+    """The source's warnings, then what post-screening will make of this test (too few items, no anchors)."""
+    from codecbench.listening_test.analysis import MAX_FRACTION
+
+    if items < one_slip_items(MAX_FRACTION):
+        notes.append(f"{items} test items: a single hidden reference rated below 90 is {1 / items:.0%} of "
+                     f"the items, more than the {float(MAX_FRACTION):.0%} post-screening allows, so one slip excludes "
+                     f"a listener; use at least {one_slip_items(MAX_FRACTION)} items")
+    if not anchors:
+        notes.append("no anchors (a MUSHRA-like test): post-screening skips the anchor rule")
+    return notes
 
 
 def _add_traps(prepared: list[tuple[str, ItemSource, Any, dict[str, np.ndarray]]], count: int, rate: int,

@@ -13,7 +13,7 @@ from codecbench import pipeline
 from codecbench.audio import LoadedAudio
 from codecbench.channel import Transmission, parse_channel, parse_channels
 from codecbench.channel.loss import bernoulli, gilbert_elliott
-from codecbench.channel.robustness import analyze
+from codecbench.robustness import analyze
 from codecbench.cli import main
 from codecbench.codecs import codec_availability, load_codec
 from codecbench.report.merge import load_runs

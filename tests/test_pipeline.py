@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from codecbench import pipeline
+from codecbench import pipeline, seeds
 from codecbench.audio import LoadedAudio
 from codecbench.codecs import get_codec_class, load_codec
 from codecbench.channel import Transmission, parse_channel
@@ -42,10 +42,10 @@ def test_a_declared_delay_replaces_the_cross_correlation_search(speech):
 
 def test_seeds_are_derived_once_and_decodes_are_scored_per_seed(audio):
     codec = load_codec("mel2mel@1.5:steps=2,seeds=3")
-    seed = pipeline.utterance_seed(0, "1688-142285-0003", "mel2mel@1.5:seeds=3,steps=2")
+    seed = seeds.utterance_seed(0, "1688-142285-0003", "mel2mel@1.5:seeds=3,steps=2")
     coded = pipeline.code(codec, audio, seed)
-    assert coded.seeds == tuple(pipeline.decode_seeds(seed, 3)) and len(set(coded.seeds)) == 3
-    assert coded.seeds[0] == seed == pipeline.derive_seed(0, "1688-142285-0003", "mel2mel@1.5:seeds=3,steps=2")
+    assert coded.seeds == tuple(seeds.decode_seeds(seed, 3)) and len(set(coded.seeds)) == 3
+    assert coded.seeds[0] == seed == seeds.derive_seed(0, "1688-142285-0003", "mel2mel@1.5:seeds=3,steps=2")
     again = pipeline.code(codec, audio, seed)
     assert all(np.array_equal(a, b) for a, b in zip(coded.decodes, again.decodes))
     assert not np.array_equal(coded.decodes[0], coded.decodes[1])

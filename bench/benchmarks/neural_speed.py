@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from codecbench.audio import load_audio, resample
-from codecbench.codecs import Codec, codec_availability, load_codec
+from codecbench.codecs import Codec, codec_availability, load_codec, parse_spec
 from codecbench.codecs import dac, encodec
 from codecbench.datasets import select
 
@@ -28,7 +28,8 @@ RANDOM_WEIGHTS = {"encodec": (encodec.EncodecCodec, "EncodecModel", encodec.publ
 
 def build(spec: str, threads: int, device: str) -> tuple[Codec, str]:
     """The codec of `spec` with its published weights if available, else (EnCodec, DAC) random weights."""
-    name, point = spec.split("@")
+    parsed = parse_spec(spec)
+    name, point = parsed.name, parsed.point
     if name == "lyra":
         return load_codec(f"{spec}:threads={threads}"), "published"
     if codec_availability(name).available:

@@ -24,6 +24,8 @@ from pystoi import stoi
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
+from codecbench.codecs import parse_spec
+
 CODEC2_MODES = {"codec2@2.4": 2400, "codec2@1.2": 1200, "codec2@3.2": 3200}
 
 
@@ -68,8 +70,9 @@ def codec2_reference(x: np.ndarray, mode: int) -> tuple[np.ndarray, float]:
 def reference_scores(path: Path, spec: str) -> dict[str, float]:
     x, rate = sf.read(path, dtype="float64")
     assert rate == 16000, path
-    if spec.startswith("opus@"):
-        y, kbps = opus_reference(x, float(spec.split("@")[1]))
+    parsed = parse_spec(spec)
+    if parsed.name == "opus":
+        y, kbps = opus_reference(x, float(parsed.point))
     else:
         y, kbps = codec2_reference(x, CODEC2_MODES[spec])
     corr = np.correlate(y[:48000], x[:48000 - 2000], mode="valid") if len(x) > 50000 else None

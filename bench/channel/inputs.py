@@ -8,7 +8,6 @@ condition is the same signal for every codec and every rerun.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from scipy.signal import fftconvolve
 from codecbench.audio import load_audio
 from codecbench.datasets import Utterance
 from codecbench.rows import CLEAN
+from codecbench.seeds import derive_seed
 
 NOISES = ("white", "pink", "babble")
 BABBLE_TALKERS = 4  # other speakers summed into one babble signal
@@ -78,20 +78,7 @@ def parse_inputs(texts: Sequence[str]) -> list[InputCondition]:
     return [parse_input(n) for n in dict.fromkeys(names)]
 
 
-def babble_talkers(conditions: Sequence[InputCondition], dataset: str, root: str | os.PathLike,
-                   split: str) -> tuple[Utterance, ...]:
-    """The whole split's utterances, which babble is mixed from, where a condition is babble; else none (no
-    second listing of the split)."""
-    if not any(c.kind == "babble" for c in conditions):
-        return ()
-    from codecbench.datasets import select
-
-    return tuple(select(dataset, root, split).utterances)
-
-
 def _rng(run_seed: int, utterance: str, condition: InputCondition) -> np.random.Generator:
-    from codecbench.pipeline import derive_seed  # the pipeline's one seed rule
-
     return np.random.default_rng(derive_seed(run_seed, utterance, "input", condition.name))
 
 
@@ -167,3 +154,25 @@ def degrade(condition: InputCondition, clean: np.ndarray, sample_rate: int, run_
         y = x + noise
     peak = np.max(np.abs(y))
     return (y / peak * 0.99 if peak > 0.99 else y).astype(np.float32)  # no clipping in the codec's int16 input
+
+
+class Degradation:
+    """An input condition for one utterance of a run (`pipeline.Source`): what the talker becomes before the
+    encoder.
+
+    Args:
+        condition: the condition (a clean one returns the talker itself).
+        run_seed: the run seed.
+        utterance: the utterance id.
+        talkers: utterances of other speakers of the split (babble).
+    """
+
+    def __init__(self, condition: InputCondition, run_seed: int, utterance: str,
+                 talkers: Sequence[Utterance] = ()) -> None:
+        self.condition, self.run_seed, self.utterance, self.talkers = condition, run_seed, utterance, talkers
+        self.name = condition.name
+
+    def degrade(self, clean: np.ndarray, sample_rate: int) -> np.ndarray:
+        """`degrade` of this utterance under the condition."""
+        return degrade(self.condition, clean, sample_rate, self.run_seed, self.utterance, self.talkers)
+

@@ -17,12 +17,7 @@ import numpy as np
 from codecbench.channel.conditions import ChannelCondition
 from codecbench.channel.loss import bit_errors, loss_pattern
 from codecbench.codecs.base import Codec, Encoded, Framing
-
-
-def _seed(run_seed: int, *parts: str) -> int:
-    from codecbench.pipeline import derive_seed  # the pipeline's one seed rule
-
-    return derive_seed(run_seed, *parts)
+from codecbench.seeds import derive_seed
 
 
 class Transmission:
@@ -41,7 +36,7 @@ class Transmission:
     def rng(self, framing: Framing, sample_rate: int, purpose: str) -> np.random.Generator:
         """The generator of one purpose (`loss`, `bits`), shared by every codec with this packet duration."""
         packet_ms = f"{1000 * framing.frame_samples / sample_rate:.3f}"
-        return np.random.default_rng(_seed(self.run_seed, self.utterance, self.name, packet_ms, purpose))
+        return np.random.default_rng(derive_seed(self.run_seed, self.utterance, self.name, packet_ms, purpose))
 
     def losses(self, framing: Framing, sample_rate: int, count: int) -> np.ndarray:
         """Which of `count` packets are lost (bool [count]); none unless the condition is a loss."""

@@ -23,6 +23,8 @@ class _DefaultsOnce(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """The `mushra` subcommand and its four actions' flags (one long function: a flat list of `add_argument`
+    calls reads best beside the functions they feed)."""
     parser = subparsers.add_parser(
         "mushra", help="MUSHRA listening tests: build a test, serve it, export and analyse the ratings",
         formatter_class=_DefaultsOnce)

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from codecbench.channel.robustness import analyze
+    from codecbench.robustness import analyze
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     written = analyze(args.run_dir, metrics, args.out)

@@ -88,7 +88,7 @@ def _handle_many(args: argparse.Namespace, metrics: list[str]) -> int:
     import sys
 
     from codecbench import pairs
-    from codecbench.runner import set_torch_threads
+    from codecbench.resources import set_torch_threads
     from codecbench.summary import format_summary
 
     if not args.out:

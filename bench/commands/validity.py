@@ -46,7 +46,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from codecbench.metrics import parse_metric_list
     from codecbench.ratings.stahl import locate_stahl
-    from codecbench.runner import set_torch_threads
+    from codecbench.resources import set_torch_threads
     from codecbench.validity import DEFAULT_RESAMPLES, assess, format_ranking
 
     if args.workers < 1:

@@ -18,12 +18,18 @@ DATASETS = ("librispeech", "folder")
 
 @dataclass
 class Selection:
-    """The utterances of a run and where they came from."""
+    """The utterances of a run and where they came from.
+
+    Args:
+        split_utterances: every utterance of the split before `limit` (babble is mixed from them), as `select`
+            listed it; None where the split was not listed (a hand-made selection).
+    """
 
     dataset: str
     root: Path | UPath
     split: str
     utterances: list[Utterance]
+    split_utterances: list[Utterance] | None = None
 
     def describe(self) -> str:
         """One line saying which data this is, for the commands to print."""
@@ -57,13 +63,14 @@ def select(
         with reading(root or "the LibriSpeech root"):
             found_root, split = librispeech.resolve_root(root, split, download)
             utterances = librispeech.prepare(found_root, split)
-        return Selection(dataset, found_root, split, apply_limit(utterances, limit))
+        return Selection(dataset, found_root, split, apply_limit(utterances, limit), utterances)
     if dataset == "folder":
         if root is None:
             raise ValueError("--dataset folder needs --root DIR")
         with reading(root):
             found_root = data_path(root)
-            return Selection(dataset, found_root, found_root.name, apply_limit(folder.prepare(found_root), limit))
+            utterances = folder.prepare(found_root)
+            return Selection(dataset, found_root, found_root.name, apply_limit(utterances, limit), utterances)
     raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
 
 

@@ -2,8 +2,10 @@
 the run folder; they compute nothing themselves. `local`: this machine's processes (`LocalEngine`); `ray`: a
 Ray cluster, started on this machine or joined (`RayEngine`, needs the `[ray]` extra)."""
 
-from codecbench.engines.base import DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work
+from codecbench.engines.base import Engine, Work
 from codecbench.engines.local import LocalEngine
+from codecbench.resources import DEFAULT_THREADS
+from codecbench.task import CodecInfo, Plan, Task
 
 ENGINES = ("local", "ray")
 

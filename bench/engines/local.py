@@ -14,14 +14,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from codecbench import pipeline
-from codecbench.audio import AudioError, LoadedAudio, load_audio
+from codecbench.audio import LoadedAudio
 from codecbench.codecs import Codec, CodecSpec, load_codec
-from codecbench.engines.base import (DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work, checked_threads, code_task,
-                                     failed_row, load_codecs, score_task, scoring_failed, task_row, torch_threads,
-                                     uses_torch, worker_codec)
+from codecbench.engines.base import Engine, Work, load_codecs, uses_torch, worker_codec
 from codecbench.processes import WorkerPool, die_with_parent
+from codecbench.resources import DEFAULT_THREADS, checked_threads, torch_threads
 from codecbench.rows import Row
+from codecbench.task import (CodecInfo, Coded, Plan, Task, code_task, failed_row, read_input, score_task, scoring_failed,
+                             task_row)
 
 
 def _start_worker(main_pid: int) -> None:
@@ -96,7 +96,7 @@ class LocalEngine(Engine):
 
     def run(self, work: Work, store: Callable[[Row], None], progress: bool) -> None:
         executor = InlineExecutor() if self.workers <= 1 else metric_pool(self.workers)
-        pending: dict[Future, tuple[Task, LoadedAudio, pipeline.Coded | None]] = {}
+        pending: dict[Future, tuple[Task, LoadedAudio, Coded | None]] = {}
         bar = tqdm(total=len(work.tasks), desc="coding + scoring", unit="row", disable=not progress)
         plan, infos = work.plan, self.infos
 
@@ -117,15 +117,11 @@ class LocalEngine(Engine):
         try:
             with torch_threads(self.threads):
                 for utterance, group in groupby(work.tasks, key=lambda task: task.utterance):
-                    try:
-                        audio: LoadedAudio | None = load_audio(utterance.path, pipeline.WORKING_RATE)
-                        load_error = ""
-                    except AudioError as exc:
-                        audio, load_error = None, str(exc)
+                    audio = read_input(utterance)
                     for task in group:
                         info = infos[task.spec]
-                        if audio is None:
-                            stored(failed_row(task, info, plan.metric_columns, load_error))
+                        if isinstance(audio, str):  # unreadable: the reason
+                            stored(failed_row(task, info, plan.metric_columns, audio))
                         elif self.in_workers(task.spec):
                             pending[executor.submit(_code_and_score, info, task, audio, plan)] = (task, audio, None)
                         else:

@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from codecbench.audio import LoadedAudio
 from codecbench.codecs import CodecSpec
-from codecbench.engines.base import (DEFAULT_THREADS, CodecInfo, Engine, Plan, Task, Work, checked_threads, code_task,
-                                     failed_row, load_codecs, read_task_audio, score_task, torch_threads,
-                                     worker_codec)
+from codecbench.engines.base import Engine, Work, load_codecs, worker_codec
 from codecbench.pipeline import Coded
+from codecbench.resources import DEFAULT_THREADS, checked_threads, torch_threads
 from codecbench.rows import Row
+from codecbench.task import CodecInfo, Plan, Task, code_task, failed_row, read_task_audio, score_task
 
 RETRIES = 3  # a killed actor restarts and a killed task reruns this many times before its row says so
 IN_FLIGHT_PER_ACTOR = 2  # tasks submitted ahead per actor: enough to keep actors and metric tasks busy

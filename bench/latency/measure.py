@@ -31,7 +31,7 @@ from codecbench.latency.settings import Timings, batch_interface, stream_frames,
 from codecbench.latency.stats import summarize_ms
 from codecbench.resources import environment, package_versions
 from codecbench.pipeline import WORKING_RATE
-from codecbench.runner import set_torch_threads
+from codecbench.resources import set_torch_threads
 from codecbench.safecsv import write_csv
 
 SETTINGS = ("clip", "stream", "batch")

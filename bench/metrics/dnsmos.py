@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 from codecbench.metrics.base import Metric
 
 SAMPLE_RATE = 16000

@@ -30,9 +30,6 @@ class Scores:
     values: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
-    def error_text(self) -> str:
-        return "; ".join(f"{name}: {reason}" for name, reason in self.errors.items())
-
 
 class _Pair:
     """A (reference, degraded) pair, checked once and resampled once per rate."""

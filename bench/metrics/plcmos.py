@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 from codecbench.metrics.base import Metric
 
 SAMPLE_RATE = 16000

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 from codecbench.metrics import ge2e, wavlm_sv
 from codecbench.metrics.base import Metric
 from codecbench.metrics.cache import SignalCache

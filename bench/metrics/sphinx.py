@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 
 SAMPLE_RATE = 16000
 

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 from codecbench.metrics.base import Metric, MetricError
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codecbench.resources import Availability, Resource, hub_unavailable_reason, locate
+from codecbench.resources import Availability, Resource, obtainable
 
 
 @dataclass
@@ -33,15 +33,13 @@ def locate_weights(env_var: str, repo_id: str) -> WeightsLocation:
         repo_id: the model's id on the Hugging Face hub.
     """
     resource = weights_resource(env_var, repo_id)
-    try:
-        found = locate(resource)
-    except FileNotFoundError as exc:
-        return WeightsLocation(None, f"weights not found: {exc}")
-    if found is not None:
-        return WeightsLocation(str(found.path))
-    unavailable = hub_unavailable_reason(resource)
-    if unavailable:
-        return WeightsLocation(None, f"weights not found in {resource.looked_in()} and no download: {unavailable}")
+    status = obtainable(resource)
+    if status.error:
+        return WeightsLocation(None, f"weights not found: {status.error}")
+    if status.located is not None:
+        return WeightsLocation(str(status.located.path))
+    if status.unreachable:
+        return WeightsLocation(None, f"weights not found in {resource.looked_in()} and no download: {status.unreachable}")
     return WeightsLocation(repo_id)
 
 

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 from codecbench.metrics import sphinx, whisper_asr
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.cache import SignalCache

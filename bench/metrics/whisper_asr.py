@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.codecs.base import Availability
+from codecbench.resources import Availability
 from codecbench.metrics.base import MetricError
 from codecbench.metrics.torch_input import one_thread
 from codecbench.metrics.weights import locate_weights, weights_availability

@@ -136,6 +136,135 @@ def _mushra_grid(mushra: MushraData) -> Grid:
                 list(mushra.notes))
 
 
+@dataclass
+class _Folder:
+    """The report folder and every file written into it, in order."""
+
+    path: Path
+    files: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def fresh(cls, path: Path) -> "_Folder":
+        """The folder with an empty `figures/` (figures of an earlier report removed)."""
+        folder = cls(path)
+        folder.figures.mkdir(parents=True, exist_ok=True)
+        for stale in [*folder.figures.glob("*.png"), *folder.figures.glob("*.pdf")]:
+            stale.unlink()
+        return folder
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    def csv(self, frame: pd.DataFrame, name: str) -> None:
+        safecsv.write_csv(frame, self.path / name)
+        self.files.append(self.path / name)
+
+    def text(self, name: str, text: str) -> None:
+        (self.path / name).write_text(text, encoding="utf-8")
+        self.files.append(self.path / name)
+
+
+@dataclass
+class _Main:
+    """The report's first sections (results, rankings, per-metric detail, diffusion controls) and their numbers."""
+
+    sections: list[Section]
+    table: pd.DataFrame
+    tests: pd.DataFrame
+    covered: pd.DataFrame
+
+
+def _main_sections(run: RunData, ci: CiMethod, alpha: float, group_by: str | None, folder: _Folder) -> _Main:
+    """The main table with its tests and Pareto fronts, the rankings, the per-metric figures and the diffusion
+    controls; their CSV files are written."""
+    table = spec_table(run, ci)
+    folder.csv(table, table_file("table", ci))
+    tests = paired_tests(run.rows, run.specs, run.metrics, alpha)
+    folder.csv(tests, "significance.csv")
+    covered = coverage(run.rows, run.specs, run.metrics)
+    fronts = pd.concat([pareto_front(table, m) for m in run.metrics]) if run.metrics else pd.DataFrame(
+        columns=["metric", "spec", "kbps", "value", "pareto"])
+    folder.csv(fronts, "pareto.csv")
+    pareto = {m.column: set(fronts.loc[(fronts["metric"] == m.column) & fronts["pareto"], "spec"]) for m in run.metrics}
+    results = _results(run, table, tests, covered, pareto, ci, alpha, group_by, folder)
+    bd = bd_comparisons(table, run.metrics)
+    folder.csv(bd, "bd_rate.csv")
+    sections = [Section("Results", results),
+                Section("Rankings", [pareto_grid(fronts, run.metrics), bd_grid(bd, run.metrics)]),
+                Section("Per-metric detail", [figure for m in run.metrics for figure in (
+                    plots.rate_quality(table, m, pareto[m.column], folder.figures),
+                    plots.distributions(run.rows, run.specs, m, folder.figures))])]
+    coded = run.rows.assign(spec=run.rows[CODEC_SPEC]) if CODEC_SPEC in run.rows else run.rows  # specs, not labels
+    controls = compare_controls(coded, list(dict.fromkeys(coded["spec"])), run.metrics, ci)
+    if not controls.table.empty or controls.missing or controls.one_seed:
+        folder.csv(controls.table, "diffusion_controls.csv")
+        sections.insert(1, Section("Diffusion against its controls", controls_blocks(controls, run.metrics, ci)))
+    return _Main(sections, table, tests, covered)
+
+
+def _results(run: RunData, table: pd.DataFrame, tests: pd.DataFrame, covered: pd.DataFrame,
+             pareto: dict[str, set[str]], ci: CiMethod, alpha: float, group_by: str | None,
+             folder: _Folder) -> list[Block]:
+    """The Results section: the main table, what it covers and leaves out, the reference input's own scores,
+    the grouped table and the rate–quality overview."""
+    results: list[Block] = [spec_grid(table, run, not_different_from_best(tests, table, run.metrics), alpha=alpha,
+                                      method=ci)]
+    if run.metrics:
+        results.append(coverage_note(covered))
+    if len(run.sources) > 1:
+        results.append("Merged from " + "; ".join(f"{s.root} ({', '.join(_specs_of(run, i))})"
+                                                  for i, s in enumerate(run.sources))
+                       + ". Rows join on (utterance, input SHA-256).")
+    if run.reference_columns:
+        reference = reference_table(run, ci)
+        folder.csv(reference, table_file("reference", ci))
+        results.append(reference_grid(reference, run))
+    if group_by:
+        grouped = spec_table(run, ci, group_by)
+        folder.csv(grouped, table_file(f"table_by_{group_by}", ci))
+        results.append(spec_grid(grouped, run, group_by=group_by, method=ci))
+    if not run.metrics:
+        results.append("This run has no registered metric columns: only the measured bitrate is reported.")
+    if run.ignored:
+        results.append("Columns not reported: " + "; ".join(f"{c} ({r})" for c, r in run.ignored.items()) + ".")
+    if run.metrics:
+        results.append(plots.rate_quality_overview(table, run.metrics, pareto, folder.figures))
+    return results
+
+
+def _latency_section(run: RunData, table: pd.DataFrame, latency: LatencyData, folder: _Folder) -> Section:
+    blocks: list[Block] = [_latency_grid(latency, run.specs)]
+    for m in run.metrics:
+        points = _latency_points(table, latency, m.column)
+        if not points.empty:
+            blocks.append(plots.latency_quality(points, m, folder.figures))
+    return Section("Latency", blocks)
+
+
+def _mushra_section(run: RunData, table: pd.DataFrame, mushra: MushraData, correlation: pd.DataFrame,
+                    folder: _Folder) -> Section:
+    blocks = [_mushra_grid(mushra), plots.mushra_means(mushra.summary, folder.figures),
+              correlation_grid(correlation, mushra)]
+    for m, (_, r) in zip(run.metrics, correlation.iterrows()):
+        joined = joined_scores(table, m, mushra)
+        if not joined.empty:
+            title = f"Pearson {fmt(r['pearson_r'], 2)}, Spearman {fmt(r['spearman_rho'], 2)}, Kendall {fmt(r['kendall_tau'], 2)}"
+            blocks.append(plots.correlation_scatter(joined, m, title, folder.figures))
+    return Section("Listening test (MUSHRA)", blocks)
+
+
+def _render(document: Document, formats: tuple[str, ...], folder: _Folder) -> None:
+    """The document in every asked format, then the list of figures."""
+    writers = {"md": ("report.md", lambda: document_markdown(document, folder.path)),
+               "tex": ("report.tex", lambda: document_latex(document, folder.path)),
+               "html": ("report.html", lambda: document_html(document))}
+    for fmt_name in formats:
+        name, render = writers[fmt_name]
+        folder.text(name, render())
+    folder.files.extend(sorted(folder.figures.iterdir()))
+
+
 def build_report(
     run_dir: str | Path | list[str | Path],
     out: str | Path | None = None,
@@ -184,100 +313,36 @@ def build_report(
     mushra_data = load_mushra(mushra) if mushra is not None else None
     claims_path = resolve_claims_path(str(claims)) if claims is not None else None
     claim_list = load_claims(claims_path) if claims_path is not None else None
-    out = Path(out) if out is not None else run.root / "report"
-    figures = out / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    for stale in [*figures.glob("*.png"), *figures.glob("*.pdf")]:
-        stale.unlink()
-    files: list[Path] = []
+    folder = _Folder.fresh(Path(out) if out is not None else run.root / "report")
 
-    def write_csv(frame: pd.DataFrame, name: str) -> None:
-        safecsv.write_csv(frame, out / name)
-        files.append(out / name)
-
-    table = spec_table(run, ci)
-    write_csv(table, table_file("table", ci))
-    tests = paired_tests(run.rows, run.specs, run.metrics, alpha)
-    write_csv(tests, "significance.csv")
-    covered = coverage(run.rows, run.specs, run.metrics)
-    fronts = pd.concat([pareto_front(table, m) for m in run.metrics]) if run.metrics else pd.DataFrame(
-        columns=["metric", "spec", "kbps", "value", "pareto"])
-    write_csv(fronts, "pareto.csv")
-    pareto = {m.column: set(fronts.loc[(fronts["metric"] == m.column) & fronts["pareto"], "spec"]) for m in run.metrics}
-
-    results: list[Block] = [spec_grid(table, run, not_different_from_best(tests, table, run.metrics), alpha=alpha,
-                                      method=ci)]
-    if run.metrics:
-        results.append(coverage_note(covered))
-    if len(run.sources) > 1:
-        results.append("Merged from " + "; ".join(f"{s.root} ({', '.join(_specs_of(run, i))})"
-                                                  for i, s in enumerate(run.sources))
-                       + ". Rows join on (utterance, input SHA-256).")
-    if run.reference_columns:
-        reference = reference_table(run, ci)
-        write_csv(reference, table_file("reference", ci))
-        results.append(reference_grid(reference, run))
-    if group_by:
-        grouped = spec_table(run, ci, group_by)
-        write_csv(grouped, table_file(f"table_by_{group_by}", ci))
-        results.append(spec_grid(grouped, run, group_by=group_by, method=ci))
-    if not run.metrics:
-        results.append("This run has no registered metric columns: only the measured bitrate is reported.")
-    if run.ignored:
-        results.append("Columns not reported: " + "; ".join(f"{c} ({r})" for c, r in run.ignored.items()) + ".")
-    if run.metrics:
-        results.append(plots.rate_quality_overview(table, run.metrics, pareto, figures))
-
-    bd = bd_comparisons(table, run.metrics)
-    write_csv(bd, "bd_rate.csv")
-    sections = [Section("Results", results),
-                Section("Rankings", [pareto_grid(fronts, run.metrics), bd_grid(bd, run.metrics)]),
-                Section("Per-metric detail", [figure for m in run.metrics for figure in (
-                    plots.rate_quality(table, m, pareto[m.column], figures),
-                    plots.distributions(run.rows, run.specs, m, figures))])]
-    coded = run.rows.assign(spec=run.rows[CODEC_SPEC]) if CODEC_SPEC in run.rows else run.rows  # specs, not labels
-    controls = compare_controls(coded, list(dict.fromkeys(coded["spec"])), run.metrics, ci)
-    if not controls.table.empty or controls.missing or controls.one_seed:
-        write_csv(controls.table, "diffusion_controls.csv")
-        sections.insert(1, Section("Diffusion against its controls", controls_blocks(controls, run.metrics, ci)))
-    robust = robustness_section(run, figures, alpha, ci)
+    main = _main_sections(run, ci, alpha, group_by, folder)
+    table, sections = main.table, main.sections
+    robust = robustness_section(run, folder.figures, alpha, ci)
     if robust is not None:
-        write_csv(robust.table, table_file("robustness", ci))
-        write_csv(robust.paired, "robustness_paired.csv")
+        folder.csv(robust.table, table_file("robustness", ci))
+        folder.csv(robust.paired, "robustness_paired.csv")
         sections.append(Section("Robustness", robust.blocks))
     if run.seed_columns:
         sections.append(Section("Seed spread", [_seed_grid(run)] + [
-            plots.seed_spread(run.rows, run.specs, run.metric(m), c, figures) for m, c in run.seed_columns.items()]))
+            plots.seed_spread(run.rows, run.specs, run.metric(m), c, folder.figures) for m, c in run.seed_columns.items()]))
     inputs = _inputs(run)
     if latency_data is not None:
         inputs[latency_data.source.name] = latency_data.sha256
-        blocks: list[Block] = [_latency_grid(latency_data, run.specs)]
-        for m in run.metrics:
-            points = _latency_points(table, latency_data, m.column)
-            if not points.empty:
-                blocks.append(plots.latency_quality(points, m, figures))
-        sections.append(Section("Latency", blocks))
+        sections.append(_latency_section(run, table, latency_data, folder))
     claim_result = None
     if claim_list is not None:
         inputs[claims_path.name] = file_digest(claims_path)
         claim_result = check_claims(claim_list, table, run.metrics, latency_data)
-        write_csv(claim_result, "claims.csv")
+        folder.csv(claim_result, "claims.csv")
         sections.append(Section("Claim-check", [claims_grid(claim_result, run.metrics)]))
     correlation_result = None
     if mushra_data is not None:
         inputs[mushra_data.source.name] = mushra_data.sha256
         correlation_result = correlations(table, run.metrics, mushra_data)
-        write_csv(correlation_result, "correlation.csv")
-        blocks = [_mushra_grid(mushra_data), plots.mushra_means(mushra_data.summary, figures),
-                  correlation_grid(correlation_result, mushra_data)]
-        for m, (_, r) in zip(run.metrics, correlation_result.iterrows()):
-            joined = joined_scores(table, m, mushra_data)
-            if not joined.empty:
-                title = f"Pearson {fmt(r['pearson_r'], 2)}, Spearman {fmt(r['spearman_rho'], 2)}, Kendall {fmt(r['kendall_tau'], 2)}"
-                blocks.append(plots.correlation_scatter(joined, m, title, figures))
-        sections.append(Section("Listening test (MUSHRA)", blocks))
+        folder.csv(correlation_result, "correlation.csv")
+        sections.append(_mushra_section(run, table, mushra_data, correlation_result, folder))
     sections.append(validity_section(sorted(set(run.rows["codec"].astype(str))), [m.column for m in run.metrics], mushra))
-    sections.append(Section("Appendix: paired significance", [matrix_grid(tests, m, run.specs, alpha)
+    sections.append(Section("Appendix: paired significance", [matrix_grid(main.tests, m, run.specs, alpha)
                                                               for m in run.metrics], appendix=True))
     if robust is not None:
         sections.append(Section("Appendix: robustness paired tests", robust.appendix, appendix=True))
@@ -286,21 +351,14 @@ def build_report(
     settings = {"ci": ci.label, "alpha": alpha}
     title = " + ".join(s.root.name for s in run.sources)
     document = Document(f"codecbench report: {title}", sections, _footer(run, inputs, settings, command_text))
-    writers = {"md": ("report.md", lambda: document_markdown(document, out)),
-               "tex": ("report.tex", lambda: document_latex(document, out)),
-               "html": ("report.html", lambda: document_html(document))}
-    for fmt_name in formats:
-        name, render = writers[fmt_name]
-        (out / name).write_text(render(), encoding="utf-8")
-        files.append(out / name)
-    files += sorted(figures.iterdir())
+    _render(document, formats, folder)
     provenance = {"command": command_text, "written": datetime.now(timezone.utc).isoformat(),
                   "runs": [s.provenance(_specs_of(run, i)) for i, s in enumerate(run.sources)],
                   "prefer": prefer, "inputs_sha256": inputs, "settings": settings, "group_by": group_by,
                   "versions": package_versions(*REPORT_PACKAGES),
-                  "paired_tests": covered.to_dict(orient="records"),
+                  "paired_tests": main.covered.to_dict(orient="records"),
                   "metrics": [asdict(m) for m in run.metrics],
                   "reference_columns": [asdict(m) for m in run.reference_columns], "ignored_columns": run.ignored}
-    (out / "report.json").write_text(json.dumps(provenance, indent=2, default=str))
-    files.append(out / "report.json")
-    return ReportResult(out, files, table, tests, covered, claim_result, correlation_result, robust, document)
+    folder.text("report.json", json.dumps(provenance, indent=2, default=str))
+    return ReportResult(folder.path, folder.files, table, main.tests, main.covered, claim_result, correlation_result,
+                        robust, document)

@@ -1,5 +1,5 @@
 """The report's robustness section for runs with several channel or input conditions: the tables, paired tests and
-curves of `codecbench.channel.robustness` (the one owner of those numbers, also behind `codecbench robustness`),
+curves of `codecbench.robustness` (the one owner of those numbers, also behind `codecbench robustness`),
 laid out as report blocks."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from codecbench.channel import robustness
+from codecbench import robustness
 from codecbench.report.document import Block, Cell, FigureRef, Grid, cells, fmt, fmt_p
 from codecbench.report.sources import CODEC_SPEC, RunData
 from codecbench.stats import DEFAULT, CiMethod
@@ -66,7 +66,7 @@ def robustness_section(run: RunData, figures: Path, alpha: float, method: CiMeth
     """The robustness tables, paired tests and curves of the report's metrics over every condition column that holds
     more than one condition (None: no such column).
 
-    Rows go to `codecbench.channel.robustness` with their codec spec (`codec_spec`), so its table compares each
+    Rows go to `codecbench.robustness` with their codec spec (`codec_spec`), so its table compares each
     spec across its conditions."""
     rows = run.rows.assign(spec=run.rows[CODEC_SPEC]) if CODEC_SPEC in run.rows else run.rows
     columns = robustness.conditioned_rows(rows)

@@ -13,7 +13,7 @@ deviation of that metric over the decoder seeds).
 A run with `channel` or `input` columns (`codecbench run --channel/--input`) compares every spec under every
 condition: its rows' `spec` becomes the system's label (`codecbench.rows.system_label`: `opus@6`, `opus@6 ·
 loss@10%`), the spec itself moves to `codec_spec`, and the condition columns stay beside it. A run with input
-conditions also scores every metric against the clean talker (`<metric>_e2e`, `codecbench.pipeline.E2E_SUFFIX`):
+conditions also scores every metric against the clean talker (`<metric>_e2e`, `codecbench.rows.E2E_SUFFIX`):
 those columns are reported like the metric's own.
 """
 
@@ -28,15 +28,14 @@ import numpy as np
 import pandas as pd
 
 from codecbench.metrics import get_metric_class, metric_names
+from codecbench.listening_test.testdef import RATINGS_COLUMNS
 from codecbench.metrics.base import REFERENCE_PREFIX
-from codecbench.pipeline import E2E_SUFFIX
 from codecbench.provenance import table_digest
 from codecbench.resources import file_digest
-from codecbench.rows import (CLEAN, CONDITIONS, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
+from codecbench.rows import (CLEAN, CONDITIONS, E2E_SUFFIX, ERROR, LEADING_COLUMNS, SEED_STD_SUFFIX, TRAILING_COLUMNS,
                              run_systems, system_labels)
 from codecbench.rundir import CSV, MANIFEST, PARQUET, RUN_JSON, SUMMARY, RunDir, RunInfo
 from codecbench.safecsv import read_csv
-from codecbench.stats import mean_ci
 from codecbench.summary import metric_order
 
 INPUT_SHA256 = "input_sha256"  # added from manifest.csv: with `utterance`, the key rows of runs join on
@@ -212,22 +211,17 @@ def read_source(run_dir: str | Path) -> tuple[SourceRun, pd.DataFrame]:
         ValueError: the run has no rows, or its run.json is not a codecbench run record.
     """
     root = Path(run_dir)
-    parquet, run_json = root / PARQUET, root / RUN_JSON
-    for path in (parquet, run_json):
-        if not path.is_file():
-            raise FileNotFoundError(f"{root} is not a finished codecbench run: {path.name} is missing "
-                                    "(make one with `codecbench run --out DIR`)")
-    rows = pd.read_parquet(parquet)
+    folder = RunDir(root)
+    rows = folder.read_rows()
     if rows.empty:
-        raise ValueError(f"{parquet} holds no rows: nothing to report")
+        raise ValueError(f"{root / PARQUET} holds no rows: nothing to report")
     rows["error"] = rows["error"].fillna("").astype(str)
     if any(c in rows for c in CONDITIONS):  # a condition run: every spec x conditions is a compared system
         rows = rows.assign(**{CODEC_SPEC: rows["spec"], "spec": system_labels(rows)})
-    folder = RunDir(root)
     try:
         info = folder.read_info()
     except TypeError as exc:
-        raise ValueError(f"{run_json} is not a run record of this codecbench ({exc}); re-run it with "
+        raise ValueError(f"{root / RUN_JSON} is not a run record of this codecbench ({exc}); re-run it with "
                          "`codecbench run`") from exc
     manifest = folder.read_manifest()
     checksums = {name: file_digest(root / name) for name in (PARQUET, CSV, RUN_JSON, MANIFEST, SUMMARY)
@@ -339,17 +333,14 @@ class MushraData:
 
 
 MUSHRA_SUMMARY = ["condition", "n", "mean", "ci95_low", "ci95_high"]
-MUSHRA_RATINGS = ["listener", "session", "trial", "item", "condition", "rating", "phase", "timestamp"]
 
 
 def _summary_from_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
-    test = ratings[ratings["phase"].astype(str) == "test"]
-    records = []
-    for condition, group in test.groupby("condition", sort=False):
-        estimate = mean_ci(group["rating"].to_numpy(dtype=float))
-        records.append({"condition": condition, "n": len(group), "mean": estimate.mean, "ci95_low": estimate.low,
-                        "ci95_high": estimate.high})
-    return pd.DataFrame(records, columns=MUSHRA_SUMMARY)
+    """The test phase's per-condition summary by `mushra analyze`'s own rule (`listening_test.analysis.summarize`)."""
+    from codecbench.listening_test.analysis import summarize
+
+    test = ratings[ratings["phase"].astype(str) == "test"].assign(condition=lambda t: t["condition"].astype(str))
+    return summarize(test, ["condition"], list(dict.fromkeys(test["condition"])))[MUSHRA_SUMMARY]
 
 
 def load_mushra(path: str | Path) -> MushraData:
@@ -370,9 +361,9 @@ def load_mushra(path: str | Path) -> MushraData:
     if set(MUSHRA_SUMMARY) <= set(table.columns):
         summary = table[MUSHRA_SUMMARY].copy()
         return MushraData(summary, path, file_digest(path), screened=True)
-    if set(MUSHRA_RATINGS) <= set(table.columns):
+    if set(RATINGS_COLUMNS) <= set(table.columns):
         note = (f"{path.name}: test-phase ratings pooled per condition without BS.1534-3 post-screening; "
                 "run `codecbench mushra analyze` for screened results")
         return MushraData(_summary_from_ratings(table), path, file_digest(path), screened=False, notes=[note])
     raise ValueError(f"{path} is neither a MUSHRA summary ({', '.join(MUSHRA_SUMMARY)}) nor a ratings export "
-                     f"({', '.join(MUSHRA_RATINGS)})")
+                     f"({', '.join(RATINGS_COLUMNS)})")

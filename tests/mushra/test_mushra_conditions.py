@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from codecbench import pipeline
+from codecbench import pipeline, seeds
 from codecbench.audio import load_audio
 from codecbench.channel import Transmission, parse_channel, parse_channels
 from codecbench.cli import main
 from codecbench.codecs import load_codec
 from codecbench.listening_test.anchors import Anchors
-from codecbench.listening_test.build import build_test, on_reference_timeline, run_items
+from codecbench.alignment import on_reference_timeline
+from codecbench.listening_test.build import build_test, run_items
 from codecbench.listening_test.testdef import load_test
 
 LOSSY = "opus@6 · loss@10%"
@@ -63,7 +64,7 @@ def test_lossy_stimulus_is_the_runs_decode_under_loss(condition_run):
     codec = load_codec("opus@6")
     for item in items[:2]:
         audio = load_audio(item.source, 16000)
-        seed = pipeline.utterance_seed(SEED, item.item, "opus@6")
+        seed = seeds.utterance_seed(SEED, item.item, "opus@6")
         coded = pipeline.code(codec, audio, seed, Transmission(parse_channel("loss@10%"), SEED, item.item))
         delay = pipeline.score(coded, []).delay_samples
         expected = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(audio.samples))

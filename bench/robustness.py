@@ -15,7 +15,9 @@ import pandas as pd
 from codecbench.channel.conditions import parse_channel
 from codecbench.channel.inputs import NOISES, parse_input
 from codecbench.rows import CLEAN, CONDITIONS
+from codecbench.rundir import RunDir
 from codecbench.stats import DEFAULT, CiMethod, holm, mean_ci, wilcoxon_paired
+from codecbench.summary import robustness_metrics
 
 TABLE = ["metric", "condition_column", "condition", "spec", "n", "mean", "ci95_low", "ci95_high", "drop_from_clean",
          "drop_p"]
@@ -164,11 +166,11 @@ def analyze(run_dir: str | Path, metrics: list[str] | None = None, out: str | Pa
     from codecbench.safecsv import write_csv
 
     run_dir = Path(run_dir)
-    rows = pd.read_parquet(run_dir / "utterances.parquet")
+    rows = RunDir(run_dir).read_rows()
     columns = [c for c in CONDITIONS if c in rows]
     if not columns:
         raise ValueError(f"{run_dir}: the run has no channel or input conditions (run with --channel/--input)")
-    metrics = metrics or [c for c in ("pesq_wb", "plcmos", "stoi") if c in rows] or ["pesq_wb"]
+    metrics = metrics or robustness_metrics(list(rows.columns))
     missing = [m for m in metrics if m not in rows]
     if missing:
         raise ValueError(f"{run_dir}: no column {missing} in the run's rows")
