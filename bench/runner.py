@@ -84,6 +84,13 @@ def _request_info(selection: Selection, specs: list[str], metrics: list[str], se
         environment=invocation["environment"], invocations=[invocation])
 
 
+def _report_stale_audio(out: Path, count: int, what: str) -> None:
+    """Say how many stored rows name kept audio whose file is missing or altered (`kept_audio.problem`)."""
+    if count:
+        print(f"{out}: {count} rows name kept audio ({out / 'audio'}) whose file is missing or altered: {what}",
+              file=sys.stderr)
+
+
 def _tasks(utterance: Any, spec: str, channels: list[str] | None, inputs: list[str] | None) -> list[Task]:
     """The tasks of one (utterance, spec): one per channel condition x input condition (a None list: no such
     column)."""
@@ -107,6 +114,7 @@ def run_benchmark(
     channels: list[ChannelCondition] | None = None,
     inputs: list[InputCondition] | None = None,
     align: str = DEFAULT_ALIGN,
+    keep_audio: bool = False,
 ) -> RunResult:
     """Code every utterance with every codec spec, score it and store the rows.
 
@@ -133,6 +141,8 @@ def run_benchmark(
             once per condition, an `input` column, and every metric also scored against the clean talker
             (`<metric>_e2e`; the plain columns score against the codec's actual input). None: neither.
         align: the delay rule before intrusive metrics (`alignment.ALIGN_MODES`; see `alignment.delay_rule`).
+        keep_audio: keep every row's decoded audio as FLAC in `out/audio/` with its SHA-256 in the row
+            (`codecbench.kept_audio`); a resume then codes again the rows whose kept file is missing or altered.
 
     Raises:
         ValueError: a bad spec, option or metric name, or a run folder that cannot be resumed as asked
@@ -153,7 +163,7 @@ def run_benchmark(
     engine.start()  # a cluster that cannot be joined fails here, before the run folder exists
     invocation = {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
                   "resumed": False, "engine": engine.name, "workers": workers, "device": device,
-                  "torch_threads": engine.threads, "specs": spec_names,
+                  "torch_threads": engine.threads, "specs": spec_names, "keep_audio": keep_audio,
                   "utterances": len(selection.utterances), "versions": package_versions(),
                   "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
     channel_names = None if channels is None else [c.name for c in channels]
@@ -174,7 +184,8 @@ def run_benchmark(
         tail = rundir.repair()
         if tail is not None:
             print(f"{out}: cut a torn journal tail ({tail.describe()}); its row is coded again", file=sys.stderr)
-        done = rundir.completed(conditions)
+        done = rundir.completed(conditions, audio=keep_audio)
+        _report_stale_audio(out, len(rundir.completed(conditions)) - len(done), "coded again")
         tasks = tuple(task for u in selection.utterances for s in spec_names if s in loaded
                       for task in _tasks(u, s, channel_names, input_names) if (u.id, s, *task.conditions.values()) not in done)
         request.invocations[-1]["todo"] = len(tasks)
@@ -197,7 +208,7 @@ def run_benchmark(
 
         talkers = babble_talkers(inputs or (), selection.dataset, selection.root, selection.split)
         work = Work(tasks, Plan(tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
-                                tuple(inputs or ()), talkers, align))
+                                tuple(inputs or ()), talkers, align, str(out) if keep_audio else None))
         try:
             engine.run(work, rundir.append, progress)
         except KeyboardInterrupt:
@@ -206,6 +217,9 @@ def run_benchmark(
                   "finish the rest", file=sys.stderr)
             raise
         rows = rundir.write_tables(columns, conditions)
+        if keep_audio:  # a Ray node that wrote into a folder of its own (no shared file system) shows here
+            _report_stale_audio(out, len(rundir.completed(conditions)) - len(rundir.completed(conditions, audio=True)),
+                                "not in the run folder")
         listed = {"channel": channel_names, "input": input_names}
         summary = summarize(rows, columns, info.skipped, order=info.config["specs"],
                             conditions={c: listed[c] for c in conditions})
