@@ -31,6 +31,7 @@ from urllib.parse import quote
 import numpy as np
 import soundfile as sf
 
+from codecbench.audio import resample
 from codecbench.rows import AUDIO_SHA256, Row
 
 if TYPE_CHECKING:
@@ -137,6 +138,17 @@ def read(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...]) -
         raise KeptAudioError(f"{' · '.join(key)}: {reason}")
     samples, rate = sf.read(str(Path(run_dir) / relative_path(key)), dtype="float32", always_2d=False)
     return samples, int(rate)
+
+
+def decoded_at(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...], rate: int) -> np.ndarray:
+    """The kept audio of a stored row resampled to `rate` the way `pipeline.code` resamples a decode (so at the
+    working rate it is the signal the row was scored on, up to FLAC's 24-bit rounding).
+
+    Raises:
+        KeptAudioError: see `read`.
+    """
+    samples, kept_rate = read(run_dir, record, key)
+    return resample(samples, kept_rate, rate)
 
 
 def remove_temporaries(run_dir: str | Path) -> int:

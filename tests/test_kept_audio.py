@@ -1,0 +1,136 @@
+"""`--keep-audio`: every row's decoded audio as FLAC in the run folder, its SHA-256 in the row; it re-scores to the
+row's values, survives a killed run and a resume (missing or altered files are found and coded again), and works
+under channel and input conditions and for scored pairs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from codecbench import kept_audio, pipeline
+from codecbench.audio import load_audio
+from codecbench.codecs import load_codec
+from codecbench.datasets import Selection
+from codecbench.journal import Journal
+from codecbench.rows import AUDIO_SHA256, record_key
+from codecbench.rundir import JOURNAL
+from codecbench.runner import run_benchmark
+
+SPECS = ["opus@6", "codec2@1.2"]  # 16 kHz and 8 kHz output: the kept file is at the codec's own rate
+METRICS = ["pesq_wb", "stoi", "si_sdr"]
+
+
+def _run(selection, out, **options):
+    return run_benchmark(selection, SPECS, METRICS, out, progress=False, command=["test"], keep_audio=True, **options)
+
+
+@pytest.fixture(scope="module")
+def kept_run(tmp_path_factory, short_selection):
+    return _run(short_selection, tmp_path_factory.mktemp("kept") / "run")
+
+
+def test_kept_audio_rescores_to_the_rows_values(kept_run, short_selection):
+    """Every row's file is at the codec's rate, hashes to the row's SHA-256, and scored again through
+    `pipeline.score` gives the row's values (24-bit rounding moves them by far less than their precision)."""
+    rows, out = kept_run.rows, kept_run.out
+    assert (rows["error"] == "").all() and rows[AUDIO_SHA256].str.len().eq(64).all()
+    paths = {u.id: u.path for u in short_selection.utterances}
+    codecs = {spec: load_codec(spec) for spec in SPECS}
+    for record in rows.to_dict("records"):
+        key = record_key(record)
+        samples, rate = kept_audio.read(out, record, key)
+        assert rate == codecs[record["spec"]].sample_rate  # opus 16 kHz, codec 2 8 kHz
+        reference = load_audio(paths[record["utterance"]], pipeline.WORKING_RATE).samples
+        decoded = kept_audio.decoded_at(out, record, key, pipeline.WORKING_RATE)
+        coded = pipeline.Coded(reference, (decoded,), (int(record["seed"]),),
+                               codecs[record["spec"]].known_delay_at(pipeline.WORKING_RATE), np.nan, np.nan, np.nan,
+                               np.nan)
+        scored = pipeline.score(coded, METRICS)
+        assert scored.delay_samples == record["delay_samples"]
+        for column in ("pesq_wb", "stoi", "si_sdr"):
+            assert scored.values[column] == pytest.approx(record[column], abs=2e-3), (key, column)
+
+
+def test_every_row_has_its_file_and_overwrite_removes_them(kept_run, short_selection, tmp_path):
+    assert json.loads((kept_run.out / "run.json").read_text())["invocations"][-1]["keep_audio"] is True
+    files = sorted(p.relative_to(kept_run.out).as_posix() for p in (kept_run.out / "audio").rglob("*.flac"))
+    assert files == sorted(kept_audio.relative_path(record_key(r)).as_posix()
+                           for r in kept_run.rows.to_dict("records"))
+    out = tmp_path / "run"
+    shutil.copytree(kept_run.out, out)
+    one = Selection(short_selection.dataset, short_selection.root, short_selection.split, short_selection.utterances[:1])
+    run_benchmark(one, SPECS[:1], ["si_sdr"], out, overwrite=True, progress=False, command=["test"])
+    assert not (out / "audio").exists()
+
+
+def test_a_killed_run_and_damaged_files_are_found_and_coded_again(tmp_path, short_selection, capsys):
+    """A half-written file (temporary name) never counts and goes; a file whose row was never journalled is
+    rewritten by the resume; a journalled row whose file is missing or altered is coded again."""
+    out = tmp_path / "run"
+    first = _run(short_selection, out, channels=_channels("clean,loss@20%"))
+    records = first.rows.to_dict("records")
+    conditions = ["channel"]
+    journal = (out / JOURNAL).read_bytes().splitlines(keepends=True)
+    orphan = record_key(json.loads(journal[-1].split(b" ", 1)[1]), conditions)
+    missing, altered = [k for k in (record_key(r, conditions) for r in records) if k != orphan][:2]
+    (out / kept_audio.relative_path(missing)).unlink()
+    altered_path = out / kept_audio.relative_path(altered)
+    altered_path.write_bytes(altered_path.read_bytes()[:-100])
+    # a killed run: its last row's file was renamed into place, its journal line never written
+    (out / JOURNAL).write_bytes(b"".join(journal[:-1]))
+    orphan_path = out / kept_audio.relative_path(orphan)
+    orphan_path.write_bytes(b"half a file")  # whatever it holds, it has no row: it does not count
+    temporary = orphan_path.with_name(f".{orphan_path.name}.123-4.tmp")
+    temporary.write_bytes(b"torn")
+    capsys.readouterr()
+    resumed = _run(short_selection, out, channels=_channels("clean,loss@20%"), resume=True)
+    assert "2 rows name kept audio" in capsys.readouterr().err
+    assert not temporary.exists()
+    info = json.loads((out / "run.json").read_text())
+    assert info["invocations"][-1]["todo"] == 3  # missing, altered, orphan
+    stored = {record_key(r, conditions): r for r in Journal(out / JOURNAL).records()}
+    assert all(kept_audio.problem(out, r, k) == "" for k, r in stored.items())
+    assert len(resumed.rows) == len(records)
+    pd.testing.assert_frame_equal(resumed.rows.drop(columns=["encode_s", "decode_s", "metrics_s"]),
+                                  first.rows.drop(columns=["encode_s", "decode_s", "metrics_s"]))
+    assert {"loss@20%25", "clean"} <= {p.name for p in (out / "audio" / "opus@6").iterdir()}
+
+
+def test_read_refuses_missing_altered_and_unkept_audio(kept_run, tmp_path):
+    record = kept_run.rows.to_dict("records")[0]
+    key = record_key(record)
+    with pytest.raises(kept_audio.KeptAudioError, match="no audio kept"):
+        kept_audio.read(kept_run.out, {**record, AUDIO_SHA256: ""}, key)
+    with pytest.raises(kept_audio.KeptAudioError, match="altered"):
+        kept_audio.read(kept_run.out, {**record, AUDIO_SHA256: "0" * 64}, key)
+    with pytest.raises(kept_audio.KeptAudioError, match="missing"):
+        kept_audio.read(tmp_path, record, key)
+
+
+def test_path_parts_are_percent_encoded_and_never_hidden():
+    path = kept_audio.relative_path(("sub/../x", "..", "loss@10%", "white@10dB"))
+    assert path.as_posix() == "audio/%2E./loss@10%25/white@10dB/sub%2F..%2Fx.flac"
+
+
+def test_scored_pairs_keep_the_decoded_file_as_scored(tmp_path, speech):
+    from codecbench.pairs import Pair, score_pairs
+
+    sf.write(tmp_path / "ref.wav", speech[:32000], 16000)
+    sf.write(tmp_path / "deg.wav", 0.5 * speech[:32000], 16000, subtype="PCM_16")
+    result = score_pairs([Pair("item", "half", tmp_path / "ref.wav", tmp_path / "deg.wav")], ["si_sdr"],
+                         tmp_path / "run", "test", progress=False, keep_audio=True)
+    record = result.rows.to_dict("records")[0]
+    samples, rate = kept_audio.read(result.out, record, record_key(record))
+    assert rate == 16000
+    np.testing.assert_array_equal(samples, sf.read(tmp_path / "deg.wav", dtype="float32")[0])
+
+
+def _channels(text):
+    from codecbench.channel import parse_channels
+
+    return parse_channels([text])
