@@ -5,7 +5,8 @@
 What is kept is the row's first decode (the row's `seed`) as the codec returned it, at the codec's output rate
 (`Coded.output`), before the pipeline resampled it to the working rate; a pair scored by `codecbench score`
 keeps the decoded file as it was scored (at its reference's rate). FLAC holds 24-bit PCM: the float decode is
-rounded to 2^-23 of full scale (about -138 dBFS) and clipped at full scale.
+rounded to the nearest 2^-23 of full scale (about -138 dBFS; a decode of 16-bit samples is held exactly) and
+clipped at full scale; `quantize` is that rounding, and `read` returns exactly `quantize(decode)`.
 
 Resume safety: the process that builds the row writes the file under a temporary name, fsyncs it and renames it
 into place before it returns the row, and the row reaches the journal only after that, so a journalled row's
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 FOLDER = "audio"
 SUFFIX = ".flac"
 SUBTYPE = "PCM_24"
+SCALE = 1 << 23  # 24-bit full scale
 TEMPORARY = ".tmp"  # a file being written: `.<name>.<pid>-<thread>.tmp`; never counts, removed by `remove_temporaries`
 SAFE = "@=,.+-_~"  # kept as they are in a path part; everything else (`/`, `%`, `:`, spaces) is percent-encoded
 
@@ -61,10 +63,21 @@ def relative_path(key: tuple[str, ...]) -> PurePosixPath:
     return PurePosixPath(FOLDER, _part(spec), *(_part(c) for c in conditions), _part(utterance) + SUFFIX)
 
 
+def _levels(signal: np.ndarray) -> np.ndarray:
+    """`signal` (float, full scale 1) as 24-bit integer levels, rounded to the nearest and clipped at full scale."""
+    return np.clip(np.round(np.asarray(signal, dtype=np.float64) * SCALE), -SCALE, SCALE - 1).astype(np.int32)
+
+
+def quantize(signal: np.ndarray) -> np.ndarray:
+    """[T] float32: `signal` exactly as its kept file holds it (what `read` returns)."""
+    return (_levels(signal) / SCALE).astype(np.float32)
+
+
 def encode(signal: np.ndarray, rate: int) -> bytes:
-    """`signal` [T] (float, full scale 1) as the bytes of a 24-bit FLAC file at `rate`."""
+    """`signal` [T] (float, full scale 1) as the bytes of a 24-bit FLAC file at `rate` (levels `_levels`: the
+    conversion is ours, not libsndfile's, whose float scaling does not read back exactly)."""
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(np.asarray(signal, dtype=np.float64), -1.0, 1.0), rate, format="FLAC", subtype=SUBTYPE)
+    sf.write(buffer, _levels(signal) * 256, rate, format="FLAC", subtype=SUBTYPE)  # int32: its top 24 bits are kept
     return buffer.getvalue()
 
 
@@ -136,8 +149,8 @@ def read(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...]) -
     reason = problem(run_dir, record, key)
     if reason:
         raise KeptAudioError(f"{' · '.join(key)}: {reason}")
-    samples, rate = sf.read(str(Path(run_dir) / relative_path(key)), dtype="float32", always_2d=False)
-    return samples, int(rate)
+    levels, rate = sf.read(str(Path(run_dir) / relative_path(key)), dtype="int32", always_2d=False)
+    return (levels / (SCALE * 256)).astype(np.float32), int(rate)
 
 
 def decoded_at(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...], rate: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import soundfile as sf
 from codecbench import kept_audio, pipeline
 from codecbench.audio import load_audio
 from codecbench.codecs import load_codec
-from codecbench.datasets import Selection
+from codecbench.datasets import Selection, select
 from codecbench.journal import Journal
 from codecbench.rows import AUDIO_SHA256, record_key
 from codecbench.rundir import JOURNAL
@@ -134,3 +134,26 @@ def _channels(text):
     from codecbench.channel import parse_channels
 
     return parse_channels([text])
+
+
+def test_mushra_build_from_kept_audio_equals_re_coding(tmp_path, librispeech_root, capsys):
+    """`mushra build --run` takes a stimulus from the kept audio where the run kept it, without loading a codec;
+    the test folder is byte for byte the one re-coding makes (the folder without its audio)."""
+    from codecbench.listening_test.build import build_test
+
+    everything = select("librispeech", librispeech_root, "sample")
+    selection = Selection(everything.dataset, everything.root, everything.split,
+                          [u for u in everything.utterances if u.id.endswith("-0003")][:5])
+    kept = tmp_path / "kept"
+    run_benchmark(selection, ["opus@12", "codec2@2.4"], [], kept, progress=False, command=["test"], keep_audio=True)
+    plain = tmp_path / "plain"
+    shutil.copytree(kept, plain, ignore=shutil.ignore_patterns(kept_audio.FOLDER))
+    capsys.readouterr()
+    for run, test in ((kept, "t_kept"), (plain, "t_plain")):
+        build_test(tmp_path / test, run=run, items=5, training_items=0, min_duration_s=1.0, progress=False)
+    err = capsys.readouterr().err
+    assert f"stimuli of {kept}: 10 from the run's kept audio, 0 re-coded" in err
+    assert f"stimuli of {plain}: 0 from the run's kept audio, 10 re-coded" in err
+    files = {test: {p.relative_to(tmp_path / test).as_posix(): p.read_bytes()
+                    for p in (tmp_path / test).rglob("*.wav")} for test in ("t_kept", "t_plain")}
+    assert len(files["t_kept"]) == 5 * 5 and files["t_kept"] == files["t_plain"]

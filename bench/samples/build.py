@@ -71,10 +71,10 @@ def _prepare(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _scores(run: RunData, wanted: list[str] | None) -> list[tuple[str, int]]:
-    """(column, decimals) of the scores each cell shows."""
+def _scores(run: RunData, wanted: list[str] | None) -> list[tuple[str, str, int]]:
+    """(column, label with its direction arrow, decimals) of the scores each cell shows."""
     columns = run.limited_to(wanted).metrics if wanted else run.metrics[:DEFAULT_SCORES]
-    return [(m.column, m.decimals) for m in columns]
+    return [(m.column, f"{m.column} {m.arrow}", m.decimals) for m in columns]
 
 
 def _format(value: object, decimals: int) -> str:
@@ -144,16 +144,16 @@ def build_samples(run_dirs: list[str | Path], out: str | Path, utterances: int =
                 raise ValueError(f"{target}: the copy does not hash to the row's audio_sha256 (the run's file changed "
                                  "while the page was built)")
             cells.append(CellView(cell.system, made, float(cell.record["measured_kbps"]),
-                                  tuple((c, _format(cell.record.get(c), d)) for c, d in scores)))
+                                  tuple((label, _format(cell.record.get(c), d)) for c, label, d in scores)))
         views.append(UtteranceView(utterance.id, utterance.speaker, utterance.duration_s, tuple(cells)))
         listed.append({"utterance": utterance.id, "speaker": utterance.speaker, "reference": str(utterance.reference),
                        "cells": [{"system": c.label, **asdict(c.asset), "measured_kbps": None if math.isnan(c.kbps)
-                                  else c.kbps, "scores": dict(c.scores)} for c in cells]})
+                                  else c.kbps, "scores": {c: v for (c, _, _), (_, v) in zip(scores, c.scores)}} for c in cells]})
     runs = ", ".join(f"<code>{escape(str(s.root))}</code>" for s in run.sources)
     intro = [f"{len(views)} utterances × {len(chosen.systems)} systems from {runs}: in each table the reference "
              "input first, then the systems from the lowest to the highest measured bitrate.",
              f"Audio: {escape(AUDIO_FORMAT)}. Scores are the run's rows "
-             f"({escape(', '.join(c for c, _ in scores)) or 'none shown'}).",
+             f"({escape(', '.join(label for _, label, _ in scores)) or 'none shown'}; ↑ higher is better, ↓ lower).",
              f"Utterances: {'as listed' if utterance_ids else f'a balanced pick across speakers (seed {seed})'} "
              f"among the {chosen.candidates} utterances with every system's kept audio."]
     intro.append(f'Full results: <a href="{escape(link)}">the report</a>.' if link else

@@ -22,6 +22,7 @@ td audio{width:240px;display:block} td img{display:block;margin:.3rem 0;border:1
 .kbps{font-weight:600} dl{margin:.2rem 0 0;display:grid;grid-template-columns:auto auto;gap:0 .6rem;font-size:.9rem}
 dt{color:#3d3d3d} dd{margin:0;font-variant-numeric:tabular-nums}
 .controls{background:#f2f5fa;border:1px solid #c8d3e6;padding:.6rem .8rem;margin:1rem 0;max-width:60rem}
+#match-status{display:block;margin-top:.3rem}
 input[type=checkbox]{width:1.1rem;height:1.1rem;vertical-align:middle}
 input:focus-visible,audio:focus-visible,a:focus-visible{outline:3px solid #1f5fbf;outline-offset:2px}
 a{color:#1f4fa0} footer{margin-top:2rem;color:#3d3d3d;font-size:.9rem;max-width:60rem}
