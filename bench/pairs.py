@@ -316,7 +316,8 @@ def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: 
         for name, reason in request.unavailable_metrics.items():
             print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
                   file=sys.stderr)
-        plan = PairPlan(tuple(metrics), tuple(columns), max_delay_s, align_mode, str(out) if keep_audio else None)
+        plan = PairPlan(tuple(metrics), tuple(columns), max_delay_s, align_mode,
+                        str(out.resolve()) if keep_audio else None)
         try:
             _run(todo, plan, workers, rundir.append, progress)
         except KeyboardInterrupt:

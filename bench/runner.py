@@ -208,7 +208,7 @@ def run_benchmark(
 
         talkers = babble_talkers(inputs or (), selection.dataset, selection.root, selection.split)
         work = Work(tasks, Plan(tuple(metrics), tuple(columns), seed, max_delay_s, tuple(channels or ()),
-                                tuple(inputs or ()), talkers, align, str(out) if keep_audio else None))
+                                tuple(inputs or ()), talkers, align, str(out.resolve()) if keep_audio else None))
         try:
             engine.run(work, rundir.append, progress)
         except KeyboardInterrupt:

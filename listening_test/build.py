@@ -257,8 +257,9 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     print(f"stimuli of {run_dir}: {made[KEPT]} from the run's kept audio, {made[RECODED]} re-coded"
           + ("" if kept_usable else f" (--align {align} differs from the run's: its kept audio's delays do not apply)"),
           file=sys.stderr)
+    specs = dict.fromkeys(spec for spec, _ in chosen.values())
     source = {"kind": "run", "run": str(run_dir.resolve()), "run_seed": int(config["seed"]), "stimuli": made,
-              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in dict.fromkeys(spec for spec, _ in chosen.values())},
+              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in specs},
               "speakers": str(speakers_txt) if speakers_txt else None, **_balance(selection)}
     if any(conds for _, conds in chosen.values()):
         source["systems"] = {label: {"spec": spec, **conds} for label, (spec, conds) in chosen.items()}

@@ -63,7 +63,8 @@ def test_every_row_has_its_file_and_overwrite_removes_them(kept_run, short_selec
                            for r in kept_run.rows.to_dict("records"))
     out = tmp_path / "run"
     shutil.copytree(kept_run.out, out)
-    one = Selection(short_selection.dataset, short_selection.root, short_selection.split, short_selection.utterances[:1])
+    one = Selection(short_selection.dataset, short_selection.root, short_selection.split,
+                    short_selection.utterances[:1])
     run_benchmark(one, SPECS[:1], ["si_sdr"], out, overwrite=True, progress=False, command=["test"])
     assert not (out / "audio").exists()
 

@@ -11,7 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "samples", help="write a static samples page (players, spectrograms, scores) of runs kept with --keep-audio",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
-                        help="run folders written with --keep-audio; several are merged as `codecbench report` merges them")
+                        help="run folders written with --keep-audio; several are merged as `codecbench report` "
+                             "merges them")
     parser.add_argument("--out", required=True, help="the page's folder (index.html, samples.json, audio/)")
     parser.add_argument("--utterances", type=int, default=8, help="utterances shown (a balanced pick across speakers)")
     parser.add_argument("--utterance", action="append", default=None, metavar="ID",
@@ -22,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="comma-separated metric columns shown per cell (default: the run's first four)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the balanced pick")
     parser.add_argument("--report", default=None,
-                        help="report to link (report.html or its folder; default: RUN_DIR/report/report.html of one run)")
+                        help="report to link (report.html or its folder; default: RUN_DIR/report/report.html of "
+                             "one run)")
     parser.add_argument("--prefer", default=None, metavar="newest|RUN",
                         help="a system found in several runs comes from the newest run, or from run RUN")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier samples page in --out")

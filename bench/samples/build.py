@@ -82,6 +82,12 @@ def _format(value: object, decimals: int) -> str:
     return "not scored" if math.isnan(number) else f"{number:.{decimals}f}"
 
 
+def _listed(cell: CellView, columns: list[str]) -> dict[str, object]:
+    """A cell as `samples.json` lists it: system, files, SHA-256, loudness, measured kbps and scores by column."""
+    return {"system": cell.label, **asdict(cell.asset), "measured_kbps": None if math.isnan(cell.kbps) else cell.kbps,
+            "scores": {column: value for column, (_, value) in zip(columns, cell.scores)}}
+
+
 def _report_link(run: RunData, report: str | Path | None, out: Path) -> tuple[str | None, Path | None]:
     """The report to link (relative to the page) and its path: `report`, else a single run's `report/report.html`."""
     path = Path(report) if report is not None else (run.sources[0].root / "report" / "report.html"
@@ -147,13 +153,13 @@ def build_samples(run_dirs: list[str | Path], out: str | Path, utterances: int =
                                   tuple((label, _format(cell.record.get(c), d)) for c, label, d in scores)))
         views.append(UtteranceView(utterance.id, utterance.speaker, utterance.duration_s, tuple(cells)))
         listed.append({"utterance": utterance.id, "speaker": utterance.speaker, "reference": str(utterance.reference),
-                       "cells": [{"system": c.label, **asdict(c.asset), "measured_kbps": None if math.isnan(c.kbps)
-                                  else c.kbps, "scores": {c: v for (c, _, _), (_, v) in zip(scores, c.scores)}} for c in cells]})
+                       "cells": [_listed(view, [column for column, _, _ in scores]) for view in cells]})
     runs = ", ".join(f"<code>{escape(str(s.root))}</code>" for s in run.sources)
     intro = [f"{len(views)} utterances × {len(chosen.systems)} systems from {runs}: in each table the reference "
              "input first, then the systems from the lowest to the highest measured bitrate.",
              f"Audio: {escape(AUDIO_FORMAT)}. Scores are the run's rows "
-             f"({escape(', '.join(label for _, label, _ in scores)) or 'none shown'}; ↑ higher is better, ↓ lower).",
+             f"({escape(', '.join(label for _, label, _ in scores)) or 'none shown'}; "
+             "↑ higher is better, ↓ lower).",
              f"Utterances: {'as listed' if utterance_ids else f'a balanced pick across speakers (seed {seed})'} "
              f"among the {chosen.candidates} utterances with every system's kept audio."]
     intro.append(f'Full results: <a href="{escape(link)}">the report</a>.' if link else
