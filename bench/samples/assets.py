@@ -16,7 +16,7 @@ from codecbench.audio import load_audio, resample
 from codecbench.resources import file_digest
 
 SPECTROGRAM_RATE = 16000  # every thumbnail at the working rate: one frequency axis (0-8 kHz) for every cell
-THUMB_SIZE_IN = (2.4, 0.9)  # inches at THUMB_DPI: 240 x 90 pixels
+THUMB_PX = (210, 80)  # width, height of a thumbnail (and of a cell's player)
 THUMB_DPI = 100
 DYNAMIC_RANGE_DB = 80.0  # each utterance's thumbnails share one colour scale: its reference's peak down to -80 dB
 N_FFT, HOP = 512, 128
@@ -67,7 +67,7 @@ def write_spectrogram(samples: np.ndarray, rate: int, top_db: float, path: Path)
     import matplotlib.pyplot as plt
 
     image = power_db(resample(samples, rate, SPECTROGRAM_RATE))
-    figure = plt.figure(figsize=THUMB_SIZE_IN, dpi=THUMB_DPI)
+    figure = plt.figure(figsize=(THUMB_PX[0] / THUMB_DPI, THUMB_PX[1] / THUMB_DPI), dpi=THUMB_DPI)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=top_db - DYNAMIC_RANGE_DB, vmax=top_db,
                 interpolation="nearest")

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-from codecbench.samples.assets import DYNAMIC_RANGE_DB, SPECTROGRAM_RATE, Asset
+from codecbench.samples.assets import DYNAMIC_RANGE_DB, SPECTROGRAM_RATE, THUMB_PX, Asset
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#1a1a1a;background:#fff;line-height:1.4}
@@ -18,7 +18,7 @@ h1{font-size:1.6rem;margin:0 0 .5rem} h2{font-size:1.15rem;margin:1.6rem 0 .4rem
 .scroll{overflow-x:auto} .scroll:focus{outline:3px solid #1f5fbf;outline-offset:2px}
 table{border-collapse:collapse} th{text-align:left;font-size:.95rem;padding:.3rem .4rem;vertical-align:bottom}
 td{vertical-align:top;padding:.4rem;border-top:1px solid #c8c8c8}
-td audio{width:240px;display:block} td img{display:block;margin:.3rem 0;border:1px solid #c8c8c8}
+td audio{width:AUDIO_WIDTHpx;display:block} td img{display:block;margin:.3rem 0;border:1px solid #c8c8c8}
 .kbps{font-weight:600} dl{margin:.2rem 0 0;display:grid;grid-template-columns:auto auto;gap:0 .6rem;font-size:.9rem}
 dt{color:#3d3d3d} dd{margin:0;font-variant-numeric:tabular-nums}
 .controls{background:#f2f5fa;border:1px solid #c8d3e6;padding:.6rem .8rem;margin:1rem 0;max-width:60rem}
@@ -83,7 +83,7 @@ def _cell(utterance: UtteranceView, cell: CellView) -> str:
     lufs = "" if math.isnan(cell.asset.loudness_lufs) else f"{cell.asset.loudness_lufs:.2f}"
     return (f'<td><audio controls preload="none" src="{escape(cell.asset.audio)}" data-lufs="{lufs}" '
             f'aria-label="Play {escape(what)}"></audio>'
-            f'<img src="{escape(cell.asset.spectrogram)}" width="240" height="90" '
+            f'<img src="{escape(cell.asset.spectrogram)}" width="{THUMB_PX[0]}" height="{THUMB_PX[1]}" '
             f'alt="Spectrogram of {escape(what)}, 0 to {SPECTROGRAM_RATE // 2000} kHz">'
             f'<span class="kbps">{escape(kbps)}</span>'
             + (f'<dl aria-label="Scores of {escape(what)}">{scores}</dl>' if scores else "") + "</td>")
@@ -113,7 +113,7 @@ def page_html(title: str, intro: list[str], utterances: list[UtteranceView], foo
     notes = "".join(f"<p>{p}</p>" for p in footer)
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)}</title><style>{STYLE}</style></head><body>'
+            f'<title>{escape(title)}</title><style>{STYLE.replace("AUDIO_WIDTH", str(THUMB_PX[0]))}</style></head><body>'
             f'<header><h1>{escape(title)}</h1>{paragraphs}</header><main>{controls}{tables}</main>'
             f'<footer>{notes}<p>Spectrograms: 0-{SPECTROGRAM_RATE // 2000} kHz (every file resampled to '
             f'{SPECTROGRAM_RATE // 1000} kHz), {DYNAMIC_RANGE_DB:.0f} dB below each utterance\'s reference peak.</p>'
