@@ -81,6 +81,8 @@ def handle(args: argparse.Namespace) -> int:
         return _handle_many(args, metrics)
     if not (args.reference and args.degraded):
         raise ValueError("score needs REF DEG (one pair), REF_DIR DEG_DIR --out RUN, or --pairs CSV --out RUN")
+    if args.keep_audio:
+        raise ValueError("--keep-audio keeps the decoded files of many pairs in a run folder: add --out RUN")
     print(json.dumps(score_files(args.reference, args.degraded, metrics, args.max_delay_s, args.align),
                      allow_nan=False))
     return 0
