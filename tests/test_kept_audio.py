@@ -14,6 +14,7 @@ import soundfile as sf
 
 from codecbench import kept_audio, pipeline
 from codecbench.audio import load_audio
+from codecbench.channel.inputs import parse_inputs
 from codecbench.codecs import load_codec
 from codecbench.datasets import Selection, select
 from codecbench.journal import Journal
@@ -25,8 +26,8 @@ SPECS = ["opus@6", "codec2@1.2"]  # 16 kHz and 8 kHz output: the kept file is at
 METRICS = ["pesq_wb", "stoi", "si_sdr"]
 
 
-def _run(selection, out, **options):
-    return run_benchmark(selection, SPECS, METRICS, out, progress=False, command=["test"], keep_audio=True, **options)
+def _run(selection, out, metrics=METRICS, **options):
+    return run_benchmark(selection, SPECS, metrics, out, progress=False, command=["test"], keep_audio=True, **options)
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +72,16 @@ def test_every_row_has_its_file_and_overwrite_removes_them(kept_run, short_selec
 
 def test_a_killed_run_and_damaged_files_are_found_and_coded_again(tmp_path, short_selection, capsys):
     """A half-written file (temporary name) never counts and goes; a file whose row was never journalled is
-    rewritten by the resume; a journalled row whose file is missing or altered is coded again."""
+    rewritten by the resume; a journalled row whose file is missing or altered is coded again. Under channel and
+    input conditions every row has its own file."""
     out = tmp_path / "run"
-    first = _run(short_selection, out, channels=_channels("clean,loss@20%"))
+    two = Selection(short_selection.dataset, short_selection.root, short_selection.split,
+                    short_selection.utterances[:2])
+    conditions_of_run = {"channels": _channels("clean,loss@20%"), "inputs": parse_inputs(["clean,white@10dB"])}
+    first = _run(two, out, ["si_sdr"], **conditions_of_run)
     records = first.rows.to_dict("records")
-    conditions = ["channel"]
+    assert len(records) == 2 * 2 * 2 * 2
+    conditions = ["channel", "input"]
     journal = (out / JOURNAL).read_bytes().splitlines(keepends=True)
     orphan = record_key(json.loads(journal[-1].split(b" ", 1)[1]), conditions)
     missing, altered = [k for k in (record_key(r, conditions) for r in records) if k != orphan][:2]
@@ -89,7 +95,7 @@ def test_a_killed_run_and_damaged_files_are_found_and_coded_again(tmp_path, shor
     temporary = orphan_path.with_name(f".{orphan_path.name}.123-4.tmp")
     temporary.write_bytes(b"torn")
     capsys.readouterr()
-    resumed = _run(short_selection, out, channels=_channels("clean,loss@20%"), resume=True)
+    resumed = _run(two, out, ["si_sdr"], resume=True, **conditions_of_run)
     assert "2 rows name kept audio" in capsys.readouterr().err
     assert not temporary.exists()
     info = json.loads((out / "run.json").read_text())
@@ -99,7 +105,9 @@ def test_a_killed_run_and_damaged_files_are_found_and_coded_again(tmp_path, shor
     assert len(resumed.rows) == len(records)
     pd.testing.assert_frame_equal(resumed.rows.drop(columns=["encode_s", "decode_s", "metrics_s"]),
                                   first.rows.drop(columns=["encode_s", "decode_s", "metrics_s"]))
-    assert {"loss@20%25", "clean"} <= {p.name for p in (out / "audio" / "opus@6").iterdir()}
+    assert {p.relative_to(out / "audio").as_posix() for p in (out / "audio").rglob("*.flac")} == {
+        f"{spec}/{channel}/{noise}/{u.id}.flac" for spec in SPECS for channel in ("clean", "loss@20%25")
+        for noise in ("clean", "white@10dB") for u in two.utterances}
 
 
 def test_read_refuses_missing_altered_and_unkept_audio(kept_run, tmp_path):

@@ -116,4 +116,9 @@ def handle(args: argparse.Namespace) -> int:
     print(result.summary_text())
     print(f"\nrows: {result.out / 'utterances.parquet'}  summary: {result.out / 'summary.csv'}  "
           f"provenance: {result.out / 'run.json'}")
+    if args.keep_audio:
+        from codecbench.kept_audio import FOLDER, folder_bytes
+
+        print(f"decoded audio: {result.out / FOLDER} ({folder_bytes(result.out) / 1e6:.2f} MB; "
+              f"codecbench samples {result.out} --out DIR makes a listening page)")
     return 0
