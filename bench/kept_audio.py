@@ -140,6 +140,11 @@ def problem(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...]
     return ""
 
 
+def present(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...]) -> bool:
+    """Whether a stored row names kept audio whose file is there (cheap: its bytes are not hashed; `problem` does)."""
+    return bool(kept_sha256(record)) and (Path(run_dir) / relative_path(key)).is_file()
+
+
 def read(run_dir: str | Path, record: Mapping[str, Any], key: tuple[str, ...]) -> tuple[np.ndarray, int]:
     """The kept audio [T] (float32) of a stored row and its rate, checked against the row's SHA-256.
 

@@ -5,6 +5,7 @@ reference then the systems by bitrate, every file and link of the page resolving
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -89,6 +90,12 @@ def test_runs_without_kept_audio_or_unknown_systems_are_one_line_errors(runs, tm
     assert "run them with --keep-audio" in capsys.readouterr().err
     assert main(["samples", str(runs["opus"]), "--out", str(tmp_path / "p2"), "--systems", "lyra@3.2"]) == 2
     assert "not in the runs" in capsys.readouterr().err
+    altered = tmp_path / "altered"
+    shutil.copytree(runs["opus"], altered)
+    victim = next((altered / "audio").rglob("*.flac"))
+    victim.write_bytes(victim.read_bytes()[:-10])
+    assert main(["samples", str(altered), "--out", str(tmp_path / "p4"), "--utterances", "5"]) == 2
+    assert f"{victim} was altered (its SHA-256 differs" in capsys.readouterr().err
     (tmp_path / "p3").mkdir()
     (tmp_path / "p3" / "thesis.tex").write_text("mine")
     assert main(["samples", str(runs["opus"]), "--out", str(tmp_path / "p3")]) == 2

@@ -100,7 +100,8 @@ def copy_reference(path: Path, expected_sha256: str | None, target: Path) -> tup
 
 
 def copy_cell(cell_file: Path, target: Path) -> tuple[np.ndarray, int]:
-    """A kept file copied as it is (the caller checked it against the row's SHA-256); returns its samples."""
+    """A kept file copied as it is (the caller checked it against the row's SHA-256: `kept_audio.problem`);
+    returns its samples."""
     shutil.copyfile(cell_file, target)
     samples, rate = sf.read(str(target), dtype="float32", always_2d=False)
     return samples, int(rate)

@@ -143,12 +143,12 @@ def build_samples(run_dirs: list[str | Path], out: str | Path, utterances: int =
         cells = [CellView("Reference", assets.asset(out, folder / "00-reference.flac", samples, rate, top_db),
                           math.nan, ())]
         for j, cell in enumerate(utterance.cells, start=1):
+            problem = kept_audio.problem(cell.run_dir, cell.record, cell.key)
+            if problem:
+                raise ValueError(f"{problem}: code it again with `codecbench run --resume --keep-audio`")
             target = folder / f"{j:02d}.flac"
             decoded, decoded_rate = assets.copy_cell(cell.run_dir / kept_audio.relative_path(cell.key), target)
             made = assets.asset(out, target, decoded, decoded_rate, top_db)
-            if made.sha256 != cell.record["audio_sha256"]:
-                raise ValueError(f"{target}: the copy does not hash to the row's audio_sha256 (the run's file changed "
-                                 "while the page was built)")
             cells.append(CellView(cell.system, made, float(cell.record["measured_kbps"]),
                                   tuple((label, _format(cell.record.get(c), d)) for c, label, d in scores)))
         views.append(UtteranceView(utterance.id, utterance.speaker, utterance.duration_s, tuple(cells)))

@@ -2,7 +2,8 @@
 (the reference first, then by measured bitrate), and where each cell's audio lies.
 
 Only cells whose audio the run kept (`--keep-audio`) can be shown: an utterance is a candidate where every shown
-system has a row without error whose kept file is there and unaltered (`kept_audio.problem`). Among the
+system has a row without error whose kept file is there (`kept_audio.present`; the files shown are hashed when
+copied, so an altered one stops the build). Among the
 candidates, `listening_test.selection.pick_balanced` takes turns over speakers (and over speaker gender where the
 LibriSpeech `SPEAKERS.TXT` names it), in a seeded order, so no speaker gives two utterances before every speaker
 gave one -- the rule `mushra build` uses.
@@ -118,7 +119,7 @@ def pick(run: RunData, count: int, seed: int = 0, systems: list[str] | None = No
         source = sources.get(system, run.sources[0])
         for _, row in group.iterrows():
             record, key = row.to_dict(), _key(row, source)
-            if not kept_audio.problem(source.root, record, key):
+            if kept_audio.present(source.root, record, key):  # hashed when copied (`samples.build`)
                 cells[(str(row["utterance"]), str(system))] = Cell(str(system), source.root, record, key)
     kept = [s for s in run.specs if any(k[1] == s for k in cells)]
     notes = [f"{s}: no kept audio (run it with --keep-audio)" for s in run.specs if s not in kept]
