@@ -125,3 +125,25 @@ def test_the_page_is_keyboard_operable_loudness_matched_and_passes_axe(runs, tmp
         assert all(label.startswith("Play ") for label in labels) and len(labels) == 12
         screenshot(page, tmp_path, "samples_page.png", full_page=False)
         browser.close()
+
+
+def test_a_page_of_scored_pairs_shows_the_decoded_files_against_their_references(tmp_path, speech):
+    """Pairs scored with `codecbench score --keep-audio`: the reference is the pair's reference file, the cell the
+    decoded file as scored, and no bitrate is claimed."""
+    import soundfile as sf
+
+    from codecbench.pairs import pairs_from_folders, score_pairs
+
+    for folder, gain in (("ref", 1.0), ("deg", 0.5)):
+        (tmp_path / folder).mkdir()
+        for k in range(2):
+            sf.write(tmp_path / folder / f"item{k}.wav", gain * speech[k * 16000:(k + 2) * 16000], 16000)
+    run = score_pairs(pairs_from_folders(tmp_path / "ref", tmp_path / "deg"), ["si_sdr"], tmp_path / "run", "test",
+                      progress=False, keep_audio=True).out
+    result = build_samples([run], tmp_path / "page", utterances=2)
+    listed = json.loads((result.out / "samples.json").read_text())
+    assert [[c["system"] for c in u["cells"]] for u in listed["utterances"]] == [["Reference", "deg"]] * 2
+    for utterance in listed["utterances"]:
+        assert utterance["reference"] == str(tmp_path / "ref" / f"{utterance['utterance']}.wav")
+        assert utterance["cells"][1]["measured_kbps"] is None
+    assert "bitrate not measured" in result.page.read_text()

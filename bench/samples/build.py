@@ -141,7 +141,7 @@ def build_samples(run_dirs: list[str | Path], out: str | Path, utterances: int =
                                               folder / "00-reference.flac")
         top_db = assets.reference_top_db(samples, rate)
         cells = [CellView("Reference", assets.asset(out, folder / "00-reference.flac", samples, rate, top_db),
-                          math.nan, ())]
+                          math.nan, (), reference=True)]
         for j, cell in enumerate(utterance.cells, start=1):
             problem = kept_audio.problem(cell.run_dir, cell.record, cell.key)
             if problem:

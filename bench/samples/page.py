@@ -58,14 +58,16 @@ class CellView:
     Args:
         label: the column's system (`Reference` for the input).
         asset: its files.
-        kbps: the measured bitrate (NaN for the reference).
-        scores: (metric column, formatted value) pairs of the row.
+        kbps: the measured bitrate (NaN for the reference, and for a pair scored by `codecbench score`).
+        scores: (metric label, formatted value) pairs of the row.
+        reference: the input itself.
     """
 
     label: str
     asset: Asset
     kbps: float
     scores: tuple[tuple[str, str], ...]
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class UtteranceView:
 
 def _cell(utterance: UtteranceView, cell: CellView) -> str:
     what = f"{cell.label}, utterance {utterance.id}"
-    kbps = "input (not coded)" if math.isnan(cell.kbps) else f"{cell.kbps:.2f} kbps measured"
+    kbps = ("input (not coded)" if cell.reference else "bitrate not measured (decoded elsewhere)"
+            if math.isnan(cell.kbps) else f"{cell.kbps:.2f} kbps measured")
     scores = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in cell.scores)
     lufs = "" if math.isnan(cell.asset.loudness_lufs) else f"{cell.asset.loudness_lufs:.2f}"
     return (f'<td><audio controls preload="none" src="{escape(cell.asset.audio)}" data-lufs="{lufs}" '
