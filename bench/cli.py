@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "codecbench.commands.mushra",
     "codecbench.commands.score",
     "codecbench.commands.validity",
+    "codecbench.commands.samples",
 )
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from codecbench import pipeline
+from codecbench import kept_audio, pipeline
 from codecbench.alignment import DEFAULT_ALIGN
 from codecbench.audio import AudioError, load_audio
 from codecbench.metrics import get_metric_class, metric_availability, metric_columns, metric_metadata
@@ -152,12 +152,14 @@ class PairPlan:
         metric_columns: their columns in order.
         max_delay_s: the alignment's search range.
         align_mode: the delay rule (`alignment.ALIGN_MODES`, `--align`).
+        keep_audio: the run folder that keeps each decoded file as scored (`--keep-audio`); None: none kept.
     """
 
     metrics: tuple[str, ...]
     metric_columns: tuple[str, ...]
     max_delay_s: float
     align_mode: str = DEFAULT_ALIGN
+    keep_audio: str | None = None
 
 
 def score_pair(pair: Pair, plan: PairPlan) -> Row:
@@ -170,12 +172,12 @@ def score_pair(pair: Pair, plan: PairPlan) -> Row:
     except (AudioError, RuntimeError, OSError) as exc:
         return _failed(pair, plan, f"cannot read the pair: {exc}")
     conversions = [f"reference: {c}" for c in reference.conversions] + [f"degraded: {c}" for c in degraded.conversions]
+    coded = pipeline.Coded.external(reference.samples, degraded.samples, rate)
     try:
-        scored = pipeline.score(pipeline.Coded.external(reference.samples, degraded.samples, rate), plan.metrics,
-                                plan.max_delay_s, align_mode=plan.align_mode)
+        scored = pipeline.score(coded, plan.metrics, plan.max_delay_s, align_mode=plan.align_mode)
     except Exception as exc:  # noqa: BLE001 - a scoring stage that raises is the row's error, the run goes on
         return _failed(pair, plan, f"scoring failed: {type(exc).__name__}: {exc}")
-    return Row(utterance=pair.item, speaker="", split=PAIRS_DATASET, duration_s=len(reference.samples) / rate,
+    row = Row(utterance=pair.item, speaker="", split=PAIRS_DATASET, duration_s=len(reference.samples) / rate,
                codec=pair.condition, spec=pair.condition, delay_samples=scored.delay_samples,
                metrics={c: scored.values.get(c, float("nan")) for c in plan.metric_columns},
                error="; ".join(f"{m}: {r}" for m, r in scored.errors.items()), metrics_s=scored.metrics_s,
@@ -183,6 +185,7 @@ def score_pair(pair: Pair, plan: PairPlan) -> Row:
                delay_confidence=scored.delay.confidence, delay_flag=scored.delay.flag,
                extra={"sample_rate": rate, "metric_rates": metric_rates(plan.metrics, rate),
                       "reference_file": str(pair.reference), "degraded_file": str(pair.degraded)})
+    return kept_audio.keep(plan.keep_audio, row, coded)
 
 
 def _failed(pair: Pair, plan: PairPlan, error: str) -> Row:
@@ -261,7 +264,8 @@ class PairsResult:
 
 def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: str, workers: int = 1,
                 resume: bool = False, overwrite: bool = False, max_delay_s: float = pipeline.MAX_DELAY_S,
-                align_mode: str = DEFAULT_ALIGN, progress: bool = True, command: list[str] | None = None) -> PairsResult:
+                align_mode: str = DEFAULT_ALIGN, progress: bool = True, command: list[str] | None = None,
+                keep_audio: bool = False) -> PairsResult:
     """Score every pair into the run folder `out` (rows, tables, summary, manifest, run.json), skipping the
     pairs a resumed run already holds.
 
@@ -278,6 +282,8 @@ def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: 
         align_mode: the delay rule (`--align`; a file pair declares no delay, so `auto` is the envelope estimate).
         progress: show a tqdm bar.
         command: the command line recorded in run.json.
+        keep_audio: keep each decoded file as scored (FLAC, `codecbench.kept_audio`); a resume scores again the
+            pairs whose kept file is missing or altered.
 
     Raises:
         ValueError: no pairs, a pair listed twice, or a run folder that cannot be resumed as asked.
@@ -299,7 +305,7 @@ def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: 
         if overwrite:
             rundir.clear()
         rundir.repair()
-        done = rundir.completed()
+        done = rundir.completed(audio=keep_audio)
         todo = [p for p in pairs if (p.item, p.condition) not in done]
         request.invocations[-1]["todo"] = len(todo)
         info = previous.merged(request, {key[1] for key in done}) if previous is not None else request
@@ -310,7 +316,8 @@ def score_pairs(pairs: list[Pair], metrics: list[str], out: str | Path, source: 
         for name, reason in request.unavailable_metrics.items():
             print(f"metric {name} is unavailable ({reason}): its columns are NaN with the reason in `error`",
                   file=sys.stderr)
-        plan = PairPlan(tuple(metrics), tuple(columns), max_delay_s, align_mode)
+        plan = PairPlan(tuple(metrics), tuple(columns), max_delay_s, align_mode,
+                        str(out.resolve()) if keep_audio else None)
         try:
             _run(todo, plan, workers, rundir.append, progress)
         except KeyboardInterrupt:

@@ -75,6 +75,9 @@ class Coded:
             bits flipped, concealment), then `decode_info()` means over seeds.
         channel: the transmission's name (`clean` without a channel).
         sample_rate: of every signal here.
+        output: the first decode as the codec returned it, at `output_rate` (what `--keep-audio` keeps; None for a
+            signal decoded elsewhere: `decodes[0]` is then all there is).
+        output_rate: the codec's output rate (0 where `output` is None).
         clean: the clean talker when the run has input conditions (`reference` itself for a clean input, else
             `reference` is a degraded version of it); `score` then also scores every decode against it
             (`<metric>_e2e` columns). None: a run without input conditions.
@@ -92,6 +95,8 @@ class Coded:
     channel: str = CLEAN
     sample_rate: int = WORKING_RATE
     clean: np.ndarray | None = None
+    output: np.ndarray | None = None
+    output_rate: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -190,6 +195,7 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
         (received, transmitted), _ = timed_stage("channel", lambda e: channel.transmit(codec, e), encoded)
     seeds = decode_seeds(seed, codec.num_seeds if codec.stochastic else 1)
     decodes, elapsed, info = [], 0.0, {}
+    output: np.ndarray | None = None
     for decode_seed in seeds:
         codec.reseed(decode_seed)
         decoded, seconds = timed_stage("decode", codec.decode, received)
@@ -199,13 +205,15 @@ def code(codec: Codec, audio: LoadedAudio, seed: int, channel: Channel | None = 
         decoded = np.asarray(decoded, dtype=np.float32).reshape(-1)
         if decoded.size == 0 or not np.all(np.isfinite(decoded)):
             raise CodingError("decode failed: empty or non-finite output")
+        output = decoded if output is None else output
         decodes.append(resample(decoded, codec.sample_rate, audio.sample_rate))
     _check_clash("decode", "decode_info columns", list(info), taken | set(encoded.columns) | set(transmitted))
     return Coded(reference=audio.samples, decodes=tuple(decodes), seeds=tuple(seeds),
                  known_delay=codec.known_delay_at(audio.sample_rate), payload_bytes=encoded.payload_bytes,
                  measured_kbps=8 * encoded.payload_bytes / audio.duration_s / 1000, encode_s=encode_s,
                  decode_s=elapsed / len(seeds), columns={**encoded.columns, **transmitted, **info},
-                 channel=channel.name if channel is not None else CLEAN, sample_rate=audio.sample_rate, clean=clean)
+                 channel=channel.name if channel is not None else CLEAN, sample_rate=audio.sample_rate, clean=clean,
+                 output=output, output_rate=codec.sample_rate)
 
 
 def score(coded: Coded, metrics: Sequence[str], max_delay_s: float = MAX_DELAY_S,

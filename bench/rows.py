@@ -17,7 +17,10 @@ LEADING_COLUMNS = [
     "utterance", "speaker", "split", "duration_s", "codec", "spec", "target_kbps", "measured_kbps",
     "delay_samples", "encode_s", "decode_s",
 ]
-TRAILING_COLUMNS = ["payload_bytes", "metrics_s", "seed", "conversion", "delay_method", "delay_confidence", "delay_flag"]
+TRAILING_COLUMNS = [
+    "payload_bytes", "metrics_s", "seed", "conversion", "delay_method", "delay_confidence", "delay_flag", "audio_sha256",
+]
+AUDIO_SHA256 = "audio_sha256"  # the SHA-256 of the row's kept decoded audio (`--keep-audio`), '' where none was kept
 ERROR = "error"
 KEY = ["utterance", "spec"]  # plus the condition columns of a run that has them
 CONDITIONS = ("channel", "input")  # the condition columns, in column order (`codecbench run --channel/--input`)
@@ -58,6 +61,8 @@ class Row:
         delay_method, delay_confidence, delay_flag: how `delay_samples` was chosen (`alignment.Delay`: `declared`,
             `envelope`, `envelope+waveform`, `xcorr`, `none`, `fallback`), the estimate's confidence (NaN where
             none was made) and why the delay is doubtful ('' when it is not).
+        audio_sha256: the SHA-256 of the FLAC file holding the row's decoded audio (`--keep-audio`,
+            `codecbench.kept_audio`); '' where the run kept none.
         extra: codec-measured columns, then `n_seeds` and `<metric>_seed_std` of multi-seed specs.
     """
 
@@ -82,7 +87,13 @@ class Row:
     delay_method: str = ""
     delay_confidence: float = NAN
     delay_flag: str = ""
+    audio_sha256: str = ""
     extra: Mapping[str, float | str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What identifies the row within a run: utterance, spec and the condition values."""
+        return (self.utterance, self.spec, *self.conditions.values())
 
     def record(self) -> dict[str, object]:
         """The row as one flat mapping in column order (what the journal stores and the tables hold)."""

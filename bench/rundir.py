@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from codecbench import kept_audio
 from codecbench.journal import Journal, Tail
 from codecbench.provenance import MANIFEST_COLUMNS
 from codecbench.rows import KEY, N_SEEDS, SEED_STD_SUFFIX, Row, column_order, record_key
@@ -231,14 +232,23 @@ class RunDir:
         """Remove a previous run's files (for --overwrite)."""
         for name in (JOURNAL, LEGACY_JOURNAL, PARQUET, CSV, SUMMARY, MANIFEST, RUN_JSON):
             (self.path / name).unlink(missing_ok=True)
+        kept_audio.clear(self.path)
 
     def repair(self) -> Tail | None:
-        """Cut a torn journal tail before appending (see `Journal.repair`)."""
+        """Cut a torn journal tail before appending (see `Journal.repair`) and remove the half-written audio files
+        of a killed `--keep-audio` run."""
+        kept_audio.remove_temporaries(self.path)
         return self.journal.repair()
 
-    def completed(self, conditions: Iterable[str] = ()) -> set[tuple[str, ...]]:
-        """The keys of the stored rows."""
-        return {record_key(r, conditions) for r in self.journal.records()}
+    def completed(self, conditions: Iterable[str] = (), audio: bool = False) -> set[tuple[str, ...]]:
+        """The keys of the stored rows; with `audio`, without the rows whose kept audio file is missing or altered
+        (`kept_audio.problem`: they are to be coded again)."""
+        conditions = list(conditions)
+        latest = {record_key(r, conditions): r for r in self.journal.records()}
+        if not audio:
+            return set(latest)
+        return {key for key, record in latest.items()
+                if not kept_audio.kept_sha256(record) or not kept_audio.problem(self.path, record, key)}
 
     def append(self, row: Row) -> None:
         """Store one row durably (fsynced before returning)."""

@@ -85,6 +85,7 @@ class _Request:
     max_delay_s: float
     align: str
     rundir: RunDir
+    keep_audio: bool = False
 
     @property
     def channel_names(self) -> list[str] | None:
@@ -115,7 +116,15 @@ class _Request:
         talkers = babble_talkers(self.inputs or (), selection.dataset, selection.root, selection.split,
                                  selection.split_utterances)
         return Work(tasks, Plan(tuple(self.metrics), tuple(self.columns), self.seed, self.max_delay_s,
-                                tuple(self.channels or ()), tuple(self.inputs or ()), talkers, self.align))
+                                tuple(self.channels or ()), tuple(self.inputs or ()), talkers, self.align,
+                                str(self.rundir.path.resolve()) if self.keep_audio else None))
+
+
+def _report_stale_audio(out: Path, count: int, what: str) -> None:
+    """Say how many stored rows name kept audio whose file is missing or altered (`kept_audio.problem`)."""
+    if count:
+        print(f"{out}: {count} rows name kept audio ({out / 'audio'}) whose file is missing or altered: {what}",
+              file=sys.stderr)
 
 
 def _invocation(request: _Request, engine: Engine, workers: int, device: str, command: list[str] | None
@@ -123,7 +132,7 @@ def _invocation(request: _Request, engine: Engine, workers: int, device: str, co
     """What run.json records of this call."""
     return {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
             "resumed": False, "engine": engine.name, "workers": workers, "device": device,
-            "torch_threads": engine.threads, "specs": request.specs,
+            "torch_threads": engine.threads, "specs": request.specs, "keep_audio": request.keep_audio,
             "utterances": len(request.selection.utterances), "versions": package_versions(),
             "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
 
@@ -150,7 +159,8 @@ def _prepare(request: _Request, engine: Engine, invocation: dict[str, Any], resu
     tail = rundir.repair()
     if tail is not None:
         print(f"{rundir.path}: cut a torn journal tail ({tail.describe()}); its row is coded again", file=sys.stderr)
-    done = rundir.completed(request.conditions)
+    done = rundir.completed(request.conditions, audio=request.keep_audio)
+    _report_stale_audio(rundir.path, len(rundir.completed(request.conditions)) - len(done), "coded again")
     tasks = request.tasks(loaded, done)
     invocation["todo"] = len(tasks)
     info = new
@@ -193,6 +203,9 @@ def _finish(request: _Request, info: RunInfo) -> RunResult:
     """The tables, the summary and the finished run.json."""
     rundir, conditions = request.rundir, request.conditions
     rows = rundir.write_tables(request.columns, conditions)
+    if request.keep_audio:  # a Ray node that wrote into a folder of its own (no shared file system) shows here
+        missing = len(rundir.completed(conditions)) - len(rundir.completed(conditions, audio=True))
+        _report_stale_audio(rundir.path, missing, "not in the run folder")
     listed = {"channel": request.channel_names, "input": request.input_names}
     summary = summarize(rows, request.columns, info.skipped, order=info.config["specs"],
                         conditions={c: listed[c] for c in conditions})
@@ -219,6 +232,7 @@ def run_benchmark(
     channels: list[ChannelCondition] | None = None,
     inputs: list[InputCondition] | None = None,
     align: str = DEFAULT_ALIGN,
+    keep_audio: bool = False,
 ) -> RunResult:
     """Code every utterance with every codec spec, score it and store the rows.
 
@@ -245,6 +259,8 @@ def run_benchmark(
             once per condition, an `input` column, and every metric also scored against the clean talker
             (`<metric>_e2e`; the plain columns score against the codec's actual input). None: neither.
         align: the delay rule before intrusive metrics (`alignment.ALIGN_MODES`; see `alignment.delay_rule`).
+        keep_audio: keep every row's decoded audio as FLAC in `out/audio/` with its SHA-256 in the row
+            (`codecbench.kept_audio`); a resume then codes again the rows whose kept file is missing or altered.
 
     Raises:
         ValueError: a bad spec, option or metric name, or a run folder that cannot be resumed as asked
@@ -258,7 +274,7 @@ def run_benchmark(
     if inputs is not None:
         columns += [c + E2E_SUFFIX for c in columns]
     request = _Request(selection, parsed, list(dict.fromkeys(str(s) for s in parsed)), metrics, columns, channels,
-                       inputs, seed, max_delay_s, align, RunDir(out))
+                       inputs, seed, max_delay_s, align, RunDir(out), keep_audio)
     engine = engine or LocalEngine(workers, device)
     request.rundir.check_reusable(resume, overwrite)
     engine.start()  # a cluster that cannot be joined fails here, before the run folder exists

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from codecbench import pipeline
+from codecbench import kept_audio, pipeline
 from codecbench.alignment import DEFAULT_ALIGN
 from codecbench.audio import AudioError, LoadedAudio, load_audio
 from codecbench.channel import ChannelCondition, Transmission
@@ -60,6 +60,8 @@ class Plan:
         channels: the run's channel conditions (`Task.channel` names one).
         inputs: the run's input conditions (`Task.input` names one).
         talkers: every utterance of the split (babble noise is drawn from other speakers').
+        keep_audio: the run folder that keeps every row's decoded audio (`--keep-audio`, `kept_audio.keep`);
+            None: none kept.
     """
 
     metrics: tuple[str, ...]
@@ -70,6 +72,7 @@ class Plan:
     inputs: tuple[InputCondition, ...] = ()
     talkers: tuple[Utterance, ...] = ()
     align: str = DEFAULT_ALIGN
+    keep_audio: str | None = None
 
     def code(self, task: Task, codec: Codec, audio: LoadedAudio) -> Coded:
         """`pipeline.code` of one task: its seed (`seeds.utterance_seed`), its input condition before the encoder,
@@ -171,7 +174,7 @@ def score_task(task: Task, info: CodecInfo, audio: LoadedAudio, coded: Coded, pl
         scored = pipeline.score(coded, plan.metrics, plan.max_delay_s, task.utterance.transcript, plan.align)
     except Exception as exc:  # noqa: BLE001 - a metric stage that raises is the row's error, the run goes on
         return scoring_failed(task, info, plan, exc, audio, coded)
-    return scored_row(task, info, audio, coded, scored, plan.metric_columns)
+    return kept_audio.keep(plan.keep_audio, scored_row(task, info, audio, coded, scored, plan.metric_columns), coded)
 
 
 def scoring_failed(task: Task, info: CodecInfo, plan: Plan, exc: BaseException, audio: LoadedAudio | None = None,

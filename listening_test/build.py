@@ -1,10 +1,12 @@
 """`codecbench mushra build`: pick items, make the stimuli, align their loudness, write a sealed test folder.
 
 Two sources:
-- a finished run (`codecbench run --out RUN`): the runner keeps no decoded audio, so the stimuli are
-  re-created by re-running the run's codecs on the utterances in its `manifest.csv` (checked against
-  their SHA-256) through `pipeline.code` with the run's seed, and time-aligned to the reference with the
-  delay `pipeline.score` finds, exactly as the run did. The re-measured bitrate is recorded next to the run's.
+- a finished run (`codecbench run --out RUN`): a row whose decoded audio the run kept (`--keep-audio`, file
+  there and unaltered) gives its stimulus from that file, placed on the reference's timeline with the row's
+  delay; any other is re-created by re-running the run's codec on the utterance in its `manifest.csv` (checked
+  against its SHA-256) through `pipeline.code` with the run's seed, and time-aligned with the delay
+  `pipeline.score` finds, exactly as the run did (the re-measured bitrate is recorded next to the run's). Both
+  give the same stimulus up to FLAC's 24-bit rounding (tested); `test.yaml` and stderr say which was used.
 - a folder of stimuli: `DIR/<item>/<condition>.wav`, with a `reference.wav` in every item folder.
 
 Every trial gets the hidden reference and both BS.1534-3 anchors (the mid anchor chosen for the material's
@@ -31,7 +33,9 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
+from codecbench import kept_audio
 from codecbench.alignment import DEFAULT_ALIGN, on_reference_timeline
+from codecbench.audio import resample
 from codecbench.listening_test import stimuli as st
 from codecbench.listening_test import traps
 from codecbench.listening_test.anchors import Anchors, make_anchor, spectral_distance
@@ -39,7 +43,7 @@ from codecbench.listening_test.events import ListeningRule
 from codecbench.listening_test.selection import find_speakers_txt, pick_balanced, read_speakers_txt
 from codecbench.listening_test.testdef import (FORMAT, LOUDNESS_CSV, MAX_STIMULI, REFERENCE, STIMULI_DIR, TEST_YAML,
                                                write_checksums)
-from codecbench.rows import CONDITIONS, SYSTEM_SEPARATOR, run_systems, system_label, system_labels
+from codecbench.rows import CONDITIONS, SYSTEM_SEPARATOR, record_key, run_systems, system_label, system_labels
 from codecbench.safecsv import write_csv
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ DEFAULT_ITEMS = 10
 MIN_ITEMS = 5
 DEFAULT_TARGET_LUFS = -26.0
 MAX_LOUDNESS_SPAN_LU = 1.0
+KEPT, RECODED = "kept audio", "re-coded"  # where a run's stimulus came from (`--keep-audio`, else re-running the codec)
 
 
 @dataclass
@@ -203,13 +208,22 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     speakers_txt = find_speakers_txt(manifest.loc[candidates[0][0], "path"])
     selection = pick_balanced(candidates, count, seed, read_speakers_txt(speakers_txt) if speakers_txt else None)
     chosen = {label: ran[label] for label in systems}
-    try:
-        codecs = {spec: load_codec(spec).to(device) for spec in dict.fromkeys(spec for spec, _ in chosen.values())}
-    except CodecUnavailable as exc:
-        raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
+    codecs: dict[str, Any] = {}
+
+    def codec(spec: str) -> Any:  # loaded only where a stimulus is re-coded
+        if spec not in codecs:
+            try:
+                codecs[spec] = load_codec(spec).to(device)
+            except CodecUnavailable as exc:
+                raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
+        return codecs[spec]
+
     plan = _run_plan(run, {conds["input"] for _, conds in chosen.values() if "input" in conds}, align)
+    kept_usable = align is None or align == (config.get("align") or DEFAULT_ALIGN)  # the rows' delays apply
+    key_columns = [c for c in CONDITIONS if c in rows]
+    made = {KEPT: 0, RECODED: 0}
     items = []
-    for utt in tqdm(selection.items, desc="re-coding stimuli", unit="item", disable=not progress):
+    for utt in tqdm(selection.items, desc="making stimuli", unit="item", disable=not progress):
         path = Path(manifest.loc[utt, "path"])
         if file_digest(path) != manifest.loc[utt, "sha256"]:
             raise ValueError(f"{path} changed since the run (its SHA-256 differs from {run_dir}/manifest.csv)")
@@ -218,13 +232,22 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
         signals, info = {}, {}
         for label, (spec, conds) in chosen.items():
             stored = rows[(rows["utterance"] == utt) & (rows["system"] == label)].iloc[-1]
-            signals[label], info[label] = _recode(plan, Task(utterance, spec, conds.get("channel"), conds.get("input")),
-                                                  codecs[spec], audio, stored)
+            key = record_key(stored, key_columns)
+            if kept_usable and not kept_audio.problem(run_dir, stored.to_dict(), key):
+                signals[label], info[label] = _from_kept(run_dir, stored, key, conds, len(audio.samples), rate)
+            else:
+                signals[label], info[label] = _recode(plan, Task(utterance, spec, conds.get("channel"),
+                                                                 conds.get("input")), codec(spec), audio, stored)
+            made[info[label]["stimulus"]] += 1
         items.append(ItemSource(utt, utterance.speaker, rate,
                                 with_anchors(audio.samples.astype(np.float64)[:, None], rate, signals, cutoffs),
                                 str(path), info))
-    source = {"kind": "run", "run": str(run_dir.resolve()), "run_seed": int(config["seed"]),
-              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in codecs},
+    print(f"stimuli of {run_dir}: {made[KEPT]} from the run's kept audio, {made[RECODED]} re-coded"
+          + ("" if kept_usable else f" (--align {align} differs from the run's: its kept audio's delays do not apply)"),
+          file=sys.stderr)
+    specs = dict.fromkeys(spec for spec, _ in chosen.values())
+    source = {"kind": "run", "run": str(run_dir.resolve()), "run_seed": int(config["seed"]), "stimuli": made,
+              "dataset": run.get("dataset", {}), "codecs": {s: run.get("codecs", {}).get(s, {}) for s in specs},
               "speakers": str(speakers_txt) if speakers_txt else None, **_balance(selection)}
     if any(conds for _, conds in chosen.values()):
         source["systems"] = {label: {"spec": spec, **conds} for label, (spec, conds) in chosen.items()}
@@ -263,8 +286,10 @@ def _recode(plan: Plan, task: Task, codec: Any, audio: Any, stored: pd.Series) -
     except pipeline.CodingError as exc:
         raise ValueError(f"{label} on {task.utterance.id}: {exc}") from exc
     delay = pipeline.score(coded, [], plan.max_delay_s, align_mode=plan.align).delay_samples
-    signal = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(audio.samples))[:, None]
-    info = {"spec": task.spec, **task.conditions, "seed": coded.seeds[0], "delay_samples": delay,
+    # the decode as a kept file holds it (24-bit), so a stimulus is the same whether re-coded or read from kept audio
+    decoded = resample(kept_audio.quantize(coded.output), coded.output_rate, coded.sample_rate)
+    signal = on_reference_timeline(decoded.astype(np.float64), delay, len(audio.samples))[:, None]
+    info = {"spec": task.spec, **task.conditions, "seed": coded.seeds[0], "delay_samples": delay, "stimulus": RECODED,
             "measured_kbps": round(coded.measured_kbps, 4),
             "run_measured_kbps": round(float(stored["measured_kbps"]), 4)}
     changed = abs(coded.measured_kbps - stored["measured_kbps"]) > 1e-6
@@ -278,6 +303,18 @@ def _recode(plan: Plan, task: Task, codec: Any, audio: Any, stored: pd.Series) -
               f"{stored['measured_kbps']:.3f} in the run{lost} (the codec or its library changed since)",
               file=sys.stderr)
     return signal, info
+
+
+def _from_kept(run_dir: Path, stored: pd.Series, key: tuple[str, ...], conditions: dict[str, str], length: int,
+               rate: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """One stimulus from the run's kept audio (`--keep-audio`), resampled to `rate` as `pipeline.code` resamples and
+    placed on the reference's timeline with the row's delay: what `_recode` makes, up to FLAC's 24-bit rounding."""
+    delay = int(stored["delay_samples"])
+    decoded = kept_audio.decoded_at(run_dir, stored.to_dict(), key, rate).astype(np.float64)
+    kbps = round(float(stored["measured_kbps"]), 4)
+    return on_reference_timeline(decoded, delay, length)[:, None], {
+        "spec": key[1], **conditions, "seed": int(stored["seed"]), "delay_samples": delay, "measured_kbps": kbps,
+        "run_measured_kbps": kbps, "stimulus": KEPT, "audio_sha256": str(stored["audio_sha256"])}
 
 
 def _balance(selection) -> dict[str, Any]:

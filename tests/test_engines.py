@@ -186,3 +186,19 @@ def test_killed_actors_are_retried_and_no_row_is_lost_or_doubled(ray_cluster, tm
     assert_same_run(result, inline_run)
     keys = [(r["utterance"], r["spec"]) for r in Journal(out / JOURNAL).records()]
     assert len(keys) == len(set(keys)) == len(inline_run.rows)
+
+
+def test_both_engines_keep_the_same_audio(ray_cluster, tmp_path, selection):
+    """`--keep-audio` on Ray: the metric task that builds a row writes its file, byte for byte the local run's."""
+    from codecbench import kept_audio
+    from codecbench.rows import record_key
+
+    kept = {}
+    for name, engine in (("ray", make_engine("ray", workers=2, threads=1)), ("local", LocalEngine(workers=2))):
+        with engine:
+            result = run_benchmark(selection, SPECS[:2], ["si_sdr"], tmp_path / name, workers=2, progress=False,
+                                   command=["test"], engine=engine, keep_audio=True)
+        kept[name] = {record_key(r): (r["audio_sha256"], kept_audio.problem(result.out, r, record_key(r)))
+                      for r in result.rows.to_dict("records")}
+    assert kept["ray"] == kept["local"] and len(kept["ray"]) == 4
+    assert all(problem == "" for _, problem in kept["ray"].values())

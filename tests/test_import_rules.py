@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"codecbench": "bench", "codecbench.codecs": "codecs", "codecbench.listening_test": "listening_test"}
 
 LAYERS = [  # lowest first; a module imports only from its own layer or below (README: "Architecture")
-    {"journal", "rows", "resources", "storage", "audio", "seeds", "safecsv", "processes", "stages", "plugins"},
+    {"journal", "rows", "resources", "storage", "kept_audio", "audio", "seeds", "safecsv", "processes", "stages", "plugins"},
     {"datasets", "codecs", "metrics", "alignment", "provenance"},
     {"pipeline", "task", "channel"},
     {"rundir", "stats", "summary"},
     {"engines"},
     {"runner", "report", "listening_test", "latency", "sweep", "robustness", "pairs", "ratings", "validity",
-     "validity_plots", "benchmarks"},
+     "validity_plots", "benchmarks", "samples"},
     {"commands", "cli"},
 ]
 NEVER = {("metrics", "codecs"), ("codecs", "metrics")}  # the two plugin families stay apart

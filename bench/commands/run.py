@@ -75,6 +75,9 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch threads of the torch codecs, in this process (local engine) or each Ray actor; "
                              "default 1 on both engines, so both give the same numbers (a torch codec's last float "
                              "bits can change with the count); recorded in run.json")
+    parser.add_argument("--keep-audio", action="store_true",
+                        help="keep every row's decoded audio as FLAC (24-bit, at the codec's output rate) in OUT/audio/, "
+                             "its SHA-256 in the row's audio_sha256 (for `codecbench samples` and `mushra build`)")
     parser.add_argument("--resume", action="store_true",
                         help="finish (or extend) the run in --out; codecs and metrics default to the run's")
     parser.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
@@ -109,8 +112,13 @@ def handle(args: argparse.Namespace) -> int:
         result = run_benchmark(selection, specs, metrics, args.out, workers=args.workers, resume=args.resume,
                                overwrite=args.overwrite, seed=args.seed, device=args.device,
                                progress=not args.no_progress, engine=engine, channels=channels, inputs=inputs,
-                               align=align)
+                               align=align, keep_audio=args.keep_audio)
     print(result.summary_text())
     print(f"\nrows: {result.out / 'utterances.parquet'}  summary: {result.out / 'summary.csv'}  "
           f"provenance: {result.out / 'run.json'}")
+    if args.keep_audio:
+        from codecbench.kept_audio import FOLDER, folder_bytes
+
+        print(f"decoded audio: {result.out / FOLDER} ({folder_bytes(result.out) / 1e6:.2f} MB; "
+              f"codecbench samples {result.out} --out DIR makes a listening page)")
     return 0

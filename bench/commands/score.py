@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="metric worker processes (many pairs)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per process (metrics on torch)")
     parser.add_argument("--resume", action="store_true", help="score the pairs a run folder lacks")
+    parser.add_argument("--keep-audio", action="store_true",
+                        help="many pairs: keep each decoded file as scored (FLAC, 24-bit) in OUT/audio/, its SHA-256 "
+                             "in the row's audio_sha256")
     parser.add_argument("--overwrite", action="store_true", help="discard a previous run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--metrics", action="append", default=None,
@@ -78,6 +81,8 @@ def handle(args: argparse.Namespace) -> int:
         return _handle_many(args, metrics)
     if not (args.reference and args.degraded):
         raise ValueError("score needs REF DEG (one pair), REF_DIR DEG_DIR --out RUN, or --pairs CSV --out RUN")
+    if args.keep_audio:
+        raise ValueError("--keep-audio keeps the decoded files of many pairs in a run folder: add --out RUN")
     print(json.dumps(score_files(args.reference, args.degraded, metrics, args.max_delay_s, args.align),
                      allow_nan=False))
     return 0
@@ -108,7 +113,7 @@ def _handle_many(args: argparse.Namespace, metrics: list[str]) -> int:
     result = pairs.score_pairs(listed, metrics, args.out, source, workers=args.workers, resume=args.resume,
                                overwrite=args.overwrite, max_delay_s=pairs.pipeline.MAX_DELAY_S
                                if args.max_delay_s is None else args.max_delay_s,
-                               progress=not args.no_progress, command=sys.argv)
+                               progress=not args.no_progress, command=sys.argv, keep_audio=args.keep_audio)
     print(format_summary(result.summary, result.metric_columns))
     print(f"{len(result.rows)} pairs in {result.out} (codecbench report {result.out})")
     return 0

@@ -57,7 +57,8 @@ def handle(args: argparse.Namespace) -> int:
         spec = with_decode_seeds([parse_spec(args.spec)], args.decode_seeds)[0]
         result = run_sweep(selection, spec, params, metric[0], args.out, extra, workers=args.workers,
                            resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
-                           progress=not args.no_progress, engine=engine, align=_align(args))
+                           progress=not args.no_progress, engine=engine, align=_align(args),
+                           keep_audio=args.keep_audio)
     columns = [c for c in result.table.columns if c not in ("spec", "skipped")]
     print(result.table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\ntable: {result.run.out / 'sweep.csv'}  figure: {result.figure}  rows: {result.run.out / 'utterances.csv'}")
