@@ -187,7 +187,8 @@ def _phase_free_control(x: np.ndarray) -> np.ndarray:
 def test_a_zero_delay_phase_free_output_is_not_claimed_to_1_ms(speech):
     """The envelope places a phase-free output of true delay 0 more than 1 ms early (its symmetric 64 ms smear puts
     energy before sharp onsets), yet follows a shift of it: `latency`'s output delay check says it cannot confirm
-    a non-causal decoder's declared delay to 1 ms from such an estimate, instead of DISAGREES (or a lucky agrees)."""
+    a non-causal decoder's declared delay to 1 ms from such an estimate, instead of DISAGREES (or a lucky agrees),
+    and still DISAGREES beyond the envelope's 5 ms."""
     from codecbench.latency.delay import PHASE_FREE_BIAS_MS, output_delay_check
 
     control = _phase_free_control(speech)
@@ -198,6 +199,7 @@ def test_a_zero_delay_phase_free_output_is_not_claimed_to_1_ms(speech):
     assert abs(shifted.samples - estimate.samples - 9 * MS) <= MS
     assert output_delay_check(0, estimate, 16000, causal=False).startswith("not measured to 1 ms")
     assert output_delay_check(0, estimate, 16000, causal=True).startswith("DISAGREES")
+    assert output_delay_check(0, shifted, 16000, causal=False).startswith("DISAGREES")  # 9 ms late: beyond 5 ms
 
 
 def test_latent2mel_declares_the_lead_where_stoi_peaks(librispeech_root, torch_one_thread):
