@@ -172,26 +172,15 @@ def test_score_records_the_delay_rule(tmp_path, speech, capsys):
     assert none["scores"]["lsd"] > auto["scores"]["lsd"]
 
 
-def _phase_free_control(x: np.ndarray) -> np.ndarray:
-    """`x` resynthesised by a centred 1024/256 STFT with its phases drawn at random: a phase-free output with a
-    true delay of exactly 0 (the analysis and synthesis frames share their centres), spread over 64 ms frames as the
-    iSTFT vocoders and Griffin-Lim of the mel codecs spread theirs."""
-    import torch
-
-    window = torch.hann_window(1024)
-    spec = torch.stft(torch.from_numpy(x), 1024, 256, window=window, center=True, return_complex=True)
-    phase = (torch.rand(spec.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1) * np.pi
-    return torch.istft(torch.polar(spec.abs(), phase), 1024, 256, window=window, center=True, length=len(x)).numpy()
-
-
 def test_a_zero_delay_phase_free_output_is_not_claimed_to_1_ms(speech):
     """The envelope places a phase-free output of true delay 0 more than 1 ms early (its symmetric 64 ms smear puts
     energy before sharp onsets), yet follows a shift of it: `latency`'s output delay check says it cannot confirm
     a non-causal decoder's declared delay to 1 ms from such an estimate, instead of DISAGREES (or a lucky agrees),
     and still DISAGREES beyond the envelope's 5 ms."""
+    from codecbench.benchmarks.declared_delays import phase_free_control
     from codecbench.latency.delay import PHASE_FREE_BIAS_MS, output_delay_check
 
-    control = _phase_free_control(speech)
+    control = phase_free_control(speech)  # the speech with random STFT phases: true delay 0, spread over 64 ms
     estimate = estimate_envelope_delay(speech, control, 4000, 16000)
     assert estimate.method == "envelope" and estimate.confidence >= CONFIDENCE_MIN
     assert -PHASE_FREE_BIAS_MS[1] * MS <= estimate.samples < -MS, estimate
@@ -217,8 +206,8 @@ def test_latent2mel_declares_the_lead_where_stoi_peaks(librispeech_root, torch_o
         pytest.skip(codec_availability("latent2mel").reason)
     codec = load_codec("latent2mel@1.5:steps=4")
     declared = codec.known_delay_at(16000)
-    audio = sorted((load_audio(u.path, 16000) for u in select("librispeech", librispeech_root, SAMPLE_SPLIT).utterances),
-                   key=lambda a: len(a.samples))[:4]
+    utterances = select("librispeech", librispeech_root, SAMPLE_SPLIT).utterances
+    audio = sorted((load_audio(u.path, 16000) for u in utterances), key=lambda a: len(a.samples))[:4]
     gain = []
     for a in audio:
         decoded = code(codec, a, seed=0).decodes[0]
