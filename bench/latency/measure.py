@@ -164,7 +164,7 @@ class _Session:
         scored = pipeline.score(coded, [QUALITY_METRIC])
         estimate = estimate_envelope_delay(coded.reference, coded.decodes[0], pipeline.max_lag(), WORKING_RATE)
         return (float(scored.values[QUALITY_METRIC]), 1000 * scored.delay_samples / WORKING_RATE,
-                output_delay_check(coded.known_delay, estimate, WORKING_RATE))
+                output_delay_check(coded.known_delay, estimate, WORKING_RATE, codec.causal))
 
     def signal(self, codec: Codec) -> np.ndarray:
         return resample(self.clips.first, WORKING_RATE, codec.sample_rate)
