@@ -74,8 +74,10 @@ def ab_answer(conditions: dict[str, str], rng: np.random.Generator, no_preferenc
 
 
 async def panelist(client: ListenerClient, db: Path, kind: str, no_preference: bool, index: int, careless: bool,
-                   rng: np.random.Generator) -> str:
-    """One listener from registration to the end page; returns their listener id."""
+                   seed: int) -> str:
+    """One listener from registration to the end page (answers drawn from their own seeded generator, so the
+    panel does not depend on how the server interleaves listeners); returns their listener id."""
+    rng = np.random.default_rng([seed, index])
     link = {"PROLIFIC_PID": f"pid{index:03d}{secrets.token_hex(4)}", "STUDY_ID": "panel", "SESSION_ID": f"s{index}"}
     screen = await client.start(f"panelist-{index}", link=link)
     listener = screen["listener"]
@@ -112,11 +114,10 @@ def panel(test_dir: str | Path, folder: str | Path, listeners: int = 8, seed: in
     server = start_server(test_dir, db, folder / "server.log", secrets.token_urlsafe(16), timeout_s=600)
 
     async def run() -> list[str]:
-        rng = np.random.default_rng(seed)
         async with httpx.AsyncClient(base_url=server.url, timeout=300) as http:
             client = ListenerClient(http)
             return list(await asyncio.gather(*[panelist(client, db, kind, no_preference, i,
-                                                        i >= listeners - careless, rng) for i in range(listeners)]))
+                                                        i >= listeners - careless, seed) for i in range(listeners)]))
     try:
         ids = asyncio.run(run())
     finally:
