@@ -57,7 +57,7 @@ TYPED_TESTS = {  # kind -> build_typed_test arguments (the conditions: reference
 
 @pytest.fixture(scope="session")
 def typed_test_dir(tmp_path_factory, mushra_run):
-    """name (`TYPED_TESTS`) -> a test folder of that type built from the run on first use: 5 test items and 1
+    """name (`TYPED_TESTS`) -> a test folder of that type built on first use: 5 test items and 1
     training item; ACR rates reference, opus@12 and codec2@2.4 (15 test trials), A/B compares opus@12 with
     codec2@2.4 (5 test trials); every stimulus must be heard for 0.25 s."""
     from codecbench.listening_test.anchors import Anchors
@@ -69,10 +69,13 @@ def typed_test_dir(tmp_path_factory, mushra_run):
 
     def get(name: str):
         if name not in built:
+            # the ACR test is built from the run (its codecs re-run); the others from its stimuli folder, which
+            # has the `--stimuli` layout and the same condition labels (no codec runs again)
+            source = {"run": mushra_run} if name == "acr" else {"stimuli": get("acr") / "stimuli"}
             out = tmp_path_factory.mktemp(f"typed_{name}") / "test"
-            build_typed_test(out=out, run=mushra_run, items=5, training_items=1, progress=False,
+            build_typed_test(out=out, items=5, training_items=1, progress=False,
                              protocol=Protocol(ListeningRule(TYPED_MIN_PLAY_S), anchors=Anchors(enabled=False)),
-                             **TYPED_TESTS[name])
+                             **source, **TYPED_TESTS[name])
             built[name] = out
         return built[name]
     return get

@@ -106,7 +106,6 @@ def test_acr_by_keyboard_with_a_reload_on_a_desktop(typed_test_dir, tmp_path, ch
         page.focus(".m-next")
         page.keyboard.press("Enter")
         page.wait_for_selector("h1:has-text('Training 2 of 3')")
-        token = page.url.split("token=")[1]
         assert stored(db, "SELECT rating FROM ratings WHERE trial = 1") == [(4,)]
 
         # an answer entered before a reload is restored with the play log; Next needs the recording heard
@@ -121,9 +120,6 @@ def test_acr_by_keyboard_with_a_reload_on_a_desktop(typed_test_dir, tmp_path, ch
         page.wait_for_selector("h1:has-text('Training 3 of 3')")
         assert stored(db, "SELECT rating FROM ratings WHERE trial = 2") == [(2,)]
         assert not errors, errors
-        finish_over_http(server.url, token, lambda screen: {s["key"]: 3 for s in screen["stimuli"]})
-        assert stored(db, "SELECT COUNT(*), COUNT(DISTINCT item || condition) FROM ratings r JOIN trials t "
-                      "USING (listener, trial) WHERE t.phase = 'test'") == [(15, 15)]  # every (item, condition) once
     finally:
         server.stop()
     assert serious(violations) == [], violations
