@@ -24,10 +24,10 @@ CHOICE_LABELS = {  # what the ACR and A/B trial pages say beside MUSHRA's labels
     "no_preference": "No preference",
     "choice_progress": "Listen to every recording long enough ({heard} of {total} done), then answer.",
     "choice_complete": "Listened and answered: press Next.",
-    "acr_keys": "Keys (when no button has the focus): Space play/stop · A the recording · ←/→ seek 1 s · Enter next. "
-                "In the answers: arrow keys move, Space chooses.",
-    "ab_keys": "Keys (when no button has the focus): Space play/stop · A, B the two versions · R reference (if shown) "
-               "· ←/→ seek 1 s · Enter next. In the answers: arrow keys move, Space chooses.",
+    "acr_keys": "Keys (when no button has the focus): Space play/stop · A the recording · ←/→ seek 1 s · "
+                "Enter next. In the answers: arrow keys move, Space chooses.",
+    "ab_keys": "Keys (when no button has the focus): Space play/stop · A, B the two versions · R reference (if "
+               "shown) · ←/→ seek 1 s · Enter next. In the answers: arrow keys move, Space chooses.",
 }
 
 

@@ -111,4 +111,5 @@ class AbType:
         return None
 
     def player(self, test: Any) -> dict[str, Any]:
-        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.question, "no_preference": self.no_preference}
+        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.question,
+                "no_preference": self.no_preference}

@@ -52,7 +52,8 @@ def acr_screening(ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFram
             if keep.sum() > 2 and joined["rating"][keep].std() > 0 and mos_others.std() > 0 else float("nan")
         reasons = []
         if failed:
-            reasons.append(f"failed {failed} of {len(golds)} gold clips ({gold} rated {GOLD_FAIL_AT_OR_BELOW} or lower)")
+            reasons.append(f"failed {failed} of {len(golds)} gold clips ({gold} rated {GOLD_FAIL_AT_OR_BELOW} or "
+                           "lower)")
         if len(own) > 1 and own["rating"].nunique() == 1:
             reasons.append(f"the same answer ({own['rating'].iloc[0]}) to all {len(own)} trials")
         records.append({"listener": listener, "trials": len(own), "gold_rated": len(golds), "gold_failed": failed,
