@@ -192,3 +192,24 @@ def test_scripted_panel_excludes_the_careless_listener_and_ranks_by_bitrate(name
         assert result.tables["bradley_terry"]["condition"].tolist() == ["opus@12", "codec2@2.4"]
         preferences = result.tables["preferences"].iloc[0]
         assert preferences["n"] == 15 and preferences["first"] == "codec2@2.4" and preferences["share_first"] < 0.5
+
+
+def test_report_shows_the_acr_and_ab_tables(mushra_run, tmp_path, capsys):
+    from codecbench.listening_test.types.analysis import analyze_type
+
+    votes = {"reference": [5, 5, 4], "opus@12": [4, 4, 3], "codec2@2.4": [2, 3, 2]}
+    acr = pd.DataFrame([{"listener": f"L{n}", "session": 1, "trial": 1, "item": f"i{k}", "condition": c, "rating": v,
+                         "phase": "test", "timestamp": "t"}
+                        for c, values in votes.items() for n, v in enumerate(values) for k in range(2)])
+    analyze_type("acr", acr, tmp_path / "acr")
+    analyze_type("ab", ab_ratings([(f"L{n}", "opus@12", "codec2@2.4", 100, 0) for n in range(4)]
+                                  + [("L0", "opus@12", "codec2@2.4", 50, 50)]), tmp_path / "ab")
+    assert main(["report", str(mushra_run), "--out", str(tmp_path / "report"), "--format", "md",
+                 "--listening", str(tmp_path / "acr"), "--listening", str(tmp_path / "ab")]) == 0
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Listening tests (ACR, A/B)" in text and "3 of 3 listeners kept after screening" in text
+    assert "| opus@12 | 6 | 3.67 [3.12, 4.21] |" in text
+    assert "| codec2@2.4 vs opus@12 | 5 | 1 | 0.00 [0.00, 0.49] | 0.125 |" in text
+    assert "| 1 | opus@12 |" in text  # the Bradley-Terry ranking
+    assert main(["report", str(mushra_run), "--out", str(tmp_path / "r2"), "--listening", str(tmp_path)]) == 2
+    assert "holds neither mos.csv" in capsys.readouterr().err
