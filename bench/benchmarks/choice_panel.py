@@ -5,9 +5,9 @@ Prolific-style link, the checks, every trial, the end page; then the exports and
 
 Attentive listeners hear every stimulus for 2-4 times the listening rule's minimum and answer from a quality
 that grows with the bitrate (`mushra_bot.by_bitrate`; the reference best): ACR categories around it (sd 0.5),
-A/B the better condition of the pair 85 % of the time (5 % no preference, where offered). The careless listener
-(the last one) plays each stimulus as long as the rule forces it to and answers "Fair" (ACR: fails the gold
-clip and shows no variance) or "no preference" (A/B) every time. The panel passes when exactly the careless
+A/B the better condition of the pair 85 % of the time, the worse 10 % (and no preference 5 %, where offered).
+The careless listener (the last one) plays each stimulus as long as the rule forces it to and answers "Fair"
+(ACR: fails the gold clip and shows no variance) or "no preference" (A/B) every time. The panel passes when exactly the careless
 listener is excluded and the tables rank the conditions by bitrate.
 """
 
