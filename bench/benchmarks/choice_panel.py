@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,13 @@ def ab_answer(conditions: dict[str, str], rng: np.random.Generator, no_preferenc
 
 async def panelist(client: ListenerClient, db: Path, kind: str, no_preference: bool, index: int, careless: bool,
                    seed: int) -> str:
-    """One listener from registration to the end page (answers drawn from their own seeded generator, so the
-    panel does not depend on how the server interleaves listeners); returns their listener id."""
-    rng = np.random.default_rng([seed, index])
+    """One listener from registration to the end page; returns their listener id.
+
+    Each answer is drawn from a generator seeded by the panel's seed, the listener's index, the conditions of
+    the trial and how often the listener met them before, so the answers do not depend on the order the server
+    drew for the listener, nor on how it interleaves listeners: a panel with a given seed gives the same
+    answers to the same conditions every time."""
+    seen: dict[str, int] = {}
     link = {"PROLIFIC_PID": f"pid{index:03d}{secrets.token_hex(4)}", "STUDY_ID": "panel", "SESSION_ID": f"s{index}"}
     screen = await client.start(f"panelist-{index}", link=link)
     listener = screen["listener"]
@@ -88,6 +93,9 @@ async def panelist(client: ListenerClient, db: Path, kind: str, no_preference: b
         await client.fetch(screen)
         conditions = conditions_of(db, [s["key"] for s in screen["stimuli"]])
         conditions = {s["key"]: conditions[s["key"]] for s in screen["stimuli"]}  # in label order
+        cell = "|".join(sorted(conditions.values()))
+        seen[cell] = seen.get(cell, 0) + 1
+        rng = np.random.default_rng([seed, index, zlib.crc32(cell.encode()), seen[cell]])
         if kind == "acr":
             answers = {key: 3 if careless else acr_answer(c, rng) for key, c in conditions.items()}
         else:
