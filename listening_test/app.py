@@ -44,6 +44,7 @@ from codecbench.listening_test.testdef import LOUDNESS_CSV  # noqa: E402
 from codecbench.listening_test.texts import DEFAULT_LABELS, instructions_text, welcome_text  # noqa: E402
 from codecbench.listening_test.throttle import LoginThrottle  # noqa: E402
 from codecbench.listening_test.traps import without_traps  # noqa: E402
+from codecbench.listening_test.types import MUSHRA, type_of  # noqa: E402
 from codecbench.safecsv import csv_text  # noqa: E402
 
 FRONTEND = Path(__file__).parent  # player.js and player.css
@@ -93,12 +94,13 @@ def player_texts(test: Any) -> dict[str, Any]:
     before a label existed still reads), instructions (with the trap notice in a test with traps), end text,
     questionnaire, and whether the checks may be skipped."""
     texts = test.texts
-    labels = {**DEFAULT_LABELS, **texts["labels"]}
+    kind = type_of(test).player(test)  # the test type and what its trial page needs
+    labels = {**DEFAULT_LABELS, **kind.pop("labels", {}), **texts["labels"]}
     instructions = instructions_text(texts, test.rule.min_play_s)
     if test.traps:
         instructions = f"{instructions} {labels['trap_notice']}"
     return {"language": texts["language"], "labels": labels, "end": texts["end"], "instructions": instructions,
-            "questionnaire": texts["questionnaire"], "require_headphones": test.require_headphones}
+            "questionnaire": texts["questionnaire"], "require_headphones": test.require_headphones, **kind}
 
 
 def listener_app(store: MushraStore, concurrency: int):
@@ -201,7 +203,12 @@ def admin_app(store: MushraStore):
 
     def tables():
         listeners, ratings = store.listeners(), store.ratings()
-        screening = screen_listeners(ratings, test.spec["reference"], test.mid_anchor, listeners).listeners
+        if store.kind.name != MUSHRA:  # another test type screens and summarises its own way
+            from codecbench.listening_test.types.analysis import admin_tables
+
+            screening, means = admin_tables(store.kind.name, ratings)
+        else:
+            screening = screen_listeners(ratings, test.spec["reference"], test.mid_anchor, listeners).listeners
         status = {r.listener: ("excluded: " + r.reason if r.excluded else "kept") for r in screening.itertuples()}
         shown = pd.DataFrame({
             "listener": listeners["listener"],  # screening next to the listener: in view on a laptop's screen
@@ -214,11 +221,12 @@ def admin_app(store: MushraStore):
             "test": [f"{r.test_done}/{r.test_total}" for r in listeners.itertuples()],
             "time_min": (listeners["time_s"] / 60).round(1), "listened_min": (listeners["listening_s"] / 60).round(1),
             "last": listeners["last_submission"].fillna("").str.slice(11, 19)})
-        kept = without_traps(ratings)
-        kept = kept[(kept["phase"] == "test") & kept["listener"].isin(
-            screening.loc[~screening["excluded"], "listener"])]
-        order = condition_order(kept["condition"].tolist(), test.spec["reference"], test.mid_anchor)
-        means = summarize(kept, ["condition"], order)[["condition", "n", "mean", "ci95_low", "ci95_high"]].round(1)
+        if store.kind.name == MUSHRA:
+            kept = without_traps(ratings)
+            kept = kept[(kept["phase"] == "test") & kept["listener"].isin(
+                screening.loc[~screening["excluded"], "listener"])]
+            order = condition_order(kept["condition"].tolist(), test.spec["reference"], test.mid_anchor)
+            means = summarize(kept, ["condition"], order)[["condition", "n", "mean", "ci95_low", "ci95_high"]].round(1)
         return shown, screening, means
 
     def link(listener: Any, request: gr.Request) -> str:

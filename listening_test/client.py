@@ -51,7 +51,7 @@ def playback_events(screen: dict[str, Any], ms_each: float | None = None) -> lis
     stimulus of the trial in label order, `ms_each` on each (default: what the listening rule asks,
     `screen["min_play_ms"]`), and stops."""
     ms_each = float(screen.get("min_play_ms", 1000.0)) if ms_each is None else ms_each
-    keys = [screen["reference"]] + [s["key"] for s in screen["stimuli"]]
+    keys = [k for k in [screen.get("reference")] + [s["key"] for s in screen["stimuli"]] if k]
     events = [{"t": 0.0, "kind": "ready", "key": "", "value": None, "detail": ""}]
     for index, key in enumerate(keys):
         events.append({"t": index * ms_each + 1.0, "kind": "play" if index == 0 else "switch", "key": key,
@@ -107,7 +107,7 @@ class ListenerClient:
     async def fetch(self, screen: dict[str, Any]) -> dict[str, bytes]:
         """Every stimulus of the screen as served (a trial's stimuli and open reference, or the level sample)."""
         keys = [screen["sample"]] if screen["screen"] == "level" else \
-            [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
+            [s["key"] for s in screen["stimuli"]] + ([screen["reference"]] if screen.get("reference") else [])
         return {key: await self.audio(key) for key in keys}
 
     async def audio(self, key: str) -> bytes:
@@ -146,7 +146,7 @@ class ListenerClient:
         """Wait until the play time `events` claim (default: `playback_events(screen)`) has passed since this
         client first fetched the trial's audio (at once if it has, or if nothing was fetched)."""
         events = playback_events(screen) if events is None else events
-        keys = {screen["reference"], *(s["key"] for s in screen["stimuli"])}
+        keys = {screen.get("reference"), *(s["key"] for s in screen["stimuli"])} - {None}
         fetched = [self.fetched[k] for k in keys if k in self.fetched]
         if fetched:
             claimed_s = sum(p.play_ms for p in playback(parse_events(events, keys)).values()) / 1000

@@ -21,14 +21,14 @@ class PlannedTrial:
         phase: `training` or `test`.
         item: the item id.
         stimuli: (label, condition, file) in label order.
-        reference_file: the open reference's file.
+        reference_file: the open reference's file (None: a trial without one).
     """
 
     trial: int
     phase: str
     item: str
     stimuli: list[tuple[str, str, str]]
-    reference_file: str
+    reference_file: str | None
 
 
 def plan_trials(test: MushraTest, seed: int) -> list[PlannedTrial]:

@@ -27,6 +27,7 @@ const SLIDER_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", 
 const root = element.querySelector(".mushra-root");
 const shared = window.__mushra || (window.__mushra = {ctx: null});
 const TEXTS = props.texts || {labels: {}, questionnaire: []};
+const TYPE = TEXTS.type || "mushra";  // mushra: sliders; acr, ab: one answer per trial (see renderChoiceTrial)
 let S = null;  // the state of the screen on show
 
 if (TEXTS.language) document.documentElement.lang = TEXTS.language;
@@ -136,7 +137,7 @@ function heardMs(live) {  // key -> ms heard; with `live`, the stretch playing n
   }
   return heard;
 }
-function trialKeys() { return [S.screen.reference, ...S.screen.stimuli.map(s => s.key)]; }
+function trialKeys() { return [S.screen.reference, ...S.screen.stimuli.map(s => s.key)].filter(k => k); }
 function heardEnough(heard, key) { return (heard[key] || 0) >= (S.screen.min_play_ms || 0); }
 
 // -- playback engine ------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ function select(key) {
 }
 function togglePlay() {
   if (!S || !S.ready) return;
-  select(S.current || S.screen.reference);
+  select(S.current || S.screen.reference || S.screen.stimuli[0].key);
 }
 function currentRatings() {
   const ratings = {};
@@ -333,13 +334,19 @@ function refresh() {
       parts.value.textContent = rated ? String(S.ratings[key]) : "–";
     }
   }
-  const total = S.screen.stimuli.length + 1;
+  const total = trialKeys().length;
   const heardCount = trialKeys().filter(k => heardEnough(heard, k)).length;
   const rated = S.screen.stimuli.filter(s => Number.isInteger(S.ratings[s.key])).length;
   const next = root.querySelector(".m-next");
   const done = complete(heard);
   next.disabled = S.submitting || !S.ready || !done;
-  if (!S.submitting && S.ready) {
+  if (TYPE !== "mushra") {
+    for (const input of root.querySelectorAll(".m-choice input")) {
+      input.disabled = !S.ready || S.submitting;
+      input.checked = choiceOf() === input.value;
+    }
+    if (!S.submitting && S.ready) status(done ? T("choice_complete") : T("choice_progress", {heard: heardCount, total}));
+  } else if (!S.submitting && S.ready) {
     status(done ? T("complete") : T("progress", {heard: heardCount, total, rated, rated_total: total - 1}));
   }
   root.querySelector(".m-play").textContent = S.playing ? T("stop") : T("play");
@@ -355,7 +362,7 @@ function drawWave() {
     S.envelope = null;
   }
   if (!S.envelope) {
-    const data = S.buffers[S.screen.reference].getChannelData(0), step = data.length / width;
+    const data = S.buffers[trialKeys()[0]].getChannelData(0), step = data.length / width;
     S.envelope = [];
     for (let x = 0; x < width; x++) {
       let lo = 0, hi = 0;
@@ -426,10 +433,71 @@ function errorBox() {
            h("button", {class: "m-retry", type: "button", onclick: retry}, T("retry")));
 }
 
+function choiceOf() {  // the answer on screen as its radio value ("" when none)
+  const [a, b] = S.screen.stimuli.map(s => S.ratings[s.key]);
+  if (TYPE === "acr") return Number.isInteger(a) ? String(a) : "";
+  if (!Number.isInteger(a) || !Number.isInteger(b)) return "";
+  return a === 50 ? "none" : (a === 100 ? "A" : "B");
+}
+function choose(value) {  // ACR: the category; A/B: 100 for the preferred stimulus, 0 for the other, 50 each for none
+  if (!S || !S.ready || S.submitting) return;
+  const keys = S.screen.stimuli.map(s => s.key);
+  if (TYPE === "acr") { rate(keys[0], parseInt(value, 10), true); return; }
+  const [a, b] = value === "none" ? [50, 50] : (value === "A" ? [100, 0] : [0, 100]);
+  S.ratings[keys[1]] = b;
+  rate(keys[0], a, true);
+  log("rate", keys[1], b);
+}
+function choiceGroup(v) {  // labelled radio buttons in a fieldset: arrow keys move between them, Space picks
+  const options = TYPE === "acr" ? (TEXTS.choices || []).map(c => [String(c.value), c.label]) :
+    [["A", T("prefer", {label: "A"})], ["B", T("prefer", {label: "B"})],
+     ...(TEXTS.no_preference ? [["none", T("no_preference")]] : [])];
+  return h("fieldset", {class: "m-choice"}, h("legend", {}, TEXTS.question || ""),
+           ...options.map(([value, label], i) => h("label", {class: "m-option", for: `m-choice-${i}`},
+             h("input", {type: "radio", name: "m-choice", id: `m-choice-${i}`, value, disabled: true,
+                         onchange: () => choose(value)}), " ", label)));
+}
+function renderChoiceTrial(v, title, notice) {  // ACR (one stimulus) and A/B (two, and the Reference if shown)
+  const buttons = h("div", {class: "m-transport m-pair", role: "group", "aria-label": title});
+  const keys = trialKeys();
+  for (const key of keys) {
+    const isRef = key === v.reference, stimulus = v.stimuli.find(s => s.key === key);
+    const label = isRef ? "R" : stimulus.label;
+    const text = isRef ? T("reference") : (TYPE === "acr" ? T("recording") : label);
+    const button = h("button", {class: "m-stim m-wide" + (isRef ? " m-ref" : ""), type: "button",
+                                "data-label": isRef ? false : label, "aria-describedby": `m-heard-${label}`,
+                                onclick: () => select(key)}, text);
+    const [bar, fill] = meter();
+    const heard = h("span", {class: "m-sr", id: `m-heard-${label}`}, "");
+    buttons.append(h("div", {class: "m-col"}, button, bar, heard));
+    S.widgets[key] = {button, meter: fill, heard};
+  }
+  S.canvas = waveform();
+  show_(
+    h("div", {class: "m-head"}, h("h1", {tabindex: "-1"}, title),
+      h("span", {class: "m-who"}, T("listener", {listener: v.listener}))),
+    notice ? h("p", {class: "m-notice"}, notice) : null,
+    h("p", {class: "m-help"}, TEXTS.instructions || ""),
+    S.canvas,
+    h("div", {class: "m-transport"},
+      h("button", {class: "m-play", type: "button", onclick: togglePlay}, T("play")),
+      h("span", {class: "m-time", "aria-hidden": "true"}, "")),
+    buttons,
+    choiceGroup(v),
+    h("div", {class: "m-foot"},
+      h("button", {class: "m-next", type: "button", disabled: true, onclick: submitTrial}, T("next")),
+      h("span", {class: "m-status", role: "status", "aria-live": "polite"}, T("loading"))),
+    errorBox(),
+    h("p", {class: "m-keys"}, T(TYPE === "acr" ? "acr_keys" : "ab_keys")),
+    resumeLink(v));
+  return keys;
+}
+
 function renderTrial(v) {
   const isTraining = v.phase === "training";
   const title = T(isTraining ? "training_title" : "trial_title", {index: v.index, count: v.count});
   const notice = isTraining ? T("training_notice") : (v.index === 1 ? T("test_notice") : null);
+  if (TYPE !== "mushra") { loadTrial(v, renderChoiceTrial(v, title, notice)); return; }
   const columns = h("div", {class: "m-columns", role: "group", "aria-label": title}, scale());
   const refButton = h("button", {class: "m-stim m-ref", type: "button", "aria-describedby": "m-heard-R",
                                  onclick: () => select(v.reference)}, T("reference"));
@@ -481,9 +549,12 @@ function renderTrial(v) {
     errorBox(),
     h("p", {class: "m-keys"}, T("keys", {last: v.stimuli[v.stimuli.length - 1].label})),
     resumeLink(v));
+  loadTrial(v, [...v.stimuli.map(s => s.key), v.reference]);
+}
+
+function loadTrial(v, keys) {  // restore what this browser kept, then fetch and decode every stimulus of the trial
   restore(v);
   const state = S;
-  const keys = [...v.stimuli.map(s => s.key), v.reference];
   const c = ctx();
   Promise.all(keys.map(key => fetch(audioUrl(key), {cache: "no-store"})
     .then(r => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.arrayBuffer(); })
@@ -795,7 +866,7 @@ function onKey(ev) {
   }
   if (key.length !== 1) return;
   const upper = key.toUpperCase();
-  if (upper === "R") { select(S.screen.reference); return; }
+  if (upper === "R") { if (S.screen.reference) select(S.screen.reference); return; }
   const stimulus = S.screen.stimuli.find(s => s.label === upper);
   if (stimulus) select(stimulus.key);
 }

@@ -45,11 +45,11 @@ import numpy as np
 from codecbench.listening_test import headphones
 from codecbench.listening_test.dither import dither_seed, dithered_wav
 from codecbench.listening_test.events import CLOCK_TOLERANCE_MS, MAX_TRIAL_EVENTS, Event, parse_events, physical_bounds, playback
-from codecbench.listening_test.plan import plan_trials
 from codecbench.listening_test.platforms import PARTICIPANT_IDS, PLATFORM_IDS, Completion
 from codecbench.listening_test.results import BUSY_TIMEOUT_MS, ResultsDB
 from codecbench.listening_test.testdef import MushraTest
 from codecbench.listening_test.throttle import RateLimit
+from codecbench.listening_test.types import type_of
 
 MAX_ID = 2 ** 31  # sessions and trials are positive numbers below this
 MAX_INFO_CHARS = 200  # a listener's answer about themselves
@@ -230,6 +230,7 @@ class MushraStore(ResultsDB):
         self.registrations = RateLimit(registration.per_hour, REGISTRATION_WINDOW_S,
                                        *(() if monotonic is None else (monotonic,)))
         self.test = test
+        self.kind = type_of(test)  # the test type: its trials and valid answers
         self.level_check = level_check
         self.registration = registration
         self.headphone_screen = headphone_screen and level_check
@@ -319,7 +320,7 @@ class MushraStore(ResultsDB):
         info = {k: str(v)[:MAX_INFO_CHARS] for k, v in (info or {}).items()
                 if k in SELF_REPORTED + PLATFORM_IDS and isinstance(v, str) and v}
         seed = secrets.randbits(31)
-        plan = plan_trials(self.test, seed)
+        plan = self.kind.plan(self.test, seed)
         open_registration = invite is None and not self.registration.invite_only
         with self._write() as db:
             for participant in (k for k in PARTICIPANT_IDS if k in info and open_registration):
@@ -355,8 +356,9 @@ class MushraStore(ResultsDB):
         stimuli = [(_key(), listener, 0, "level", "LEVEL", self.test.spec["reference"], level_file)]
         for trial in plan:
             db.execute("INSERT INTO trials VALUES (?, ?, ?, ?)", (listener, trial.trial, trial.phase, trial.item))
-            stimuli.append((_key(), listener, trial.trial, "open-reference", "R", self.test.spec["reference"],
-                            trial.reference_file))
+            if trial.reference_file is not None:
+                stimuli.append((_key(), listener, trial.trial, "open-reference", "R", self.test.spec["reference"],
+                                trial.reference_file))
             stimuli += [(_key(), listener, trial.trial, "rated", label, condition, file)
                         for label, condition, file in trial.stimuli]
         db.executemany("INSERT INTO stimuli VALUES (?, ?, ?, ?, ?, ?, ?)", stimuli)
@@ -441,7 +443,7 @@ class MushraStore(ResultsDB):
         item = db.execute("SELECT item FROM trials WHERE listener = ? AND trial = ?", (listener, trial)).fetchone()[0]
         return {**base, "screen": "trial", "trial": trial, "phase": phase, "index": index, "count": count,
                 "stimuli": [{"key": s["key"], "label": s["label"]} for s in stimuli if s["role"] == "rated"],
-                "reference": next(s["key"] for s in stimuli if s["role"] == "open-reference"),
+                "reference": next((s["key"] for s in stimuli if s["role"] == "open-reference"), None),
                 "min_play_ms": self.rule.required_ms(self.test.duration_s(item))}
 
     def _end(self, db: sqlite3.Connection, listener: str) -> dict[str, Any]:
@@ -499,8 +501,9 @@ class MushraStore(ResultsDB):
         Args:
             token: the listener's token.
             session: the session the browser is in.
-            submission: `{"trial": n, "ratings": {key: 0..100}, "events": [...], "client_id": str}`,
-                `{"level": "level set; ..." | "skipped", "huggins": {round key: 1..3}, "events": [...]}` or, on
+            submission: `{"trial": n, "ratings": {key: rating}, "events": [...], "client_id": str}` (0..100 in
+                MUSHRA; see `types` for the others), `{"level": "level set; ..." | "skipped", "huggins": {round
+                key: 1..3}, "events": [...]}` or, on
                 the end page, `{"answers": {"comment": text, question id: text}}`.
 
         Raises:
@@ -563,11 +566,9 @@ class MushraStore(ResultsDB):
                           "AS served FROM stimuli s WHERE listener = ? AND trial = ?", (listener, trial)).fetchall()
         rated = {r["key"]: r["condition"] for r in rows if r["role"] == "rated"}
         ratings = submission.get("ratings")
-        if not isinstance(ratings, dict) or set(ratings) != set(rated):
-            raise SubmissionError(f"trial {trial} needs exactly one rating for each of its {len(rated)} stimuli")
-        for value in ratings.values():
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-                raise SubmissionError(f"ratings are whole numbers from 0 to 100, not {str(value)[:20]!r}")
+        refused = self.kind.check(ratings, rated, trial)
+        if refused:
+            raise SubmissionError(refused)
         unserved = sum(not r["served"] for r in rows)
         if unserved:
             raise SubmissionError(f"play every stimulus of this trial before pressing Next ({unserved} of "

@@ -70,6 +70,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
     build.add_argument("--align", default=None, choices=ALIGN_MODES,
                        help=ALIGN_HELP + "; places a run's stimuli on the reference's timeline (default: the run's own)")
+    build.add_argument("--type", default="mushra", choices=("mushra", "acr", "ab"),
+                       help="the test type: MUSHRA (BS.1534-3), ACR (ITU-T P.808 5-point MOS; the reference is the "
+                            "gold clip) or A/B preference (see docs/listening-tests.md)")
+    build.add_argument("--pairs", default=None,
+                       help="A/B: the pairs compared, 'A:B,C:D' or a file with one A:B per line (default: every pair "
+                            "of the tested conditions)")
+    build.add_argument("--ab-reference", action="store_true",
+                       help="A/B: show the reference beside A and B (which one is closer to it?)")
+    build.add_argument("--forced-choice", action="store_true", help="A/B: no 'no preference' answer")
     build.set_defaults(handler=handle_build)
 
     serve = _action(actions, "serve", "serve a test to listeners (Gradio) with an admin page")
@@ -136,6 +145,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
     analyze.add_argument("ratings", metavar="RATINGS_CSV", help="ratings in the export format (from any source)")
     analyze.add_argument("--out", required=True, help="output folder")
+    analyze.add_argument("--type", default="mushra", choices=("mushra", "acr", "ab"),
+                         help="the test type the ratings come from (acr: MOS with gold-clip screening; ab: "
+                              "preference shares and a Bradley-Terry ranking)")
     analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
     analyze.add_argument("--mid-anchor", default="auto",
                          help="the mid anchor's condition name (auto: lowpass@7k, else the highest low-pass above "
@@ -171,15 +183,20 @@ def _require_listening() -> None:
 def handle_build(args: argparse.Namespace) -> int:
     _require_listening()
     from codecbench.listening_test.anchors import Anchors
-    from codecbench.listening_test.build import Protocol, build_test
+    from codecbench.listening_test.build import Protocol
     from codecbench.listening_test.events import ListeningRule
     from codecbench.listening_test.texts import load_texts
+    from codecbench.listening_test.types.build import build_typed_test, parse_pairs
 
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()] if args.conditions else None
     protocol = Protocol(ListeningRule(args.min_play), load_texts(args.texts),
                         Anchors(args.mid_anchor, not args.no_anchors), args.exact_excerpt, args.traps,
                         args.require_headphones)
-    result = build_test(args.out, run=args.run, stimuli=args.stimuli, conditions=conditions, items=args.items,
+    if args.type != "ab" and (args.pairs or args.ab_reference or args.forced_choice):
+        raise ValueError("--pairs, --ab-reference and --forced-choice belong to --type ab")
+    result = build_typed_test(args.type, args.out, parse_pairs(args.pairs), args.ab_reference,
+                              not args.forced_choice, texts_given=args.texts is not None, run=args.run,
+                              stimuli=args.stimuli, conditions=conditions, items=args.items,
                         training_items=args.training_items, seed=args.seed, name=args.name,
                         target_lufs=args.loudness, max_excerpt_s=args.max_excerpt, min_duration_s=args.min_duration,
                         device=args.device, overwrite=args.overwrite, protocol=protocol, align=args.align)
@@ -192,7 +209,7 @@ def handle_build(args: argparse.Namespace) -> int:
         print(f"anchor {anchor}: difference to the reference {measures['removed_db'][0]:.1f} to "
               f"{measures['removed_db'][1]:.1f} dB of its energy, log-spectral distance {measures['lsd_db'][0]:.1f} "
               f"to {measures['lsd_db'][1]:.1f} dB")
-    print(f"test folder: {result.out} (test.yaml, stimuli/, loudness.csv, SHA256SUMS)")
+    print(f"test folder: {result.out} ({args.type} test: test.yaml, stimuli/, loudness.csv, SHA256SUMS)")
     if result.flagged:
         print(f"warning: {len(result.flagged)} items span more than 1 LU: {result.flagged}")
     for note in result.warnings:
@@ -290,6 +307,8 @@ def handle_analyze(args: argparse.Namespace) -> int:
     _require_listening()
     from codecbench.listening_test.analysis import analyze
 
+    if args.type != "mushra":
+        return _analyze_type(args)
     mid_anchor = None if args.mid_anchor.lower() == "none" else args.mid_anchor
     result = analyze(args.ratings, args.out, reference=args.reference, mid_anchor=mid_anchor,
                      plots=not args.no_plots, screening=not args.no_screening, listeners=args.listeners,
@@ -304,4 +323,21 @@ def handle_analyze(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     print(f"written to {result.out}")
+    return 0
+
+
+def _analyze_type(args: argparse.Namespace) -> int:
+    """`mushra analyze --type acr|ab`: screening, then the MOS or preference tables (see `types.analysis`)."""
+    from codecbench.listening_test.analysis import read_ratings
+    from codecbench.listening_test.types.analysis import analyze_type
+
+    tables = analyze_type(args.type, read_ratings(args.ratings), args.out, gold=args.reference)
+    screened = tables["screening"]
+    print(f"listeners: {len(screened)}, excluded by screening: {int(screened['excluded'].sum())}")
+    for row in screened[screened["excluded"]].itertuples():
+        print(f"  {row.listener}: {row.reason}")
+    shown = ["mos"] if args.type == "acr" else ["preferences", "bradley_terry"]
+    for name in shown:
+        print(tables[name].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"written to {args.out}")
     return 0

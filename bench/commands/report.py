@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latency", default=None, metavar="DIR", help="latency.csv of `codecbench latency`, or its directory")
     parser.add_argument("--mushra", default=None, metavar="DIR",
                         help="MUSHRA summary.csv (`codecbench mushra analyze`) or ratings.csv, or their directory")
+    parser.add_argument("--listening", action="append", default=None, metavar="DIR",
+                        help="an ACR or A/B analysis folder (`codecbench mushra analyze --type acr|ab --out DIR`); "
+                             "repeat for several studies")
     parser.add_argument("--claims", default=None, metavar="FILE",
                         help="claims YAML to check, or a shipped one by name: seed_papers")
     parser.add_argument("--group-by", default=None, choices=["split", "speaker"], help="also tabulate per group")
@@ -44,6 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = build_report(args.run_dirs, out=args.out, formats=formats, latency=args.latency, mushra=args.mushra,
+                          listening=args.listening,
                           claims=args.claims, group_by=args.group_by, ci=CiMethod(args.ci, args.seed, args.resamples),
                           alpha=args.alpha, prefer=args.prefer, metrics=metrics)
     results = result.document.sections[0].blocks

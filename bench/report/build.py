@@ -271,6 +271,7 @@ def build_report(
     formats: tuple[str, ...] = FORMATS,
     latency: str | Path | None = None,
     mushra: str | Path | None = None,
+    listening: list[str | Path] | None = None,
     claims: str | Path | None = None,
     group_by: str | None = None,
     ci: CiMethod = DEFAULT,
@@ -287,6 +288,7 @@ def build_report(
         formats: any of `md`, `tex`, `html` (CSV tables and PNG/PDF figures are always written).
         latency: `latency.csv` of `codecbench latency`, or its directory.
         mushra: MUSHRA `summary.csv` / `ratings.csv`, or their directory.
+        listening: analysis folders of `mushra analyze --type acr|ab` (see `report.listening`).
         claims: a claims YAML file, or the name of a shipped one (`seed_papers`).
         group_by: also tabulate per value of this column (`split`, `speaker`).
         ci: the confidence interval of the means (default: Student-t, as in the run's summary.csv).
@@ -341,6 +343,10 @@ def build_report(
         correlation_result = correlations(table, run.metrics, mushra_data)
         folder.csv(correlation_result, "correlation.csv")
         sections.append(_mushra_section(run, table, mushra_data, correlation_result, folder))
+    if listening:
+        from codecbench.report.listening import listening_section
+
+        sections.append(listening_section(listening, run.rows, [m.column for m in run.metrics]))
     sections.append(validity_section(sorted(set(run.rows["codec"].astype(str))), [m.column for m in run.metrics], mushra))
     sections.append(Section("Appendix: paired significance", [matrix_grid(main.tests, m, run.specs, alpha)
                                                               for m in run.metrics], appendix=True))

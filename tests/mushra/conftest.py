@@ -45,3 +45,37 @@ def mushra_test_dir(tmp_path_factory, mushra_run):
     build_test(out, run=mushra_run, items=5, training_items=1, progress=False,
                protocol=Protocol(ListeningRule(MIN_PLAY_S)))
     return out
+
+
+TYPED_MIN_PLAY_S = 0.25  # ACR and A/B tests: scripted listeners and browsers wait out the rule in real time
+TYPED_TESTS = {  # kind -> build_typed_test arguments (the conditions: reference, opus@12, codec2@2.4; no anchors)
+    "acr": {"kind": "acr"},
+    "ab": {"kind": "ab", "ab_reference": True},  # with the reference and "no preference"
+    "ab-forced": {"kind": "ab", "no_preference": False},  # without the reference, forced choice
+}
+
+
+@pytest.fixture(scope="session")
+def typed_test_dir(tmp_path_factory, mushra_run):
+    """name (`TYPED_TESTS`) -> a test folder of that type built on first use: 5 test items and 1
+    training item; ACR rates reference, opus@12 and codec2@2.4 (15 test trials), A/B compares opus@12 with
+    codec2@2.4 (5 test trials); every stimulus must be heard for 0.25 s."""
+    from codecbench.listening_test.anchors import Anchors
+    from codecbench.listening_test.build import Protocol
+    from codecbench.listening_test.events import ListeningRule
+    from codecbench.listening_test.types.build import build_typed_test
+
+    built = {}
+
+    def get(name: str):
+        if name not in built:
+            # the ACR test is built from the run (its codecs re-run); the others from its stimuli folder, which
+            # has the `--stimuli` layout and the same condition labels (no codec runs again)
+            source = {"run": mushra_run} if name == "acr" else {"stimuli": get("acr") / "stimuli"}
+            out = tmp_path_factory.mktemp(f"typed_{name}") / "test"
+            build_typed_test(out=out, items=5, training_items=1, progress=False,
+                             protocol=Protocol(ListeningRule(TYPED_MIN_PLAY_S), anchors=Anchors(enabled=False)),
+                             **source, **TYPED_TESTS[name])
+            built[name] = out
+        return built[name]
+    return get

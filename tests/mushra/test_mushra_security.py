@@ -1,5 +1,9 @@
 """The holes of the security review, probed as an attacker would: over HTTP against a real `codecbench mushra serve`.
 
+Every probe that talks to a served test runs against a MUSHRA, an ACR and an A/B test (`target` is
+parametrized over the types: one server each); the probes that start servers of their own (registration,
+proxies, the password file) test the gate and registration, which do not depend on the test type.
+
 1 byte-identical hidden reference, trials accepted unheard, open registration · 2 uploads · 3 admin exports
 through the listener app's file route · 5 admin login guessing · 6 Gradio internals, anonymous /start ·
 7 CSV formula injection · 8 raw errors to clients. (4, read-only databases: test_mushra_readonly.py.)
@@ -47,16 +51,19 @@ def mushra_test_dir(tmp_path_factory, mushra_run):
     return out
 
 
-@pytest.fixture(scope="module")
-def target(mushra_test_dir, tmp_path_factory):
-    """The server under attack: open registration, the admin password from a file, its own Gradio temp folder."""
+@pytest.fixture(scope="module", params=["mushra", "acr", "ab"])
+def target(request, mushra_test_dir, typed_test_dir, tmp_path_factory):
+    """The server under attack, one per test type: open registration, the admin password from a file, its own
+    Gradio temp folder; `test_dir` and `kind` say what it serves."""
+    test_dir = mushra_test_dir if request.param == "mushra" else typed_test_dir(request.param)
     folder = tmp_path_factory.mktemp("target")
     (folder / "password").write_text(FILE_PASSWORD + "\n")
     (folder / "password").chmod(0o600)
     (folder / "gradio-tmp").mkdir()
-    server = start_server(mushra_test_dir, folder / "results.sqlite", folder / "server.log",
+    server = start_server(test_dir, folder / "results.sqlite", folder / "server.log",
                           ("--admin-password-file", str(folder / "password"), "--registrations-per-hour", "500"),
                           env={"GRADIO_TEMP_DIR": str(folder / "gradio-tmp")})
+    server.test_dir, server.kind = test_dir, request.param
     yield server
     server.stop()
 
@@ -74,6 +81,22 @@ async def first_trial(client: ListenerClient, name: str) -> dict:
     return await client.skip_level(screen)
 
 
+def valid_answers(target, screen: dict, value: int) -> dict[str, int]:
+    """Valid answers to a trial of the target's type: MUSHRA `value` (0-100) for every stimulus; ACR the category
+    nearest to it; A/B the first stimulus preferred."""
+    keys = [s["key"] for s in screen["stimuli"]]
+    if target.kind == "acr":
+        return {key: 1 + round(value * 4 / 100) for key in keys}
+    if target.kind == "ab":
+        return dict(zip(keys, (100, 0)))
+    return {key: value for key in keys}
+
+
+def heard_keys(screen: dict) -> list[str]:
+    """The stimuli of a trial and its open reference, if it has one."""
+    return [s["key"] for s in screen["stimuli"]] + ([screen["reference"]] if screen.get("reference") else [])
+
+
 def rows(db: Path, query: str, *args) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(query, args).fetchall()
@@ -82,36 +105,42 @@ def rows(db: Path, query: str, *args) -> list[tuple]:
 # -- 1: the hidden reference, unheard trials, registration ---------------------------------------------------------
 
 def test_byte_matching_bot_no_longer_finds_the_hidden_reference(target, mushra_test_dir):
+    if target.kind != "mushra":
+        pytest.skip("a hidden reference among rated stimuli is MUSHRA's (the bot needs one to look for)")
     result = experiment(target.url, mushra_test_dir, target.db, bots=2, honest=2)
     print("\n" + report(result))
     assert [(b.trials, b.matched) for b in result.bots] == [(6, 0), (6, 0)]
     assert set(result.excluded["listener"]) == {b.listener for b in result.bots}  # post-screening catches them
 
 
-def test_every_served_stimulus_differs_in_bytes_and_samples_and_keeps_its_loudness(target, mushra_test_dir):
+def test_every_served_stimulus_differs_in_bytes_and_samples_and_keeps_its_loudness(target):
+    expected = []
+
     async def flow(client: ListenerClient) -> dict[str, bytes]:
         served = {}
         for name in ("dither-1", "dither-2"):
             screen = await client.start(name)
             served.update(await client.fetch(screen))  # the level sample
             screen = await client.skip_level(screen)
-            for _ in range(2):  # the training trial and the first test trial
+            expected.append(1)
+            for _ in range(2):  # the first two trials
                 audio = await client.fetch(screen)
                 assert await client.fetch(screen) == audio  # a stimulus is the same bytes every time it is fetched
                 served.update(audio)
-                screen = await client.submit(screen, {s["key"]: 50 for s in screen["stimuli"]})
+                expected.append(len(heard_keys(screen)))
+                screen = await client.submit(screen, valid_answers(target, screen, 50))
         return served
 
     served = listen(target.url, flow)
     files = dict(rows(target.db, f"SELECT key, file FROM stimuli WHERE key IN ({','.join('?' * len(served))})",
                       *served))
-    assert len(served) == 2 * (1 + 2 * 6) and len(set(served.values())) == len(served)
+    assert len(served) == sum(expected) and len(set(served.values())) == len(served)
     decoded = {key: sf.read(io.BytesIO(body), dtype="int16", always_2d=True) for key, body in served.items()}
     assert len({samples.tobytes() for samples, _ in decoded.values()}) == len(served)
     shared_files = [f for f in set(files.values()) if list(files.values()).count(f) > 1]
     assert shared_files  # the same file went out under several keys, each time different
     for key, (samples, rate) in decoded.items():
-        source, source_rate = sf.read(mushra_test_dir / files[key], dtype="int16", always_2d=True)
+        source, source_rate = sf.read(target.test_dir / files[key], dtype="int16", always_2d=True)
         assert (rate, samples.shape) == (source_rate, source.shape)
         change = samples.astype(int) - source
         assert np.abs(change).max() <= 1 and 0.15 < np.mean(change != 0) < 0.35  # TPDF at the 16-bit LSB
@@ -121,9 +150,9 @@ def test_every_served_stimulus_differs_in_bytes_and_samples_and_keeps_its_loudne
 def test_a_trial_is_accepted_only_after_all_its_stimuli_were_served(target):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, "gate")
-        ratings = {s["key"]: 40 for s in screen["stimuli"]}
+        ratings = valid_answers(target, screen, 40)
         unheard = await client.submit(screen, ratings)
-        keys = [s["key"] for s in screen["stimuli"]] + [screen["reference"]]
+        keys = heard_keys(screen)
         for key in keys[:-1]:
             await client.audio(key)
         one_missing = await client.submit(screen, ratings)
@@ -139,11 +168,12 @@ def test_a_trial_is_accepted_only_after_all_its_stimuli_were_served(target):
     assert stored == len(screen["stimuli"])
     plays = rows(target.db, "SELECT s.role, p.starts, p.play_ms FROM plays p JOIN stimuli s ON s.key = p.stimulus "
                  "WHERE s.listener = ? AND s.trial = ?", screen["listener"], screen["trial"])
-    assert sorted(r for r, _, _ in plays) == ["open-reference"] + ["rated"] * len(screen["stimuli"])
+    assert sorted(r for r, _, _ in plays) == ["open-reference"] * (len(heard_keys(screen)) - len(screen["stimuli"])) \
+        + ["rated"] * len(screen["stimuli"])
     assert all((starts, ms) == (1, 300.0) for _, starts, ms in plays)
     served = rows(target.db, "SELECT COUNT(*) FROM deliveries d JOIN stimuli s ON s.key = d.stimulus "
                   "WHERE s.listener = ? AND s.trial = ?", screen["listener"], screen["trial"])[0][0]
-    assert served == len(screen["stimuli"]) + 1
+    assert served == len(heard_keys(screen))
 
 
 def test_invite_only_registration(mushra_test_dir, tmp_path, capsys):
@@ -212,11 +242,11 @@ def test_uploads_are_refused_and_request_bodies_capped(target):
 
 # -- 3: admin exports --------------------------------------------------------------------------------------------
 
-def test_admin_export_never_passes_through_a_file_route(target, mushra_test_dir, tmp_path):
+def test_admin_export_never_passes_through_a_file_route(target, tmp_path):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, "exported")
         await client.fetch(screen)
-        return await client.submit(screen, {s["key"]: 70 for s in screen["stimuli"]})
+        return await client.submit(screen, valid_answers(target, screen, 70))
 
     listen(target.url, flow)
     with httpx.Client(base_url=target.url, timeout=60) as admin:
@@ -224,19 +254,19 @@ def test_admin_export_never_passes_through_a_file_route(target, mushra_test_dir,
         exported = call(admin, "export", app="/admin")
     with httpx.Client(base_url=target.url, timeout=60) as stranger:
         for path in re.findall(r"(/[\w./-]+\.csv)", json.dumps(exported)) + ["/etc/hostname",
-                                                                              str(mushra_test_dir / "test.yaml")]:
+                                                                              str(target.test_dir / "test.yaml")]:
             assert stranger.get(f"/gradio_api/file={path}").status_code == 404, path
     ratings_csv, events_csv, listening_csv, trials_csv, listeners_csv, fetched = exported
     assert "ratings rows" in fetched
     assert ratings_csv.splitlines()[0] == "listener,session,trial,item,condition,rating,phase,timestamp"
-    assert len(ratings_csv.splitlines()) > 5
+    assert len(ratings_csv.splitlines()) > 1
     assert all(csv.startswith("listener,") for csv in (events_csv, listening_csv, trials_csv, listeners_csv))
     leftovers = [p for p in (target.db.parent / "gradio-tmp").rglob("*") if p.is_file()
                  and "listener,session,trial" in p.read_text(errors="ignore")]
     assert leftovers == []
 
     out = tmp_path / "exports"
-    assert main(["mushra", "export", str(mushra_test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
+    assert main(["mushra", "export", str(target.test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
                  "--events", str(out / "e.csv"), "--listening", str(out / "l.csv")]) == 0
     for name in ("r.csv", "e.csv", "l.csv"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
@@ -297,18 +327,18 @@ def line_break_formulas(text: str) -> list[str]:
     return re.findall(r"[\r\n][=+\-@\t][^\r\n]{0,12}", text)
 
 
-def test_csv_exports_neutralise_formulas(target, mushra_test_dir, tmp_path):
+def test_csv_exports_neutralise_formulas(target, tmp_path):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, FORMULAS[0])
         await client.fetch(screen)
         events = playback_events(screen)
-        injected = [{"t": events[-1]["t"], "kind": f, "key": screen["reference"], "value": -1, "detail": f}
+        injected = [{"t": events[-1]["t"], "kind": f, "key": heard_keys(screen)[-1], "value": -1, "detail": f}
                     for f in FORMULAS]
-        return await client.submit(screen, {s["key"]: 60 for s in screen["stimuli"]}, events + injected)
+        return await client.submit(screen, valid_answers(target, screen, 60), events + injected)
 
     listen(target.url, flow)
     out = tmp_path / "exports"
-    assert main(["mushra", "export", str(mushra_test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
+    assert main(["mushra", "export", str(target.test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
                  "--events", str(out / "e.csv"), "--listening", str(out / "l.csv")]) == 0
     texts = {name: (out / name).read_text() for name in ("r.csv", "e.csv", "l.csv")}
     with httpx.Client(base_url=target.url, timeout=60) as admin:
@@ -331,18 +361,18 @@ def test_csv_exports_neutralise_formulas(target, mushra_test_dir, tmp_path):
     assert written == {name: [] for name in written}
 
 
-def test_csv_exports_neutralise_formulas_after_line_breaks(target, mushra_test_dir, tmp_path):
+def test_csv_exports_neutralise_formulas_after_line_breaks(target, tmp_path):
     async def flow(client: ListenerClient):
         screen = await client.start(LINE_BREAKS[0], headphones=LINE_BREAKS[1])
         screen = await client.skip_level(screen)
         await client.fetch(screen)
         events = playback_events(screen)
         injected = [{"t": events[-1]["t"], "kind": f, "key": "", "value": None, "detail": f} for f in LINE_BREAKS]
-        return await client.submit(screen, {s["key"]: 60 for s in screen["stimuli"]}, events + injected)
+        return await client.submit(screen, valid_answers(target, screen, 60), events + injected)
 
     listen(target.url, flow)
     out = tmp_path / "exports"
-    assert main(["mushra", "export", str(mushra_test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
+    assert main(["mushra", "export", str(target.test_dir), "--db", str(target.db), "--out", str(out / "r.csv"),
                  "--events", str(out / "e.csv"), "--listeners", str(out / "p.csv")]) == 0
     texts = {name: (out / name).read_text() for name in ("e.csv", "p.csv")}
     with httpx.Client(base_url=target.url, timeout=60) as admin:
@@ -364,7 +394,7 @@ def test_malformed_values_get_a_generic_error(target):
     with httpx.Client(base_url=target.url, timeout=60) as client:
         started = call(client, "start", *welcome("malformed"))[1]
         screen = call(client, "player", {**started, "submission": {"level": "skipped"}})[0]
-        submission = {"trial": screen["trial"], "ratings": {s["key"]: 5 for s in screen["stimuli"]}}
+        submission = {"trial": screen["trial"], "ratings": valid_answers(target, screen, 5)}
         malformed = [{**screen, "session": {"$gt": 0}, "submission": submission},
                      {**screen, "session": 2 ** 70, "submission": submission},
                      {**screen, "session": [1], "submission": submission},
@@ -401,7 +431,7 @@ def test_audio_urls_are_opaque(target):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, "opaque")
         responses = {}
-        for key in [s["key"] for s in screen["stimuli"]] + [screen["reference"]]:
+        for key in heard_keys(screen):
             responses[key] = await client.http.get(f"/mushra/audio/{key}")
         unknown = await client.http.get("/mushra/audio/unknown-key")
         traversal = await client.http.get("/mushra/audio/..%2Ftest.yaml")
@@ -426,7 +456,7 @@ def test_a_server_fault_reaches_the_client_as_a_generic_message(target):
     async def flow(client: ListenerClient):
         screen = await first_trial(client, "fault")
         await client.fetch(screen)
-        ratings = {s["key"]: 80 for s in screen["stimuli"]}
+        ratings = valid_answers(target, screen, 80)
         with sqlite3.connect(target.db) as conn:
             conn.execute("DROP TABLE plays")
         failed = await client.submit(screen, ratings)

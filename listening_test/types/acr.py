@@ -1,0 +1,76 @@
+"""ITU-T P.808 absolute category rating (ACR): one stimulus per trial, rated on the 5-point listening-quality scale.
+
+Every listener rates every (item, condition) once: the training items first (every condition, so the whole range
+is heard before the test), then the test items' stimuli in a seeded random order. The unprocessed reference is a
+condition like any other (P.808's "clean" condition) and doubles as the gold-standard clip: its expected answer
+is 5 (Excellent), and P.808 accepts one category off (see `analysis_acr`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from codecbench.listening_test.plan import PlannedTrial
+from codecbench.listening_test.types.base import CHOICE_LABELS
+
+# ITU-T P.808 (06/2021) clause 6.1 / ITU-T P.800 Annex B: the listening-quality scale, best first.
+SCALE = {5: "Excellent", 4: "Good", 3: "Fair", 2: "Poor", 1: "Bad"}
+QUESTION = "Quality of the speech"
+WELCOME = """\
+# Listening test: {name}
+
+You will hear short speech recordings, one at a time, and rate the **quality of the speech** of each on a
+five-category scale: **Excellent · Good · Fair · Poor · Bad**.
+
+- Listen to each recording for at least {min_play} s (or to its end) before you rate it.
+- Use headphones in a quiet room. It takes about {minutes} minutes: {items} excerpts, each in several versions,
+  after a short **training** whose ratings are not counted.
+- Your ratings are saved every time you press **Next**. If anything goes wrong, open your personal link (shown on
+  every page) to continue where you stopped.
+"""
+INSTRUCTIONS = ("Listen to the recording (at least {min_play} s, or to its end) and rate the quality of the "
+                "speech: Excellent, Good, Fair, Poor or Bad.")
+LABEL = "A"  # the one stimulus of a trial (its key on the keyboard)
+
+
+def settings(reference: str) -> dict[str, Any]:
+    """The `acr:` section of a test.yaml: wording, scale and the gold clip (sealed with the stimuli)."""
+    return {"question": QUESTION, "scale": {int(k): v for k, v in SCALE.items()},
+            "gold": {"condition": reference, "expected": 5, "tolerance": 1}}
+
+
+class AcrType:
+    """Single-stimulus trials answered 1-5.
+
+    Args:
+        spec: the test's `acr:` section (`settings`).
+    """
+
+    name = "acr"
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    def plan(self, test: Any, seed: int) -> list[PlannedTrial]:
+        rng = np.random.default_rng(seed)
+        training = [(e, c) for e in test.training for c in (rng.permutation(list(e.stimuli)) if e.stimuli else [])]
+        cells = [(e, c) for e in test.items for c in e.stimuli]
+        ordered = training + [cells[i] for i in rng.permutation(len(cells))]
+        return [PlannedTrial(number, entry.phase, entry.item, [(LABEL, str(condition), entry.stimuli[condition])],
+                             None) for number, (entry, condition) in enumerate(ordered, start=1)]
+
+    def check(self, ratings: Any, rated: dict[str, str], trial: int) -> str | None:
+        if not isinstance(ratings, dict) or set(ratings) != set(rated):
+            return f"trial {trial} needs one rating of its stimulus"
+        for value in ratings.values():
+            if not isinstance(value, int) or isinstance(value, bool) or value not in SCALE:
+                return f"ratings are whole numbers from 1 to 5, not {str(value)[:20]!r}"
+        return None
+
+    def player(self, test: Any) -> dict[str, Any]:
+        scale = self.spec.get("scale") or SCALE
+        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.spec.get("question", QUESTION),
+                "choices": [{"value": int(k), "label": f"{int(k)} {v}"} for k, v in
+                            sorted(((int(k), v) for k, v in scale.items()), reverse=True)]}
