@@ -86,3 +86,17 @@ def test_bad_pairs_are_clear_errors_or_error_rows(tmp_path, capsys):
     assert row.error.startswith("cannot read the pair") and row.metrics["stoi"] != row.metrics["stoi"]
     assert main(["score", "--out", str(tmp_path / "x")]) == 2
     assert "REF_DIR DEG_DIR or --pairs" in capsys.readouterr().err
+
+
+def test_many_pairs_follow_align(tmp_path):
+    """`--align none` reaches the pairs scorer: AudioDec's ~9 ms delay (214 samples at 24 kHz) stays in."""
+    rows = {}
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame([(f"{AUDIO}/stim_01/ref.flac", f"{AUDIO}/stim_01/audiodec_8.flac")],
+                 columns=["reference", "degraded"]).to_csv(pairs, index=False)
+    for mode in ("auto", "none"):
+        assert main(["score", "--pairs", str(pairs), "--out", str(tmp_path / f"p{mode}"), "--metrics", "stoi",
+                     "--no-progress", "--align", mode]) == 0
+        rows[mode] = pd.read_csv(tmp_path / f"p{mode}" / "utterances.csv")
+        assert json.loads((tmp_path / f"p{mode}" / "run.json").read_text())["config"]["align"] == mode
+    assert rows["auto"]["delay_samples"].iloc[0] != 0 and rows["none"]["delay_samples"].iloc[0] == 0
