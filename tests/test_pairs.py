@@ -9,6 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from codecbench.audio import load_audio, resample
 from codecbench.cli import main
 from codecbench.pairs import Pair, pairs_from_csv, pairs_from_folders, score_pair, score_pairs, PairPlan
 from codecbench.ratings.stahl import STAHL2024
@@ -100,3 +101,23 @@ def test_many_pairs_follow_align(tmp_path):
         rows[mode] = pd.read_csv(tmp_path / f"p{mode}" / "utterances.csv")
         assert json.loads((tmp_path / f"p{mode}" / "run.json").read_text())["config"]["align"] == mode
     assert rows["auto"]["delay_samples"].iloc[0] != 0 and rows["none"]["delay_samples"].iloc[0] == 0
+
+
+def test_a_decoded_file_equal_to_its_reference_is_scored_once_by_non_intrusive_metrics(tmp_path, monkeypatch):
+    """The hidden reference as a condition: DNSMOS runs once for the reference and that decoded copy, with the
+    values of scoring each file on its own."""
+    from codecbench.metrics.dnsmos import Dnsmos
+
+    calls = []
+    compute = Dnsmos.compute
+    monkeypatch.setattr(Dnsmos, "compute", lambda self, ref, deg: calls.append(len(deg)) or compute(self, ref, deg))
+    shutil.copy(AUDIO / "stim_02" / "ref.flac", tmp_path / "copy.flac")
+    pairs = [Pair("stim_02", "Reference", AUDIO / "stim_02" / "ref.flac", tmp_path / "copy.flac"),
+             Pair("stim_02", "lyra_6", AUDIO / "stim_02" / "ref.flac", AUDIO / "stim_02" / "lyra_6.flac")]
+    rows = score_pairs(pairs, ["dnsmos"], tmp_path / "run", "test", progress=False).rows.set_index("spec")
+    assert len(calls) == 2  # the reference (once, cached) and lyra_6; not the copy again
+    columns = Dnsmos.computed_columns()
+    for spec, path in (("Reference", tmp_path / "copy.flac"), ("lyra_6", AUDIO / "stim_02" / "lyra_6.flac")):
+        alone = Dnsmos().compute(None, resample(load_audio(path, 24000).samples, 24000, 16000))
+        assert {c: rows.loc[spec, c] for c in columns} == alone  # bit for bit
+        assert {c: rows.loc[spec, "ref_" + c] for c in columns} == {c: rows.loc["Reference", c] for c in columns}
