@@ -25,7 +25,7 @@ from codecbench.metrics import evaluate, get_metric_class, metric_availability, 
 from codecbench.metrics.base import REFERENCE_PREFIX
 
 # above ~0.1 CPU-s per second of speech on one core, or neural models: scored on the 3 shortest utterances
-SLOW = {"visqol", "visqol_exp", "dwer", "dwer_whisper", "wer", "wer_whisper", "f0", "speaker_sim",
+SLOW = {"visqol", "visqol_exp", "visqol_audio", "dwer", "dwer_whisper", "wer", "wer_whisper", "f0", "speaker_sim",
         "speaker_sim_wavlm", "dnsmos", "plcmos", "distillmos"}
 SHORTEST = 3
 
