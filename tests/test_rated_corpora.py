@@ -19,7 +19,8 @@ from codecbench.ratings.nisqa import read_nisqa
 from codecbench.ratings.stahl import STAHL2024
 
 AUDIO = STAHL2024.embedded / "audio"
-STIMULI = {"reference": "ref", "Q1": "lyra_6", "Q3": "prop_13", "Q5": "prop_55", "lp35": "audiodec_8"}  # ODAQ name -> our file
+# ODAQ-style stimulus name -> the embedded file standing in for it
+STIMULI = {"reference": "ref", "Q1": "lyra_6", "Q3": "prop_13", "Q5": "prop_55", "lp35": "audiodec_8"}
 
 
 def _wav(source: Path, target: Path) -> None:

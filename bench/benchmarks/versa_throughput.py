@@ -109,7 +109,8 @@ def timed(command: list[str], cwd: Path) -> dict[str, float]:
 
 
 def codecbench_command(work: Path, out: str, metrics: str, align: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "codecbench"), "score", "--pairs", str(work / "pairs16.csv"), "--out", str(work / out),
+    return [str(Path(sys.executable).parent / "codecbench"), "score", "--pairs", str(work / "pairs16.csv"),
+            "--out", str(work / out),
             "--overwrite", "--metrics", metrics, "--workers", "1", "--threads", "1", "--no-progress",
             "--align", align]
 
