@@ -9,6 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from codecbench.audio import load_audio, resample
 from codecbench.cli import main
 from codecbench.pairs import Pair, pairs_from_csv, pairs_from_folders, score_pair, score_pairs, PairPlan
 from codecbench.ratings.stahl import STAHL2024
@@ -86,3 +87,37 @@ def test_bad_pairs_are_clear_errors_or_error_rows(tmp_path, capsys):
     assert row.error.startswith("cannot read the pair") and row.metrics["stoi"] != row.metrics["stoi"]
     assert main(["score", "--out", str(tmp_path / "x")]) == 2
     assert "REF_DIR DEG_DIR or --pairs" in capsys.readouterr().err
+
+
+def test_many_pairs_follow_align(tmp_path):
+    """`--align none` reaches the pairs scorer: AudioDec's ~9 ms delay (214 samples at 24 kHz) stays in."""
+    rows = {}
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame([(f"{AUDIO}/stim_01/ref.flac", f"{AUDIO}/stim_01/audiodec_8.flac")],
+                 columns=["reference", "degraded"]).to_csv(pairs, index=False)
+    for mode in ("auto", "none"):
+        assert main(["score", "--pairs", str(pairs), "--out", str(tmp_path / f"p{mode}"), "--metrics", "stoi",
+                     "--no-progress", "--align", mode]) == 0
+        rows[mode] = pd.read_csv(tmp_path / f"p{mode}" / "utterances.csv")
+        assert json.loads((tmp_path / f"p{mode}" / "run.json").read_text())["config"]["align"] == mode
+    assert rows["auto"]["delay_samples"].iloc[0] != 0 and rows["none"]["delay_samples"].iloc[0] == 0
+
+
+def test_a_decoded_file_equal_to_its_reference_is_scored_once_by_non_intrusive_metrics(tmp_path, monkeypatch):
+    """The hidden reference as a condition: DNSMOS runs once for the reference and that decoded copy, with the
+    values of scoring each file on its own."""
+    from codecbench.metrics.dnsmos import Dnsmos
+
+    calls = []
+    compute = Dnsmos.compute
+    monkeypatch.setattr(Dnsmos, "compute", lambda self, ref, deg: calls.append(len(deg)) or compute(self, ref, deg))
+    shutil.copy(AUDIO / "stim_02" / "ref.flac", tmp_path / "copy.flac")
+    pairs = [Pair("stim_02", "Reference", AUDIO / "stim_02" / "ref.flac", tmp_path / "copy.flac"),
+             Pair("stim_02", "lyra_6", AUDIO / "stim_02" / "ref.flac", AUDIO / "stim_02" / "lyra_6.flac")]
+    rows = score_pairs(pairs, ["dnsmos"], tmp_path / "run", "test", progress=False).rows.set_index("spec")
+    assert len(calls) == 2  # the reference (once, cached) and lyra_6; not the copy again
+    columns = Dnsmos.computed_columns()
+    for spec, path in (("Reference", tmp_path / "copy.flac"), ("lyra_6", AUDIO / "stim_02" / "lyra_6.flac")):
+        alone = Dnsmos().compute(None, resample(load_audio(path, 24000).samples, 24000, 16000))
+        assert {c: rows.loc[spec, c] for c in columns} == alone  # bit for bit
+        assert {c: rows.loc[spec, "ref_" + c] for c in columns} == {c: rows.loc["Reference", c] for c in columns}

@@ -112,7 +112,7 @@ def _handle_many(args: argparse.Namespace, metrics: list[str]) -> int:
         raise ValueError("scoring many pairs needs REF_DIR DEG_DIR or --pairs CSV")
     result = pairs.score_pairs(listed, metrics, args.out, source, workers=args.workers, resume=args.resume,
                                overwrite=args.overwrite, max_delay_s=pairs.pipeline.MAX_DELAY_S
-                               if args.max_delay_s is None else args.max_delay_s,
+                               if args.max_delay_s is None else args.max_delay_s, align_mode=args.align,
                                progress=not args.no_progress, command=sys.argv, keep_audio=args.keep_audio)
     print(format_summary(result.summary, result.metric_columns))
     print(f"{len(result.rows)} pairs in {result.out} (codecbench report {result.out})")

@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("ratings", metavar="RATINGS",
                         help="a ratings source: the Stahl et al. 2024 folder (or `stahl2024`: the copy found as "
                              "documented, else the embedded two-item subset), a codecbench ratings.csv export or "
-                             "`mushra analyze` output folder, or webMUSHRA's mushra.csv")
+                             "`mushra analyze` output folder, webMUSHRA's mushra.csv, or an ODAQ folder (or `odaq`: "
+                             "downloaded once into the user cache, 1.0 GB, MD5-checked)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--metrics", action="append", default=None,
                         help="comma-separated metric names (default: the default metric set)")
@@ -56,6 +57,10 @@ def handle(args: argparse.Namespace) -> int:
         raise ValueError(f"--resamples must be at least 100, not {args.resamples}")
     set_torch_threads(args.threads)
     source = locate_stahl() if args.ratings == "stahl2024" else args.ratings
+    if args.ratings == "odaq":
+        from codecbench.datasets.rated_corpora import download_odaq
+
+        source = download_odaq()
     result = assess(source, args.out, parse_metric_list(args.metrics), args.kind, args.stimuli, args.filtered,
                     not args.no_screening, args.workers, args.resume, args.resamples, args.seed,
                     not args.no_plots, not args.no_progress, sys.argv, args.max_delay_s,

@@ -11,10 +11,12 @@ from tqdm import tqdm
 from codecbench.resources import file_digest
 
 
-def download(url: str, target: Path, checksum: str, algorithm: str = "sha256", alternatives: str = "") -> Path:
+def download(url: str, target: Path, checksum: str | None, algorithm: str = "sha256", alternatives: str = "") -> Path:
     """Download `url` to `target` (resuming nothing, verifying always).
 
     Args:
+        checksum: the expected hex digest; None where the publisher gives none (an existing `target` is kept
+            and the caller records the digest of what arrived).
         alternatives: what the user can do instead, appended to the no-network error.
 
     Raises:
@@ -22,7 +24,7 @@ def download(url: str, target: Path, checksum: str, algorithm: str = "sha256", a
         ValueError: the checksum does not match (the file is removed).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or file_digest(target, algorithm) != checksum:
+    if not target.exists() or (checksum is not None and file_digest(target, algorithm) != checksum):
         partial = target.with_suffix(target.suffix + ".partial")
         try:
             with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
@@ -36,6 +38,8 @@ def download(url: str, target: Path, checksum: str, algorithm: str = "sha256", a
             reason = getattr(exc, "reason", None) or exc
             raise ConnectionError(f"cannot download {url}: {reason}" + (f"; {alternatives}" if alternatives else "")) from exc
         partial.replace(target)
+    if checksum is None:
+        return target
     actual = file_digest(target, algorithm)
     if actual != checksum:
         target.unlink()

@@ -44,6 +44,12 @@ class _Pair:
             except MetricError as exc:
                 self.problems[what] = str(exc)
 
+    def decoded_is_reference(self) -> bool:
+        """Whether the decoded signal is the reference itself, sample for sample (a `reference` codec, a
+        listening test's hidden reference)."""
+        reference, degraded = self.signals["reference"][self.sample_rate], self.signals["degraded"][self.sample_rate]
+        return reference.shape == degraded.shape and bool(np.array_equal(reference, degraded))
+
     def at(self, what: str, rate: int) -> np.ndarray:
         by_rate = self.signals[what]
         if rate not in by_rate:
@@ -99,6 +105,10 @@ def _score_reference(name: str, pair: _Pair, transcript: str | None) -> dict[str
     return {REFERENCE_PREFIX + column: value for column, value in cached.items()}
 
 
+def _unprefixed(values: dict[str, float]) -> dict[str, float]:
+    return {column.removeprefix(REFERENCE_PREFIX): value for column, value in values.items()}
+
+
 def evaluate(
     metric_names: list[str], reference: np.ndarray, degraded: np.ndarray, sample_rate: int,
     unaligned: tuple[np.ndarray, np.ndarray] | None = None, transcript: str | None = None,
@@ -128,7 +138,11 @@ def evaluate(
             scores.values.update({column: float("nan") for column in cls.output_columns()})
             continue
         pair = aligned if cls.intrusive else whole
-        _attempt(scores, name, cls.computed_columns(), lambda: _score(name, pair, "degraded", transcript))
+        if cls.scores_reference and pair.decoded_is_reference():  # the same samples: the reference's cached score
+            _attempt(scores, name, cls.computed_columns(),
+                     lambda: _unprefixed(_score_reference(name, pair, transcript)))
+        else:
+            _attempt(scores, name, cls.computed_columns(), lambda: _score(name, pair, "degraded", transcript))
         if cls.scores_reference:
             ref_columns = tuple(REFERENCE_PREFIX + c for c in cls.computed_columns())
             _attempt(scores, REFERENCE_PREFIX + name, ref_columns, lambda: _score_reference(name, pair, transcript))

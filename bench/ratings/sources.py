@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from codecbench.ratings.exports import is_analysis, is_export, read_analysis, read_export
+from codecbench.ratings.odaq import is_odaq, read_odaq
 from codecbench.ratings.stahl import is_stahl, read_stahl
 from codecbench.ratings.table import Ratings
 from codecbench.ratings.webmushra import is_webmushra, read_webmushra
 
 AUTO = "auto"
-KINDS = (AUTO, "stahl2024", "codecbench", "analysis", "webmushra")
+KINDS = (AUTO, "stahl2024", "codecbench", "analysis", "webmushra", "odaq")
 
 
 def detect(path: Path) -> str:
@@ -20,12 +21,12 @@ def detect(path: Path) -> str:
         ValueError: none of the known layouts.
     """
     for kind, test in (("stahl2024", is_stahl), ("analysis", is_analysis), ("codecbench", is_export),
-                       ("webmushra", is_webmushra)):
+                       ("webmushra", is_webmushra), ("odaq", is_odaq)):
         if test(path):
             return kind
     raise ValueError(f"{path} is none of the known ratings layouts: a Stahl et al. 2024 folder "
                      "(ratings_formated.csv), a `mushra analyze` output folder, a codecbench ratings.csv export, "
-                     "or webMUSHRA's mushra.csv")
+                     "webMUSHRA's mushra.csv, or an ODAQ folder (listeners' XML results)")
 
 
 def read_source(path: str | Path, kind: str = AUTO, stimuli: str | Path | None = None,
@@ -54,4 +55,6 @@ def read_source(path: str | Path, kind: str = AUTO, stimuli: str | Path | None =
         return read_analysis(path, stimuli)
     if kind == "codecbench":
         return read_export(path, stimuli)
+    if kind == "odaq":
+        return read_odaq(path)
     return read_webmushra(path, stimuli)
