@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from codecbench.codecs import load_codec  # noqa: E402
+from codecbench.codecs import load_codec, parse_spec  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -34,6 +34,10 @@ def test_control_decodes_the_same_bytes_without_the_denoiser(spec, clip):
     assert not np.allclose(plain, diffused, atol=1e-4)
     control.reseed(3)
     assert np.array_equal(plain, control.decode(encoded))
+    control.reseed(4)  # Griffin-Lim's initial phase is the only noise a control draws
+    draws_noise = spec.startswith("melvq-ddpm")
+    assert np.array_equal(plain, control.decode(encoded)) != draws_noise
+    assert type(control).stochastic_for(parse_spec(spec + ",diffusion=off")) == draws_noise
     assert control.provenance()["diffusion"] == "off" and codec.provenance()["diffusion"] == "on"
 
 
@@ -106,27 +110,33 @@ def test_a_control_pairs_across_sampler_options_and_the_default_point():
 
 
 def test_decode_seeds_adds_seeds_to_stochastic_specs_only():
-    from codecbench.codecs import parse_spec
-    from codecbench.codecs.registry import with_decode_seeds
+    from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS, with_decode_seeds
 
-    specs = [parse_spec(s) for s in ("mel2mel@1.5:steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec")]
-    assert [str(s) for s in with_decode_seeds(specs, 3)] == [
-        "mel2mel@1.5:seeds=3,steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec"]
+    specs = [parse_spec(s) for s in ("mel2mel@1.5:steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec",
+                                     "mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off")]
+    assert [str(s) for s in with_decode_seeds(specs)] == [  # the default; a deterministic control is left alone
+        f"mel2mel@1.5:seeds={DEFAULT_DECODE_SEEDS},steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec",
+        "mel2mel@1.5:diffusion=off", f"melvq-ddpm:diffusion=off,seeds={DEFAULT_DECODE_SEEDS}"]
+    assert DEFAULT_DECODE_SEEDS > 1
     assert with_decode_seeds(specs, 1) == specs
     with pytest.raises(ValueError, match="at least 1"):
         with_decode_seeds(specs, 0)
 
 
-def test_run_option_decode_seeds_records_the_spread(tmp_path, librispeech_root):
+def test_a_run_decodes_stochastic_specs_with_the_default_seeds_and_a_deterministic_one_once(tmp_path,
+                                                                                              librispeech_root):
     from codecbench.cli import main
+    from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS
 
     out = tmp_path / "run"
     assert main(["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "1", "--workers", "1",
-                 "--threads", "1", "--metrics", "stoi", "--codecs", "mel2mel@1.5:steps=1,opus@6",
-                 "--decode-seeds", "2", "--out", str(out), "--no-progress"]) == 0
+                 "--threads", "1", "--metrics", "stoi", "--codecs",
+                 "mel2mel@1.5:steps=1,mel2mel@1.5:diffusion=off,seeds=2,opus@6", "--out", str(out),
+                 "--no-progress"]) == 0
     rows = pd.read_csv(out / "utterances.csv").set_index("spec")
-    assert rows.loc["mel2mel@1.5:seeds=2,steps=1", "n_seeds"] == 2
-    assert np.isfinite(rows.loc["mel2mel@1.5:seeds=2,steps=1", "stoi_seed_std"])
+    spec = f"mel2mel@1.5:seeds={DEFAULT_DECODE_SEEDS},steps=1"
+    assert rows.loc[spec, "n_seeds"] == DEFAULT_DECODE_SEEDS and np.isfinite(rows.loc[spec, "stoi_seed_std"])
+    assert np.isnan(rows.loc["mel2mel@1.5:diffusion=off,seeds=2", "n_seeds"])  # deterministic: decoded once
     assert np.isnan(rows.loc["opus@6", "n_seeds"])
 
 
