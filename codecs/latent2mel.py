@@ -19,6 +19,7 @@ class Latent2MelCodec(TokenDiffusionAdapter):
     `TokenDiffusionAdapter`."""
 
     name = "latent2mel"
+    design_point = "tokens → mel"
     checkpoints = ("encodec16", "latent2mel", "hifigan")
     diffusion_checkpoint = "latent2mel"
 

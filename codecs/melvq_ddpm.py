@@ -25,6 +25,7 @@ class MelVQDDPMCodec(SampledCodecAdapter):
     """
 
     name = "melvq-ddpm"
+    design_point = "mel → mel (2-D VQ seed)"
     operating_points = (1.5,)
     default_point = 1.5
     checkpoints = ("melvq-ddpm",)

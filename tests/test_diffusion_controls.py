@@ -81,19 +81,25 @@ def test_run_and_report_put_each_diffusion_spec_beside_its_control(tmp_path, sho
     assert (off["denoiser_calls"] == 0).all() and (with_["denoiser_calls"] == 2).all()
 
     result = build_report(tmp_path / "run", formats=("md",), command=["codecbench", "report"])
-    table = pd.read_csv(result.out / "diffusion_controls.csv")
-    assert list(table["spec"]) == ["mel2mel@1.5:sampler=ddim,seeds=2,steps=2"]
+    table = pd.read_csv(result.out / "diffusion_controls.csv", keep_default_na=False, na_values=[""])
+    assert list(table["spec"]) == ["mel2mel@1.5:sampler=ddim,seeds=2,steps=2", "melvq-ddpm:steps=2"]
+    assert list(table["design_point"]) == ["mel → mel (residual over the dequantized mel)", "mel → mel (2-D VQ seed)"]
+    assert table.loc[1, "note"] == "control not in this run" and np.isnan(table.loc[1, "mean_diff"])
+    assert table.loc[1, "mean"] == pytest.approx(spec_of["melvq-ddpm:steps=2"]["stoi"].mean())
     row = table.iloc[0]
+    assert row["n_seeds"] == 2 and row["denoiser_calls"] == 2 and np.isnan(row["control_seed_std"])
+    assert row["measured_kbps"] == pytest.approx(with_["measured_kbps"].mean())
     assert row["control"] == "mel2mel@1.5:diffusion=off" and row["n_pairs"] == 3
     expected = with_.set_index("utterance")["stoi"] - off.set_index("utterance")["stoi"]
     assert row["mean_diff"] == pytest.approx(expected.mean())
     assert row["diff_ci95_low"] < row["mean_diff"] < row["diff_ci95_high"]
     assert row["seed_std"] == pytest.approx(with_["stoi_seed_std"].mean())
     report = (result.out / "report.md").read_text()
-    assert "Each diffusion spec beside its diffusion=off control" in report
+    assert "The diffusion design space, each point beside its diffusion=off control" in report
     assert "without a `diffusion=off` control in this run (no paired comparison): `melvq-ddpm:steps=2`." in report
+    assert "Add e.g. `melvq-ddpm:diffusion=off` to the run." in report
     assert "decoded with one seed" in report and result.document is not None
-    assert "one seed (no seed spread; `--decode-seeds 3` or `seeds=3` measures it): `melvq-ddpm:steps=2`." in report
+    assert "by default, `--decode-seeds` or `seeds=K` sets it): `melvq-ddpm:steps=2`." in report
 
 
 def test_a_control_pairs_across_sampler_options_and_the_default_point():
@@ -104,6 +110,9 @@ def test_a_control_pairs_across_sampler_options_and_the_default_point():
     assert pairs == [("melvq-ddpm", "melvq-ddpm@1.5:diffusion=off"),
                      ("ladiffcodec@1.5:sampler=ddim", "ladiffcodec@1.5:diffusion=off")]
     assert missing == ["ladiffcodec@3"]
+    # the waveform points have no control to miss; a diffusion spec with seeds pairs with a control decoded once
+    assert control_pairs(["mel2wave@1.5", "mel2mel@1.5:seeds=3", "mel2mel@1.5:diffusion=off"]) == (
+        [("mel2mel@1.5:seeds=3", "mel2mel@1.5:diffusion=off")], [])
     sweep = ["mel2mel@1.5:diffusion=on,steps=4", "mel2mel@1.5:diffusion=off,steps=4",
              "mel2mel@1.5:diffusion=on,steps=20", "mel2mel@1.5:diffusion=off,steps=20"]  # a sweep's grid
     assert control_pairs(sweep)[0] == [(sweep[0], sweep[1]), (sweep[2], sweep[3])]

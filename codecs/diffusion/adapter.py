@@ -29,6 +29,8 @@ class MelCodecAdapter(Codec):
     extra = "neural"
     stochastic = True
     control_draws_noise: ClassVar[bool] = False  # `diffusion=off` still draws random numbers (a vocoder's)
+    has_estimate: ClassVar[bool] = True  # the condition estimates the output, so `diffusion=off` is its control
+    design_point: ClassVar[str] = ""  # conditioning → output, its row label in the report's design-space table
     checkpoints: ClassVar[tuple[str, ...]] = ()
     dependencies: ClassVar[tuple[str, ...]] = ("torch", "librosa", "safetensors")  # pip extra `neural`
 
@@ -221,7 +223,6 @@ class SampledCodecAdapter(MelCodecAdapter):
 
     default_steps = 20
     samplers = ("ddpm", "ddim")
-    has_estimate = True  # the dequantized features estimate the output, so `diffusion=off` is a control
     options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS, **DIFFUSION_OPTION,
                **QUANTIZE_OPTION}
 
