@@ -207,3 +207,18 @@ def test_the_branch_benchmark_runs_the_codecs_own_algorithm_1(clip):
     assert traced.stoi == stoi_score(clip, decoded, 16000, extended=False)
     assert len(traced.gaps) == 3 and traced.gaps[-1] < traced.gaps[0]
     assert not trace(codec, clip, 3, 1.0, "posterior", 5).gaps.any()  # gamma = 1: the branches coincide
+
+
+def test_a_sweep_over_diffusion_on_off_gives_seeds_to_the_diffusion_points_only(tmp_path, short_selection):
+    from codecbench.datasets import Selection
+    from codecbench.sweep import run_sweep
+
+    selection = Selection(short_selection.dataset, short_selection.root, short_selection.split,
+                          short_selection.utterances[:1])
+    result = run_sweep(selection, "mel2mel@1.5:steps=1", {"diffusion": ["on", "off"]}, "stoi", tmp_path,
+                       decode_seeds=2, workers=1, progress=False)
+    assert result.table["spec"].tolist() == ["mel2mel@1.5:diffusion=on,seeds=2,steps=1",
+                                             "mel2mel@1.5:diffusion=off,steps=1"]
+    rows = result.run.rows.set_index("spec")
+    assert rows.loc["mel2mel@1.5:diffusion=on,seeds=2,steps=1", "n_seeds"] == 2
+    assert np.isnan(rows.loc["mel2mel@1.5:diffusion=off,steps=1", "n_seeds"])
