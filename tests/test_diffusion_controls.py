@@ -82,11 +82,11 @@ def test_run_and_report_put_each_diffusion_spec_beside_its_control(tmp_path, sho
 
     result = build_report(tmp_path / "run", formats=("md",), command=["codecbench", "report"])
     table = pd.read_csv(result.out / "diffusion_controls.csv", keep_default_na=False, na_values=[""])
-    assert list(table["spec"]) == ["mel2mel@1.5:sampler=ddim,seeds=2,steps=2", "melvq-ddpm:steps=2"]
-    assert list(table["design_point"]) == ["mel → mel (residual over the dequantized mel)", "mel → mel (2-D VQ seed)"]
-    assert table.loc[1, "note"] == "control not in this run" and np.isnan(table.loc[1, "mean_diff"])
-    assert table.loc[1, "mean"] == pytest.approx(spec_of["melvq-ddpm:steps=2"]["stoi"].mean())
-    row = table.iloc[0]
+    assert list(table["spec"]) == ["melvq-ddpm:steps=2", "mel2mel@1.5:sampler=ddim,seeds=2,steps=2"]  # by point
+    assert list(table["design_point"]) == ["mel → mel (2-D VQ seed)", "mel → mel (residual over the dequantized mel)"]
+    assert table.loc[0, "note"] == "control not in this run" and np.isnan(table.loc[0, "mean_diff"])
+    assert table.loc[0, "mean"] == pytest.approx(spec_of["melvq-ddpm:steps=2"]["stoi"].mean())
+    row = table.iloc[1]
     assert row["n_seeds"] == 2 and row["denoiser_calls"] == 2 and np.isnan(row["control_seed_std"])
     assert row["measured_kbps"] == pytest.approx(with_["measured_kbps"].mean())
     assert row["control"] == "mel2mel@1.5:diffusion=off" and row["n_pairs"] == 3

@@ -177,7 +177,8 @@ def compare_controls(rows: pd.DataFrame, specs: list[str], metrics: list[MetricC
     control_of = dict(pairs)
     parsed = {s: parse_spec(s) for s in specs}
     diffusion = [s for s, p in parsed.items() if has_diffusion_option(p.name) and not _is_control(p)]
-    shown = [s for s, p in parsed.items() if design_point(p.name) and not _is_control(p)] if diffusion else []
+    shown = sorted((s for s, p in parsed.items() if design_point(p.name) and not _is_control(p)),
+                   key=lambda s: (design_point(parsed[s].name), s)) if diffusion else []  # conditioning groups
     records = []
     for metric in metrics:
         first = len(records)
