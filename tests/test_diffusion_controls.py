@@ -149,6 +149,17 @@ def test_a_run_decodes_stochastic_specs_with_the_default_seeds_and_a_determinist
     assert np.isnan(rows.loc["opus@6", "n_seeds"])
 
 
+def test_resuming_a_run_keeps_its_own_seeds(tmp_path, librispeech_root):
+    from codecbench.cli import main
+
+    out = tmp_path / "run"
+    common = ["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "1", "--workers", "1",
+              "--threads", "1", "--metrics", "stoi", "--out", str(out), "--no-progress"]
+    assert main([*common, "--codecs", "mel2mel@1.5:steps=1", "--decode-seeds", "1"]) == 0
+    assert main([*common, "--resume"]) == 0  # the default seeds apply to new specs, not to a run's own
+    assert pd.read_csv(out / "utterances.csv")["spec"].tolist() == ["mel2mel@1.5:steps=1"]
+
+
 def test_the_papers_variance_beta_differs_from_the_posterior_only_in_the_noise_scale():
     from codecbench.codecs.diffusion.samplers import DDPMSampler
 

@@ -96,8 +96,10 @@ def handle(args: argparse.Namespace) -> int:
 
     previous = RunDir(args.out).read_info() if args.resume else None  # --resume defaults to the run's own choices
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
-    specs = with_decode_seeds(parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS)),
-                              args.decode_seeds)
+    if previous and not texts:  # a resumed run's specs as it ran them (their seeds were set when it started)
+        specs = parse_spec_list(previous.config["specs"])
+    else:
+        specs = with_decode_seeds(parse_spec_list(texts or DEMO_SPECS), args.decode_seeds)
     metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
     channel_texts = args.channel or (previous.config.get("channels") if previous else None)
     channels = None if channel_texts is None else parse_channels(channel_texts)
