@@ -122,10 +122,12 @@ def test_decode_seeds_adds_seeds_to_stochastic_specs_only():
     from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS, with_decode_seeds
 
     specs = [parse_spec(s) for s in ("mel2mel@1.5:steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec",
-                                     "mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off")]
-    assert [str(s) for s in with_decode_seeds(specs)] == [  # the default; a deterministic control is left alone
+                                     "mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off", "gan-mel@1.5",
+                                     "encodec16@1.5")]
+    assert [str(s) for s in with_decode_seeds(specs)] == [  # the default; deterministic decoders are left alone
         f"mel2mel@1.5:seeds={DEFAULT_DECODE_SEEDS},steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec",
-        "mel2mel@1.5:diffusion=off", f"melvq-ddpm:diffusion=off,seeds={DEFAULT_DECODE_SEEDS}"]
+        "mel2mel@1.5:diffusion=off", f"melvq-ddpm:diffusion=off,seeds={DEFAULT_DECODE_SEEDS}", "gan-mel@1.5",
+        "encodec16@1.5"]
     assert DEFAULT_DECODE_SEEDS > 1
     assert with_decode_seeds(specs, 1) == specs
     with pytest.raises(ValueError, match="at least 1"):

@@ -58,7 +58,7 @@ class MelCodecAdapter(Codec):
     @classmethod
     def stochastic_for(cls, spec: CodecSpec) -> bool:
         """The diffusion decode draws noise; its `diffusion=off` control only where its vocoder does."""
-        return spec.options.get("diffusion") != "off" or cls.control_draws_noise
+        return cls.stochastic and (spec.options.get("diffusion") != "off" or cls.control_draws_noise)
 
     def build(self):
         """The `DiffusionCodec` of this configuration, built from the checkpoint files in `self.paths`."""
