@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from codecbench.codecs import CodecSpec, parse_spec
+from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS, with_decode_seeds
 from codecbench.datasets import Selection
 from codecbench.metrics import metric_columns
 from codecbench.runner import RunResult, run_benchmark
@@ -150,7 +151,8 @@ def plot_sweep(table: pd.DataFrame, params: list[str], metric: str, title: str, 
 
 
 def run_sweep(selection: Selection, spec: str | CodecSpec, params: dict[str, list[str]], metric: str,
-              out: str | Path, extra_metrics: list[str] | None = None, **run_options) -> SweepResult:
+              out: str | Path, extra_metrics: list[str] | None = None, decode_seeds: int = DEFAULT_DECODE_SEEDS,
+              **run_options) -> SweepResult:
     """Run the grid of `params` over `spec`'s options and tabulate `metric` per point.
 
     Args:
@@ -160,13 +162,15 @@ def run_sweep(selection: Selection, spec: str | CodecSpec, params: dict[str, lis
         metric: the metric tabulated and plotted (its column must be the metric's only column).
         out: the run directory (run outputs, `sweep.csv`, `sweep.png`).
         extra_metrics: more metrics to compute and store.
+        decode_seeds: decodes per utterance of every grid point that decodes stochastically and does not set
+            `seeds` (`with_decode_seeds`, applied per point: a deterministic `diffusion=off` point is decoded once).
         run_options: passed to `run_benchmark` (workers, resume, overwrite, seed, device, progress, command).
 
     Raises:
         ValueError: a bad grid or metric (before any work is done).
     """
     base = parse_spec(spec) if isinstance(spec, str) else spec
-    grid = grid_specs(base, params)
+    grid = [(point, with_decode_seeds([point_spec], decode_seeds)[0]) for point, point_spec in grid_specs(base, params)]
     columns = metric_columns([metric])
     if columns != [metric]:
         raise ValueError(f"sweep a metric with one column named like it, not {metric!r} (columns {columns})")

@@ -176,8 +176,14 @@ class Codec(ABC):
         seeds = kwargs.pop("seeds", 1)
         kbps = None if spec.point is None else _parse_kbps(cls.name, spec.point)
         codec = cls(kbps, **kwargs)
-        codec.num_seeds = seeds
+        codec.num_seeds = seeds if cls.stochastic_for(spec) else 1  # a deterministic decode is never repeated
         return codec
+
+    @classmethod
+    def stochastic_for(cls, spec: CodecSpec) -> bool:
+        """Whether the codec a spec names draws random numbers when it decodes: `stochastic`, unless an option
+        makes the decode deterministic (e.g. a diffusion codec's `diffusion=off` control)."""
+        return cls.stochastic
 
     @classmethod
     def parse_options(cls, spec: CodecSpec) -> dict[str, Any]:

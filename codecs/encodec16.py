@@ -21,6 +21,7 @@ class Encodec16Codec(TokenCodecAdapter):
     """
 
     name = "encodec16"
+    design_point = "tokens → own decoder, no diffusion"
     stochastic = False  # the decoder draws no random numbers
     checkpoints = ("encodec16",)
     options = {"weights": weights_dir}

@@ -19,6 +19,7 @@ class GanMelCodec(MelCodecAdapter):
     """
 
     name = "gan-mel"
+    design_point = "mel → GAN vocoder, no diffusion"
     operating_points = tuple(CODEBOOKS)
     default_point = 1.5
     stochastic = False  # the decoder draws no random numbers

@@ -26,6 +26,7 @@ class LaDiffCodec(TokenDiffusionAdapter):
     `TokenDiffusionAdapter`."""
 
     name = "ladiffcodec"
+    design_point = "tokens → latent (LaDiffCodec)"
     checkpoints = ("encodec16", "latent-ae", "ladiffcodec")
     diffusion_checkpoint = "ladiffcodec"
 

@@ -19,6 +19,7 @@ class Latent2MelCodec(TokenDiffusionAdapter):
     `TokenDiffusionAdapter`."""
 
     name = "latent2mel"
+    design_point = "tokens → mel"
     checkpoints = ("encodec16", "latent2mel", "hifigan")
     diffusion_checkpoint = "latent2mel"
     # Its output leads the input by about 6 ms, measured: the cause is the token condition (50 Hz tokens linearly

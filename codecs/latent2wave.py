@@ -22,6 +22,7 @@ class Latent2WaveCodec(WaveformDiffusionAdapter, TokenCodecAdapter):
     `WaveformDiffusionAdapter`."""
 
     name = "latent2wave"
+    design_point = "tokens → waveform"
     checkpoints = ("encodec16", "latent2wave")
     decoder_checkpoint = "latent2wave"
 

@@ -27,6 +27,7 @@ class Mel2MelCodec(SampledCodecAdapter):
     """
 
     name = "mel2mel"
+    design_point = "mel → mel (residual over the dequantized mel)"
     operating_points = tuple(CODEBOOKS)
     default_point = 1.5
     checkpoints = ("mel-rvq", "mel2mel", "hifigan")

@@ -21,6 +21,7 @@ class Mel2WaveCodec(WaveformDiffusionAdapter):
     `WaveformDiffusionAdapter`."""
 
     name = "mel2wave"
+    design_point = "mel → waveform"
     operating_points = tuple(CODEBOOKS)
     default_point = 1.5
     checkpoints = ("mel-rvq", "mel2wave")

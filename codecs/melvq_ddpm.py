@@ -25,9 +25,11 @@ class MelVQDDPMCodec(SampledCodecAdapter):
     """
 
     name = "melvq-ddpm"
+    design_point = "mel → mel (2-D VQ seed)"
     operating_points = (1.5,)
     default_point = 1.5
     checkpoints = ("melvq-ddpm",)
+    control_draws_noise = True  # Griffin-Lim draws its initial phase: the control has a seed spread too
 
     def build(self):
         from codecbench.codecs.diffusion.checkpoints import load_modules, read_metadata

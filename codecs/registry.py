@@ -43,10 +43,14 @@ def load_codec(spec: str | CodecSpec) -> Codec:
     return cls.from_spec(spec)
 
 
-def with_decode_seeds(specs: list[CodecSpec], seeds: int) -> list[CodecSpec]:
-    """The specs with `seeds=N` added to those of stochastic codecs that do not set `seeds` themselves (the run
-    option `--decode-seeds N`); the others, and all of them for N = 1, unchanged. Unknown names stay as they are
-    (the runner reports them).
+DEFAULT_DECODE_SEEDS = 3  # decodes per utterance of a stochastic spec in `run` and `sweep` (`--decode-seeds`)
+
+
+def with_decode_seeds(specs: list[CodecSpec], seeds: int = DEFAULT_DECODE_SEEDS) -> list[CodecSpec]:
+    """The specs with `seeds=N` added to those that decode stochastically (`Codec.stochastic_for`: the diffusion
+    codecs, not their deterministic `diffusion=off` controls) and do not set `seeds` themselves; the others, and
+    all of them for N = 1, unchanged. The run option `--decode-seeds N` (default `DEFAULT_DECODE_SEEDS`).
+    Unknown names stay as they are (the runner reports them).
 
     Raises:
         ValueError: N < 1.
@@ -58,7 +62,7 @@ def with_decode_seeds(specs: list[CodecSpec], seeds: int) -> list[CodecSpec]:
     out = []
     for spec in specs:
         try:
-            stochastic = get_codec_class(spec.name).stochastic
+            stochastic = get_codec_class(spec.name).stochastic_for(spec)
         except (RegistryError, ValueError):  # unknown or unloadable: the runner reports it
             stochastic = False
         out.append(CodecSpec(spec.name, spec.point, {**spec.options, "seeds": str(seeds)})

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from codecbench.codecs import load_codec  # noqa: E402
+from codecbench.codecs import load_codec, parse_spec  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -34,6 +34,10 @@ def test_control_decodes_the_same_bytes_without_the_denoiser(spec, clip):
     assert not np.allclose(plain, diffused, atol=1e-4)
     control.reseed(3)
     assert np.array_equal(plain, control.decode(encoded))
+    control.reseed(4)  # Griffin-Lim's initial phase is the only noise a control draws
+    draws_noise = spec.startswith("melvq-ddpm")
+    assert np.array_equal(plain, control.decode(encoded)) != draws_noise
+    assert type(control).stochastic_for(parse_spec(spec + ",diffusion=off")) == draws_noise
     assert control.provenance()["diffusion"] == "off" and codec.provenance()["diffusion"] == "on"
 
 
@@ -77,19 +81,25 @@ def test_run_and_report_put_each_diffusion_spec_beside_its_control(tmp_path, sho
     assert (off["denoiser_calls"] == 0).all() and (with_["denoiser_calls"] == 2).all()
 
     result = build_report(tmp_path / "run", formats=("md",), command=["codecbench", "report"])
-    table = pd.read_csv(result.out / "diffusion_controls.csv")
-    assert list(table["spec"]) == ["mel2mel@1.5:sampler=ddim,seeds=2,steps=2"]
-    row = table.iloc[0]
+    table = pd.read_csv(result.out / "diffusion_controls.csv", keep_default_na=False, na_values=[""])
+    assert list(table["spec"]) == ["melvq-ddpm:steps=2", "mel2mel@1.5:sampler=ddim,seeds=2,steps=2"]  # by point
+    assert list(table["design_point"]) == ["mel → mel (2-D VQ seed)", "mel → mel (residual over the dequantized mel)"]
+    assert table.loc[0, "note"] == "control not in this run" and np.isnan(table.loc[0, "mean_diff"])
+    assert table.loc[0, "mean"] == pytest.approx(spec_of["melvq-ddpm:steps=2"]["stoi"].mean())
+    row = table.iloc[1]
+    assert row["n_seeds"] == 2 and row["denoiser_calls"] == 2 and np.isnan(row["control_seed_std"])
+    assert row["measured_kbps"] == pytest.approx(with_["measured_kbps"].mean())
     assert row["control"] == "mel2mel@1.5:diffusion=off" and row["n_pairs"] == 3
     expected = with_.set_index("utterance")["stoi"] - off.set_index("utterance")["stoi"]
     assert row["mean_diff"] == pytest.approx(expected.mean())
     assert row["diff_ci95_low"] < row["mean_diff"] < row["diff_ci95_high"]
     assert row["seed_std"] == pytest.approx(with_["stoi_seed_std"].mean())
     report = (result.out / "report.md").read_text()
-    assert "Each diffusion spec beside its diffusion=off control" in report
+    assert "The diffusion design space, each point beside its diffusion=off control" in report
     assert "without a `diffusion=off` control in this run (no paired comparison): `melvq-ddpm:steps=2`." in report
+    assert "Add e.g. `melvq-ddpm:diffusion=off` to the run." in report
     assert "decoded with one seed" in report and result.document is not None
-    assert "one seed (no seed spread; `--decode-seeds 3` or `seeds=3` measures it): `melvq-ddpm:steps=2`." in report
+    assert "by default, `--decode-seeds` or `seeds=K` sets it): `melvq-ddpm:steps=2`." in report
 
 
 def test_a_control_pairs_across_sampler_options_and_the_default_point():
@@ -100,34 +110,56 @@ def test_a_control_pairs_across_sampler_options_and_the_default_point():
     assert pairs == [("melvq-ddpm", "melvq-ddpm@1.5:diffusion=off"),
                      ("ladiffcodec@1.5:sampler=ddim", "ladiffcodec@1.5:diffusion=off")]
     assert missing == ["ladiffcodec@3"]
+    # the waveform points have no control to miss; a diffusion spec with seeds pairs with a control decoded once
+    assert control_pairs(["mel2wave@1.5", "mel2mel@1.5:seeds=3", "mel2mel@1.5:diffusion=off"]) == (
+        [("mel2mel@1.5:seeds=3", "mel2mel@1.5:diffusion=off")], [])
     sweep = ["mel2mel@1.5:diffusion=on,steps=4", "mel2mel@1.5:diffusion=off,steps=4",
              "mel2mel@1.5:diffusion=on,steps=20", "mel2mel@1.5:diffusion=off,steps=20"]  # a sweep's grid
     assert control_pairs(sweep)[0] == [(sweep[0], sweep[1]), (sweep[2], sweep[3])]
 
 
 def test_decode_seeds_adds_seeds_to_stochastic_specs_only():
-    from codecbench.codecs import parse_spec
-    from codecbench.codecs.registry import with_decode_seeds
+    from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS, with_decode_seeds
 
-    specs = [parse_spec(s) for s in ("mel2mel@1.5:steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec")]
-    assert [str(s) for s in with_decode_seeds(specs, 3)] == [
-        "mel2mel@1.5:seeds=3,steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec"]
+    specs = [parse_spec(s) for s in ("mel2mel@1.5:steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec",
+                                     "mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off", "gan-mel@1.5",
+                                     "encodec16@1.5")]
+    assert [str(s) for s in with_decode_seeds(specs)] == [  # the default; deterministic decoders are left alone
+        f"mel2mel@1.5:seeds={DEFAULT_DECODE_SEEDS},steps=2", "ladiffcodec@1.5:seeds=5", "opus@6", "nosuchcodec",
+        "mel2mel@1.5:diffusion=off", f"melvq-ddpm:diffusion=off,seeds={DEFAULT_DECODE_SEEDS}", "gan-mel@1.5",
+        "encodec16@1.5"]
+    assert DEFAULT_DECODE_SEEDS > 1
     assert with_decode_seeds(specs, 1) == specs
     with pytest.raises(ValueError, match="at least 1"):
         with_decode_seeds(specs, 0)
 
 
-def test_run_option_decode_seeds_records_the_spread(tmp_path, librispeech_root):
+def test_a_run_decodes_stochastic_specs_with_the_default_seeds_and_a_deterministic_one_once(tmp_path,
+                                                                                              librispeech_root):
     from codecbench.cli import main
+    from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS
 
     out = tmp_path / "run"
     assert main(["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "1", "--workers", "1",
-                 "--threads", "1", "--metrics", "stoi", "--codecs", "mel2mel@1.5:steps=1,opus@6",
-                 "--decode-seeds", "2", "--out", str(out), "--no-progress"]) == 0
+                 "--threads", "1", "--metrics", "stoi", "--codecs",
+                 "mel2mel@1.5:steps=1,mel2mel@1.5:diffusion=off,seeds=2,opus@6", "--out", str(out),
+                 "--no-progress"]) == 0
     rows = pd.read_csv(out / "utterances.csv").set_index("spec")
-    assert rows.loc["mel2mel@1.5:seeds=2,steps=1", "n_seeds"] == 2
-    assert np.isfinite(rows.loc["mel2mel@1.5:seeds=2,steps=1", "stoi_seed_std"])
+    spec = f"mel2mel@1.5:seeds={DEFAULT_DECODE_SEEDS},steps=1"
+    assert rows.loc[spec, "n_seeds"] == DEFAULT_DECODE_SEEDS and np.isfinite(rows.loc[spec, "stoi_seed_std"])
+    assert np.isnan(rows.loc["mel2mel@1.5:diffusion=off,seeds=2", "n_seeds"])  # deterministic: decoded once
     assert np.isnan(rows.loc["opus@6", "n_seeds"])
+
+
+def test_resuming_a_run_keeps_its_own_seeds(tmp_path, librispeech_root):
+    from codecbench.cli import main
+
+    out = tmp_path / "run"
+    common = ["run", "--root", str(librispeech_root), "--split", "sample", "--limit", "1", "--workers", "1",
+              "--threads", "1", "--metrics", "stoi", "--out", str(out), "--no-progress"]
+    assert main([*common, "--codecs", "mel2mel@1.5:steps=1", "--decode-seeds", "1"]) == 0
+    assert main([*common, "--resume"]) == 0  # the default seeds apply to new specs, not to a run's own
+    assert pd.read_csv(out / "utterances.csv")["spec"].tolist() == ["mel2mel@1.5:steps=1"]
 
 
 def test_the_papers_variance_beta_differs_from_the_posterior_only_in_the_noise_scale():
@@ -151,7 +183,8 @@ def test_the_papers_variance_beta_differs_from_the_posterior_only_in_the_noise_s
         DDPMSampler(variance="sigma")
 
 
-@pytest.mark.parametrize("spec", ["mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off"])
+@pytest.mark.parametrize("spec", ["mel2mel@1.5:diffusion=off", "melvq-ddpm:diffusion=off",
+                                  "latent2mel@1.5:diffusion=off"])  # ladiffcodec's tokens take latent2mel's path
 def test_quantize_off_sends_the_float16_latent_and_decodes_it(spec, clip):
     ceiling = load_codec(spec + ",quantize=off")
     encoded = ceiling.encode(clip)
@@ -170,8 +203,8 @@ def test_quantize_off_sends_the_float16_latent_and_decodes_it(spec, clip):
         model.from_bytes(b"".join(encoded.packets)[:-2], len(clip), quantized=False)
 
 
-@pytest.mark.parametrize("spec", ["mel2wave@1.5:quantize=off", "ladiffcodec@1.5:quantize=off"])
-def test_quantize_off_is_refused_where_the_latent_cannot_be_decoded(spec):
+@pytest.mark.parametrize("spec", ["gan-mel@1.5:quantize=off", "encodec16@1.5:quantize=off"])
+def test_quantize_off_is_an_option_of_the_diffusion_codecs_only(spec):
     with pytest.raises(ValueError, match="quantize"):
         load_codec(spec)
 
@@ -188,3 +221,18 @@ def test_the_branch_benchmark_runs_the_codecs_own_algorithm_1(clip):
     assert traced.stoi == stoi_score(clip, decoded, 16000, extended=False)
     assert len(traced.gaps) == 3 and traced.gaps[-1] < traced.gaps[0]
     assert not trace(codec, clip, 3, 1.0, "posterior", 5).gaps.any()  # gamma = 1: the branches coincide
+
+
+def test_a_sweep_over_diffusion_on_off_gives_seeds_to_the_diffusion_points_only(tmp_path, short_selection):
+    from codecbench.datasets import Selection
+    from codecbench.sweep import run_sweep
+
+    selection = Selection(short_selection.dataset, short_selection.root, short_selection.split,
+                          short_selection.utterances[:1])
+    result = run_sweep(selection, "mel2mel@1.5:steps=1", {"diffusion": ["on", "off"]}, "stoi", tmp_path,
+                       decode_seeds=2, workers=1, progress=False)
+    assert result.table["spec"].tolist() == ["mel2mel@1.5:diffusion=on,seeds=2,steps=1",
+                                             "mel2mel@1.5:diffusion=off,steps=1"]
+    rows = result.run.rows.set_index("spec")
+    assert rows.loc["mel2mel@1.5:diffusion=on,seeds=2,steps=1", "n_seeds"] == 2
+    assert np.isnan(rows.loc["mel2mel@1.5:diffusion=off,steps=1", "n_seeds"])

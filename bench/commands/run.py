@@ -9,6 +9,7 @@ import argparse
 import os
 
 from codecbench.alignment import ALIGN_HELP, ALIGN_MODES, DEFAULT_ALIGN
+from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS
 
 DEMO_SPECS = ["opus@6", "opus@12", "codec2@2.4", "codec2@1.2"]
 
@@ -67,10 +68,11 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="run seed")
     parser.add_argument("--align", default=None, choices=ALIGN_MODES,
                         help=ALIGN_HELP + f"; default: a resumed run's own, else {DEFAULT_ALIGN}")
-    parser.add_argument("--decode-seeds", type=int, default=1, metavar="N",
-                        help="decode stochastic codecs (the diffusion codecs) N times per utterance: adds seeds=N to "
-                             "their specs unless they set seeds; rows hold the mean over seeds and <metric>_seed_std "
-                             "(3 for reports; 1 keeps the cost of a single decode)")
+    parser.add_argument("--decode-seeds", type=int, default=DEFAULT_DECODE_SEEDS, metavar="N",
+                        help="decode stochastic specs (the diffusion codecs; not their deterministic diffusion=off "
+                             "controls, never a deterministic codec) N times per utterance: adds seeds=N to their "
+                             "specs unless they set seeds; rows hold the mean over seeds and <metric>_seed_std, "
+                             "CIs run over utterances of those means (1: a single decode, no seed spread)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads of the torch codecs, in this process (local engine) or each Ray actor; "
                              "default 1 on both engines, so both give the same numbers (a torch codec's last float "
@@ -97,8 +99,10 @@ def handle(args: argparse.Namespace) -> int:
 
     previous = RunDir(args.out).read_info() if args.resume else None  # --resume defaults to the run's own choices
     texts = list(args.codec) + ([args.codecs] if args.codecs else [])
-    specs = with_decode_seeds(parse_spec_list(texts or (previous.config["specs"] if previous else DEMO_SPECS)),
-                              args.decode_seeds)
+    if previous and not texts:  # a resumed run's specs as it ran them (their seeds were set when it started)
+        specs = parse_spec_list(previous.config["specs"])
+    else:
+        specs = with_decode_seeds(parse_spec_list(texts or DEMO_SPECS), args.decode_seeds)
     metrics = parse_metric_list(args.metrics or (previous.config["metrics"] if previous else None))
     channel_texts = args.channel or (previous.config.get("channels") if previous else None)
     channels = None if channel_texts is None else parse_channels(channel_texts)

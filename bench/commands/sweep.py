@@ -34,7 +34,6 @@ def _align(args: argparse.Namespace) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     from codecbench.codecs import parse_spec
-    from codecbench.codecs.registry import with_decode_seeds
     from codecbench.datasets import select
     from codecbench.engines import make_engine
     from codecbench.metrics import parse_metric_list
@@ -54,8 +53,8 @@ def handle(args: argparse.Namespace) -> int:
     print(selection.describe())
     engine = make_engine(args.engine, args.workers, args.device, args.ray_address, args.actors, args.threads)
     with engine:
-        spec = with_decode_seeds([parse_spec(args.spec)], args.decode_seeds)[0]
-        result = run_sweep(selection, spec, params, metric[0], args.out, extra, workers=args.workers,
+        result = run_sweep(selection, parse_spec(args.spec), params, metric[0], args.out, extra,
+                           decode_seeds=args.decode_seeds, workers=args.workers,
                            resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
                            progress=not args.no_progress, engine=engine, align=_align(args),
                            keep_audio=args.keep_audio)

@@ -1,11 +1,17 @@
-"""Every diffusion spec of a run beside its own control: the same codec with `diffusion=off` (the condition estimate
-decoded by the same decoder from the same bits, the denoiser bypassed).
+"""The diffusion design space of a run, each point beside its own control: the same codec with `diffusion=off` (the
+condition estimate decoded by the same decoder from the same bits, the denoiser bypassed) and its decode-seed spread.
+
+The table has one row per (metric, design-space spec of the run): every spec of a codec that declares a
+`design_point` (the diffusion codecs and the baselines without diffusion that share their bits), once the run
+holds a diffusion spec; controls appear as the columns of their diffusion spec, not as rows.
 
 A spec's control is the run's spec of the same codec, operating point and options with `diffusion=off`, ignoring
 the options that only steer the sampler or the decode (`SAMPLER_OPTIONS`): `ladiffcodec@1.5:sampler=ddim` and
 `ladiffcodec@1.5` share `ladiffcodec@1.5:diffusion=off`. Pairs join on (utterance, input SHA-256) and, in
 condition runs, channel and input. A metric column of a multi-seed spec is already the mean over its decoder seeds
-per utterance (`codecbench.pipeline.score`), so the difference's CI runs over utterances of seed means.
+per utterance (`codecbench.pipeline.score`), so the difference's CI runs over utterances of seed means: the
+variance of those means holds the between-seed variance / K beside the between-utterance variance, so the CI
+accounts for the seed noise of the mean it states.
 Wilcoxon signed-rank per pair, Holm-corrected per metric over the run's pairs (`codecbench.stats`).
 """
 
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from codecbench.codecs.registry import DEFAULT_DECODE_SEEDS
 from codecbench.codecs.spec import CodecSpec, parse_spec
 from codecbench.report.document import Block, Cell, Grid, fmt, fmt_p
 from codecbench.report.sources import JOIN_KEY, MetricColumn
@@ -25,14 +32,20 @@ from codecbench.stats import DEFAULT, CiMethod, holm, mean_ci, wilcoxon_paired
 CONTROL_OPTION, CONTROL_VALUE = "diffusion", "off"
 SAMPLER_OPTIONS = frozenset({CONTROL_OPTION, "sampler", "steps", "tau", "gamma", "variance", "seeds", "compile",
                              "dtype"})
-COLUMNS = ["metric", "spec", "control", "n_pairs", "mean", "control_mean", "mean_diff", "diff_ci95_low",
-           "diff_ci95_high", "better", "seed_std", "statistic", "p_value", "p_holm", "note"]
+DENOISER_CALLS = "denoiser_calls"
+COLUMNS = ["metric", "design_point", "spec", "control", "n", "n_pairs", "measured_kbps", "denoiser_calls",
+           "n_seeds", "mean", "seed_std", "control_mean", "control_seed_std", "mean_diff", "diff_ci95_low",
+           "diff_ci95_high", "better", "statistic", "p_value", "p_holm", "note"]
+NO_DIFFUSION, NO_CONTROL, NOT_IN_RUN = ("no diffusion stage (a baseline on the same bits)",
+                                        "no control: its condition is no estimate of the waveform",
+                                        "control not in this run")
 
 
 @dataclass
 class Controls:
-    """The paired comparisons, the diffusion specs of the run that have no control, and those decoded once
-    (no seed spread)."""
+    """The design-space table (paired rows for the specs with a control, the others with a note), the
+    diffusion specs of the run that could have a control and have none, and those decoded once (no seed
+    spread)."""
 
     table: pd.DataFrame
     missing: list[str]
@@ -52,12 +65,12 @@ def _codec_class(name: str) -> type | None:
 
 def _key(spec: CodecSpec, exact: bool = False) -> tuple:
     """What a spec and its control share: codec, operating point (the default one written out) and the options
-    that are not the sampler's (`exact`: every option but `diffusion`)."""
+    that are not the sampler's (`exact`: every option but `diffusion` and `seeds`)."""
     cls = _codec_class(spec.name)
     point = spec.point
     if point is None and cls is not None and cls.default_point is not None:
         point = parse_spec(f"{spec.name}@{cls.default_point}").point
-    ignored = {CONTROL_OPTION} if exact else SAMPLER_OPTIONS
+    ignored = {CONTROL_OPTION, "seeds"} if exact else SAMPLER_OPTIONS
     return spec.name, point, tuple(sorted((k, v) for k, v in spec.options.items() if k not in ignored))
 
 
@@ -67,15 +80,29 @@ def has_diffusion_option(name: str) -> bool:
     return cls is not None and CONTROL_OPTION in cls.options
 
 
+def has_control(name: str) -> bool:
+    """Whether the registered codec `name` has a `diffusion=off` control (its condition estimates its output)."""
+    return has_diffusion_option(name) and bool(getattr(_codec_class(name), "has_estimate", False))
+
+
+def design_point(name: str) -> str:
+    """The registered codec's place in the design space (conditioning → output), or "" when it has none."""
+    return str(getattr(_codec_class(name), "design_point", "") or "")
+
+
+def _is_control(spec: CodecSpec) -> bool:
+    return spec.options.get(CONTROL_OPTION) == CONTROL_VALUE
+
+
 def control_pairs(specs: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(diffusion spec, its control) pairs among `specs`, and the diffusion specs without a control."""
+    """(diffusion spec, its control) pairs among `specs`, and the diffusion specs that could have a control
+    and have none."""
     parsed = {s: parse_spec(s) for s in specs}
-    is_control = {s: p.options.get(CONTROL_OPTION) == CONTROL_VALUE for s, p in parsed.items()}
-    controls = {_key(p): s for s, p in parsed.items() if is_control[s]}
-    exact = {_key(p, exact=True): s for s, p in parsed.items() if is_control[s]}  # same options: preferred
+    controls = {_key(p): s for s, p in parsed.items() if _is_control(p)}
+    exact = {_key(p, exact=True): s for s, p in parsed.items() if _is_control(p)}  # same options: preferred
     pairs, missing = [], []
     for spec, p in parsed.items():
-        if is_control[spec] or not has_diffusion_option(p.name):
+        if _is_control(p) or not has_control(p.name):
             continue
         control = exact.get(_key(p, exact=True), controls.get(_key(p)))
         if control is None:
@@ -85,49 +112,94 @@ def control_pairs(specs: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, missing
 
 
+def _keys(rows: pd.DataFrame) -> list[str]:
+    return JOIN_KEY + [c for c in ("channel", "input") if c in rows]
+
+
 def _paired(rows: pd.DataFrame, spec: str, control: str, column: str) -> pd.DataFrame:
-    keys = JOIN_KEY + [c for c in ("channel", "input") if c in rows]
-    wanted = [column] + ([column + SEED_STD_SUFFIX] if column + SEED_STD_SUFFIX in rows else [])
+    keys = _keys(rows)
+    seed_column = column + SEED_STD_SUFFIX
+    wanted = [column] + ([seed_column] if seed_column in rows else [])
     a = rows.loc[rows["spec"] == spec, keys + wanted].set_index(keys)
-    b = rows.loc[rows["spec"] == control, keys + [column]].set_index(keys)
+    b = rows.loc[rows["spec"] == control, keys + wanted].set_index(keys)
     joined = a.merge(b, left_index=True, right_index=True, suffixes=("", "_control"))
     return joined.dropna(subset=[column, column + "_control"])
 
 
+def _spec_facts(rows: pd.DataFrame, spec: str) -> dict[str, float]:
+    """What the table states of a spec beyond its scores: measured kbps, network evaluations, decodes."""
+    own = rows.loc[rows["spec"] == spec]
+    seeds = own[N_SEEDS].max() if N_SEEDS in own else float("nan")
+    calls = own[DENOISER_CALLS].mean() if DENOISER_CALLS in own else float("nan")
+    return {"measured_kbps": float(own["measured_kbps"].mean()) if "measured_kbps" in own else float("nan"),
+            "denoiser_calls": float(calls) if np.isfinite(calls) else 0.0,
+            "n_seeds": float(seeds) if np.isfinite(seeds) else 1.0}
+
+
+def _seed_std(frame: pd.DataFrame, column: str) -> float:
+    """Mean over utterances of the per-utterance SD over decoder seeds (NaN: one decode)."""
+    return float(frame[column].mean()) if column in frame and frame[column].notna().any() else float("nan")
+
+
+def _record(metric: MetricColumn, rows: pd.DataFrame, spec: str, control: str | None, note: str,
+            method: CiMethod) -> dict:
+    column, seed_column = metric.column, metric.column + SEED_STD_SUFFIX
+    own = rows.loc[rows["spec"] == spec]
+    record = {"metric": column, "design_point": design_point(parse_spec(spec).name), "spec": spec,
+              "control": control or "", "n": int(own[column].notna().sum()) if column in own else 0, "n_pairs": 0,
+              **_spec_facts(rows, spec), "mean": float(own[column].mean()) if column in own else float("nan"),
+              "seed_std": _seed_std(own, seed_column), "control_mean": float("nan"),
+              "control_seed_std": float("nan"), "mean_diff": float("nan"), "diff_ci95_low": float("nan"),
+              "diff_ci95_high": float("nan"), "better": float("nan"), "statistic": float("nan"),
+              "p_value": float("nan"), "p_holm": float("nan"), "note": note}
+    if control is None:
+        return record
+    joined = _paired(rows, spec, control, column)
+    a, b = joined[column].to_numpy(float), joined[column + "_control"].to_numpy(float)
+    diff, test = mean_ci(a - b, method), wilcoxon_paired(a, b)
+    record.update({"n_pairs": len(joined), "mean": float(np.mean(a)) if len(a) else float("nan"),
+                   "seed_std": _seed_std(joined, seed_column),
+                   "control_mean": float(np.mean(b)) if len(b) else float("nan"),
+                   "control_seed_std": _seed_std(joined, seed_column + "_control"),
+                   "mean_diff": diff.mean, "diff_ci95_low": diff.low, "diff_ci95_high": diff.high,
+                   "better": int(np.sum(a > b) if metric.higher_is_better else np.sum(a < b)),
+                   "statistic": test.statistic, "p_value": test.p_value, "note": test.note})
+    return record
+
+
 def compare_controls(rows: pd.DataFrame, specs: list[str], metrics: list[MetricColumn],
                      method: CiMethod = DEFAULT) -> Controls:
-    """One row per (metric, diffusion spec with a control): means, the paired difference (spec − control) with
-    its CI over utterances, how many utterances the spec scored better, the mean seed SD of the spec, Wilcoxon p
-    and Holm-adjusted p (per metric)."""
+    """The design-space table: one row per (metric, design-space spec) once the run holds a diffusion spec.
+    A spec with a control gets its mean and the control's over the paired utterances, the paired difference
+    (spec − control) with its CI over utterances, how many utterances it scored better, both mean seed SDs,
+    Wilcoxon p and Holm-adjusted p (per metric, over the pairs); the others their mean and a note."""
     pairs, missing = control_pairs(specs)
+    control_of = dict(pairs)
+    parsed = {s: parse_spec(s) for s in specs}
+    diffusion = [s for s, p in parsed.items() if has_diffusion_option(p.name) and not _is_control(p)]
+    shown = sorted((s for s, p in parsed.items() if design_point(p.name) and not _is_control(p)),
+                   key=lambda s: (design_point(parsed[s].name), s)) if diffusion else []  # conditioning groups
     records = []
     for metric in metrics:
         first = len(records)
-        for spec, control in pairs:
-            joined = _paired(rows, spec, control, metric.column)
-            a, b = joined[metric.column].to_numpy(float), joined[metric.column + "_control"].to_numpy(float)
-            diff = mean_ci(a - b, method)
-            better = int(np.sum(a > b) if metric.higher_is_better else np.sum(a < b))
-            seed_column = metric.column + SEED_STD_SUFFIX
-            seed_std = float(joined[seed_column].mean()) if seed_column in joined else float("nan")
-            test = wilcoxon_paired(a, b)
-            records.append({"metric": metric.column, "spec": spec, "control": control, "n_pairs": len(joined),
-                            "mean": float(np.mean(a)) if len(a) else float("nan"),
-                            "control_mean": float(np.mean(b)) if len(b) else float("nan"),
-                            "mean_diff": diff.mean, "diff_ci95_low": diff.low, "diff_ci95_high": diff.high,
-                            "better": better, "seed_std": seed_std, "statistic": test.statistic,
-                            "p_value": test.p_value, "p_holm": float("nan"), "note": test.note})
+        for spec in shown:
+            name = parsed[spec].name
+            note = ("" if spec in control_of else NOT_IN_RUN if has_control(name)
+                    else NO_CONTROL if has_diffusion_option(name) else NO_DIFFUSION)
+            records.append(_record(metric, rows, spec, control_of.get(spec), note, method))
         tested = [i for i in range(first, len(records)) if np.isfinite(records[i]["p_value"])]
         for i, p in zip(tested, holm([records[i]["p_value"] for i in tested]) if tested else []):
             records[i]["p_holm"] = float(p)
-    diffusion = [s for s in specs if has_diffusion_option(parse_spec(s).name)
-                 and parse_spec(s).options.get(CONTROL_OPTION) != CONTROL_VALUE]
     one_seed = [s for s in diffusion if N_SEEDS not in rows or not (rows.loc[rows["spec"] == s, N_SEEDS] > 1).any()]
     return Controls(pd.DataFrame(records, columns=COLUMNS), missing, one_seed)
 
 
+def _with_sd(value: float, sd: float, decimals: int) -> str:
+    return fmt(value, decimals) + (f" ({fmt(sd, decimals)})" if np.isfinite(sd) else "")
+
+
 def controls_blocks(controls: Controls, metrics: list[MetricColumn], method: CiMethod = DEFAULT) -> list[Block]:
-    """The section's table (one row per diffusion spec and metric) and the list of specs lacking a control."""
+    """The design-space table and the lists of specs lacking a control or decoded with one seed."""
     blocks: list[Block] = []
     if not controls.table.empty:
         by_column = {m.column: m for m in metrics}
@@ -135,32 +207,41 @@ def controls_blocks(controls: Controls, metrics: list[MetricColumn], method: CiM
         for _, r in controls.table.iterrows():
             m = by_column[r["metric"]]
             d = max(m.decimals, 3)  # differences between a point and its control are small
-            interval = f"{fmt(r['mean_diff'], d)} [{fmt(r['diff_ci95_low'], d)}, {fmt(r['diff_ci95_high'], d)}]"
-            seed_std = fmt(r["seed_std"], d) if np.isfinite(r["seed_std"]) else "–"
-            p_holm = fmt_p(r["p_holm"]) if np.isfinite(r["p_holm"]) else (r["note"] or "–")
-            rows.append([Cell(r["spec"]), Cell(f"{m.column} {m.arrow}"), Cell(fmt(r["mean"], d)),
-                         Cell(fmt(r["control_mean"], d)), Cell(interval), Cell(f"{r['better']}/{r['n_pairs']}"),
-                         Cell(seed_std), Cell(p_holm)])
-        blocks.append(Grid("diffusion-controls", "Each diffusion spec beside its diffusion=off control",
-                           ["spec", "metric", "with diffusion", "diffusion off", "difference [95 % CI]",
-                            "utterances better with", "seed SD", "p (Holm)"], rows,
+            paired = bool(r["control"])
+            interval = (f"{fmt(r['mean_diff'], d)} [{fmt(r['diff_ci95_low'], d)}, {fmt(r['diff_ci95_high'], d)}]"
+                        if paired else r["note"])
+            p_holm = fmt_p(r["p_holm"]) if np.isfinite(r["p_holm"]) else (r["note"] or "–") if paired else "–"
+            rows.append([Cell(r["design_point"]), Cell(r["spec"]), Cell(f"{m.column} {m.arrow}"),
+                         Cell(fmt(r["measured_kbps"], 3)), Cell(f"{r['denoiser_calls']:g}"),
+                         Cell(f"{r['n_seeds']:g}"), Cell(_with_sd(r["mean"], r["seed_std"], d)),
+                         Cell(_with_sd(r["control_mean"], r["control_seed_std"], d) if paired else "–"),
+                         Cell(interval), Cell(f"{r['better']:g}/{r['n_pairs']}" if paired else "–"),
+                         Cell(p_holm)])
+        blocks.append(Grid("diffusion-controls", "The diffusion design space, each point beside its diffusion=off "
+                           "control",
+                           ["design point", "spec", "metric", "kbps", "network evaluations", "seeds",
+                            "with diffusion (seed SD)", "diffusion off (seed SD)", "difference [95 % CI]",
+                            "utterances better with", "p (Holm)"], rows,
                            ["Control: the same codec, bits and decoder with `diffusion=off` (the condition estimate "
-                            "decoded, no denoiser call). Difference = with − off, mean over utterances with its "
-                            f"{method.label} CI; a multi-seed spec's score per utterance is its mean over the seeds, "
-                            "so the CI runs over utterances of seed means. Seed SD: mean over utterances of the "
-                            "per-utterance SD over decoder seeds (– : one seed). p: Wilcoxon signed-rank, "
-                            "Holm-corrected per metric over the pairs in this table."]))
+                            "decoded, no denoiser call). Difference = with − off, mean over the paired utterances "
+                            f"with its {method.label} CI. A multi-seed spec's score per utterance is its mean over "
+                            "its decoder seeds, so the CI runs over utterances of seed means and its width carries "
+                            "the seed noise left in them. Seed SD: mean over utterances of the per-utterance SD "
+                            "over decoder seeds (none: one decode). kbps: measured from the payload; network "
+                            "evaluations: denoiser calls per decode. p: Wilcoxon signed-rank, Holm-corrected per "
+                            "metric over the pairs in this table."]))
     if controls.missing:
         blocks.append("Diffusion specs without a `diffusion=off` control in this run (no paired comparison): "
                       + ", ".join(f"`{s}`" for s in controls.missing)
                       + ". Add e.g. `" + _control_of(controls.missing[0]) + "` to the run.")
     if controls.one_seed:
-        blocks.append("Diffusion specs decoded with one seed (no seed spread; `--decode-seeds 3` or `seeds=3` "
-                      "measures it): " + ", ".join(f"`{s}`" for s in controls.one_seed) + ".")
+        blocks.append("Diffusion specs decoded with one seed (no seed spread; `run` and `sweep` decode "
+                      f"{DEFAULT_DECODE_SEEDS} by default, `--decode-seeds` or `seeds=K` sets it): "
+                      + ", ".join(f"`{s}`" for s in controls.one_seed) + ".")
     return blocks
 
 
 def _control_of(spec: str) -> str:
     parsed = parse_spec(spec)
-    options = {k: v for k, v in parsed.options.items() if k not in SAMPLER_OPTIONS or k == "seeds"}
+    options = {k: v for k, v in parsed.options.items() if k not in SAMPLER_OPTIONS}
     return str(CodecSpec(parsed.name, parsed.point, {**options, CONTROL_OPTION: CONTROL_VALUE}))

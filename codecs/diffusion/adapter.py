@@ -8,6 +8,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Encoded, Framing
+from codecbench.codecs.spec import CodecSpec
 
 
 class MelCodecAdapter(Codec):
@@ -27,6 +28,9 @@ class MelCodecAdapter(Codec):
     known_delay_samples = 0  # mel frames are centred on their samples; the vocoders keep that timeline
     extra = "neural"
     stochastic = True
+    control_draws_noise: ClassVar[bool] = False  # `diffusion=off` still draws random numbers (a vocoder's)
+    has_estimate: ClassVar[bool] = True  # the condition estimates the output, so `diffusion=off` is its control
+    design_point: ClassVar[str] = ""  # conditioning → output, its row label in the report's design-space table
     checkpoints: ClassVar[tuple[str, ...]] = ()
     dependencies: ClassVar[tuple[str, ...]] = ("torch", "librosa", "safetensors")  # pip extra `neural`
 
@@ -50,6 +54,11 @@ class MelCodecAdapter(Codec):
                              "and this codec's cannot")
         self.compile, self.dtype = compile, dtype
         accelerate(self.model, compile, dtype)
+
+    @classmethod
+    def stochastic_for(cls, spec: CodecSpec) -> bool:
+        """The diffusion decode draws noise; its `diffusion=off` control only where its vocoder does."""
+        return cls.stochastic and (spec.options.get("diffusion") != "off" or cls.control_draws_noise)
 
     def build(self):
         """The `DiffusionCodec` of this configuration, built from the checkpoint files in `self.paths`."""
@@ -214,7 +223,6 @@ class SampledCodecAdapter(MelCodecAdapter):
 
     default_steps = 20
     samplers = ("ddpm", "ddim")
-    has_estimate = True  # the dequantized features estimate the output, so `diffusion=off` is a control
     options = {"steps": int, "sampler": str, "weights": weights_dir, **ACCELERATION_OPTIONS, **DIFFUSION_OPTION,
                **QUANTIZE_OPTION}
 

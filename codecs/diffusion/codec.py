@@ -106,9 +106,7 @@ class DiffusionCodec(nn.Module):
             gain_indices = [self.gain.encode(wav) for wav in wavs]
             wavs = torch.stack([self.gain.normalize(wav, g) for wav, g in zip(wavs, gain_indices)])
         with stage("features"):
-            features = self.source.normalize(self.source(wavs))
-            features = F.pad(features, (0, self.padded_frames(wavs.shape[-1]) - features.shape[-1]),
-                             value=self._silence())
+            features = self._features(wavs)
         with stage("encoder+quantizer"):
             indices = self.quantizer.encode(features) if quantize else self.quantizer.latent(features)
         return [Codes(i, g) for i, g in zip(indices, gain_indices)]
@@ -178,11 +176,15 @@ class DiffusionCodec(nn.Module):
         fields.append((codes.indices.T.reshape(-1).cpu().numpy(), self.quantizer.bits))
         return pack_fields(fields)
 
+    def _features(self, wavs: torch.Tensor) -> torch.Tensor:
+        """The quantizer's input of waveforms [B, T]: the normalised source features, padded with silence."""
+        features = self.source.normalize(self.source(wavs))
+        return F.pad(features, (0, self.padded_frames(wavs.shape[-1]) - features.shape[-1]), value=self._silence())
+
     def latent_shape(self, num_samples: int) -> tuple[int, ...]:
         """Shape of one signal's continuous latent (`quantize=off`), from the quantizer's encoder on silence."""
-        features = torch.full((1, self.source.config.n_mels, self.padded_frames(num_samples)), self._silence(),
-                              device=self.device)
         with torch.inference_mode():
+            features = self._features(torch.zeros(1, num_samples, device=self.device))
             return tuple(self.quantizer.latent(features).shape[1:])
 
     def from_bytes(self, data: bytes, num_samples: int, quantized: bool = True) -> Codes:

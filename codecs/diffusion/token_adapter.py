@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codecbench.codecs.diffusion.adapter import (ACCELERATION_OPTIONS, DIFFUSION_OPTION, MelCodecAdapter,
-                                                 check_codebooks, set_diffusion, weights_dir)
+from codecbench.codecs.diffusion.adapter import (ACCELERATION_OPTIONS, DIFFUSION_OPTION, QUANTIZE_OPTION,
+                                                 MelCodecAdapter, check_codebooks, set_diffusion, weights_dir)
 
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # the midway samplers: tau (one step per training timestep below tau)
 
@@ -43,19 +43,23 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
         compile, dtype: decoder fast path (see `MelCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
         diffusion: `on` (default) or `off`: the control, decoding the upsampler's estimate h (midway-infilling's
             start) with the same decoder, no denoiser call.
+        quantize: `on` (default) or `off`: the no-quantization ceiling, the tokenizer's continuous frame
+            embeddings sent as float16 and upsampled as the dequantized tokens are (its measured kbps is that
+            float16 rate, not an operating point).
     """
 
     diffusion_checkpoint = ""
     options = {"sampler": str, "steps": int, "tau": int, "gamma": float, "variance": str, "weights": weights_dir,
-               **ACCELERATION_OPTIONS, **DIFFUSION_OPTION}
+               **ACCELERATION_OPTIONS, **DIFFUSION_OPTION, **QUANTIZE_OPTION}
 
     def __init__(self, kbps: float | None = None, sampler: str = "midway", steps: int | None = None,
                  tau: int | None = None, gamma: float | None = None, weights: str | None = None,
                  compile: str = "eager", dtype: str = "fp32", diffusion: str = "on",
-                 variance: str | None = None) -> None:
+                 variance: str | None = None, quantize: str = "on") -> None:
         from codecbench.codecs.diffusion.samplers import MIDWAY_SAMPLERS, SAMPLERS
 
         set_diffusion(self, diffusion)
+        self.quantize = quantize == "on"
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; select one of {sorted(SAMPLERS)}")
         self.uses_midway = sampler in MIDWAY_SAMPLERS

@@ -101,6 +101,15 @@ class EncodecTokenizer(nn.Module):
         """Indices [B, Q, T / 320] (Q = `num_quantizers`) of a waveform [B, 1, T]."""
         return self.rvq.encode(self.encoder(wav), self.num_quantizers).transpose(0, 1)
 
+    def latent(self, wav: torch.Tensor) -> torch.Tensor:
+        """The encoder's continuous frame embeddings [B, D, T / 320] of a waveform [B, 1, T], before the RVQ
+        (the `quantize=off` ceiling)."""
+        return self.encoder(wav)
+
+    def decode_latent(self, latent: torch.Tensor) -> Dequantized:
+        """The receiver's view of frame embeddings [B, D, L], quantized or not (what `dequantize` gives)."""
+        return Dequantized(mel=latent, cond=latent)
+
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """The dequantized frame embeddings [B, D, L] (sum of the code vectors) of indices [B, Q, L]."""
         return self.rvq.decode(indices.transpose(0, 1))

@@ -161,7 +161,18 @@ class TokenQuantizer(nn.Module):
         return self.tokenizer.encode(features)
 
     def dequantize(self, indices: torch.Tensor) -> Dequantized:
-        condition = self.upsampler(self.tokenizer.dequantize(indices).mel)
+        return self._condition(self.tokenizer.dequantize(indices).mel)
+
+    def latent(self, features: torch.Tensor) -> torch.Tensor:
+        """The tokenizer's continuous latent, before its quantizer (the `quantize=off` ceiling)."""
+        return self.tokenizer.latent(features)
+
+    def decode_latent(self, latent: torch.Tensor) -> Dequantized:
+        """The condition of a latent [B, D, L], quantized or not: upsampled as the dequantized tokens are."""
+        return self._condition(self.tokenizer.decode_latent(latent).mel)
+
+    def _condition(self, frames: torch.Tensor) -> Dequantized:
+        condition = self.upsampler(frames)
         if self.sample_channels is None:
             return Dequantized(mel=condition, cond=condition)
         shape = (condition.shape[0], self.sample_channels, condition.shape[-1])
