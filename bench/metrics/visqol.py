@@ -23,27 +23,31 @@ from codecbench.metrics.base import Metric, MetricError
 
 
 @lru_cache(maxsize=None)
-def _api(lattice: bool):
-    """One speech-mode ViSQOL per mapping and process (the lattice model is a TFLite interpreter)."""
+def _api(mode: str, lattice: bool):
+    """One ViSQOL per mode, mapping and process (the lattice model is a TFLite interpreter)."""
     from visqol import VisqolApi
 
     logging.getLogger("visqol").setLevel(logging.ERROR)  # it warns about every input rate above 16 kHz
     api = VisqolApi()
-    api.create(mode="speech", use_lattice_model=lattice)
+    api.create(mode=mode, use_lattice_model=lattice if mode == "speech" else None)
     return api
 
 
-def visqol_moslqo(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, lattice: bool = True) -> float:
-    """Speech-mode ViSQOL MOS-LQO of `degraded` [T] against `reference` [T] at `sample_rate`.
+def visqol_moslqo(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, lattice: bool = True,
+                  mode: str = "speech") -> float:
+    """ViSQOL MOS-LQO of `degraded` [T] against `reference` [T] at `sample_rate`, in speech mode (`lattice`: its
+    mapping) or audio mode (Google's SVR model).
 
     Raises:
-        MetricError: ViSQOL finds no speech patch to compare (too short or no voice activity).
+        MetricError: ViSQOL finds no patch to compare (too short, or in speech mode no voice activity).
     """
     try:
-        result = _api(lattice).measure_from_arrays(
+        result = _api(mode, lattice).measure_from_arrays(
             reference.astype(np.float64), degraded.astype(np.float64), sample_rate)
     except IndexError as exc:  # the patch selector indexes an empty list
-        raise MetricError("ViSQOL found no speech patch (too short or too little voice activity)") from exc
+        if mode == "speech":
+            raise MetricError("ViSQOL found no speech patch (too short or too little voice activity)") from exc
+        raise MetricError("ViSQOL found no patch to compare (too short)") from exc
     return float(result.moslqo)
 
 
