@@ -12,8 +12,10 @@ from codecbench.metrics.registry import (
     metric_names,
     parse_metric_list,
 )
+from codecbench.resources import Dependencies  # the plugin API: a metric's `requires`
 
 __all__ = [
+    "Dependencies",
     "Metric",
     "MetricError",
     "Scores",
