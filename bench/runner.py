@@ -23,11 +23,10 @@ from codecbench import pipeline
 from codecbench.alignment import ALIGN_MODES, DEFAULT_ALIGN
 from codecbench.channel import ChannelCondition
 from codecbench.channel.inputs import InputCondition
-from codecbench.codecs import CodecSpec, get_codec_class, parse_spec
+from codecbench.codecs import CodecSpec, codec_packages, parse_spec
 from codecbench.datasets import Selection
 from codecbench.engines import Engine, LocalEngine, Work
-from codecbench.metrics import get_metric_class, metric_availability, metric_columns, metric_metadata
-from codecbench.plugins import RegistryError
+from codecbench.metrics import metric_availability, metric_columns, metric_metadata, metric_packages
 from codecbench.provenance import manifest, table_digest
 from codecbench.resources import environment, package_versions
 from codecbench.rows import E2E_SUFFIX
@@ -128,18 +127,6 @@ def _report_stale_audio(out: Path, count: int, what: str) -> None:
               file=sys.stderr)
 
 
-def _declared_packages(request: _Request) -> list[str]:
-    """The distributions the run's codecs and metrics declare (`requires`), whose versions run.json records
-    beside the usual ones. A codec that cannot be loaded declares nothing: its rows say why it failed."""
-    plugins: list[type] = [get_metric_class(name) for name in request.metrics]
-    for name in dict.fromkeys(spec.name for spec in request.parsed):
-        try:
-            plugins.append(get_codec_class(name))
-        except (ValueError, RegistryError):
-            continue
-    return [dist for plugin in plugins for dist in plugin.requires.distributions()]
-
-
 def _invocation(request: _Request, engine: Engine, workers: int, device: str, command: list[str] | None
                 ) -> dict[str, Any]:
     """What run.json records of this call."""
@@ -147,7 +134,8 @@ def _invocation(request: _Request, engine: Engine, workers: int, device: str, co
             "resumed": False, "engine": engine.name, "workers": workers, "device": device,
             "torch_threads": engine.threads, "specs": request.specs, "keep_audio": request.keep_audio,
             "utterances": len(request.selection.utterances),
-            "versions": package_versions(*_declared_packages(request)),
+            "versions": package_versions(*codec_packages(spec.name for spec in request.parsed),
+                                         *metric_packages(request.metrics)),
             "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
 
 
