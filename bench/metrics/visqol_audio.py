@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecbench.resources import Availability
 from codecbench.metrics.base import Metric
-from codecbench.metrics.visqol import visqol_moslqo
+from codecbench.metrics.visqol import VISQOL, visqol_moslqo
 
 
 class VisqolAudio(Metric):
@@ -24,14 +23,10 @@ class VisqolAudio(Metric):
     value_range = (1.0, 5.0)
     min_duration_s = 0.5
     default = False  # opt-in: about as slow as speech mode
-    extra = "metrics"
+    requires = VISQOL
     best_range = (4.732, 4.733)  # the SVR's output for identical signals (4.7321 on every sample utterance), not 5
     notes = ("audio mode (32 bands, 50 Hz-24 kHz, Google's SVR model) at 48 kHz: sees content above 8 kHz if the "
              "input has it")
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("visqol", install="'codecbench[metrics]'")
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         score = visqol_moslqo(reference, degraded, self.sample_rate, mode="audio")
