@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from codecbench.safecsv import write_csv
+
 RATE = 16000
 VERSA_CONFIG = """- name: pesq
 - name: stoi
@@ -78,7 +80,7 @@ def prepare(work: Path, stahl: str | None = None, limit: int | None = None) -> p
     pairs = pd.DataFrame(records, columns=["item", "condition", "reference", "degraded", "key"])
     if limit:
         pairs = pairs.head(limit)
-    pairs[["reference", "degraded", "item", "condition"]].to_csv(work / "pairs16.csv", index=False)
+    write_csv(pairs[["reference", "degraded", "item", "condition"]], work / "pairs16.csv")
     (work / "gt.scp").write_text("".join(f"{k} {r}\n" for k, r in zip(pairs["key"], pairs["reference"])))
     (work / "pred.scp").write_text("".join(f"{k} {d}\n" for k, d in zip(pairs["key"], pairs["degraded"])))
     (work / "versa.yaml").write_text(VERSA_CONFIG)

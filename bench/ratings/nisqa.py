@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from codecbench.pairs import Pair
+from codecbench.safecsv import write_csv
 
 FILE_CSV = "NISQA_corpus_file.csv"
 COLUMNS = ("db", "con", "filepath_deg", "filepath_ref", "mos")
@@ -45,8 +46,7 @@ class NisqaFiles:
         """Write the pairs as a `codecbench score --pairs` CSV (reference, degraded, item, condition)."""
         path = Path(path)
         rows = self.table[self.table["reference"] != ""]
-        rows[["reference", "degraded", "item", "condition"]].to_csv(path, index=False)
-        return path
+        return write_csv(rows[["reference", "degraded", "item", "condition"]], path)
 
 
 def is_nisqa(path: Path) -> bool:
