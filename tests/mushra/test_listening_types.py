@@ -311,7 +311,7 @@ def test_scripted_panel_excludes_the_careless_listener_and_ranks_by_bitrate(name
 def test_scripted_dcr_and_ccr_panels_exclude_the_careless_listener_and_rank_by_bitrate(typed_test_dir, tmp_path):
     """Both panels at once (each waits out the listening rule in real time on its own server)."""
     with ThreadPoolExecutor(2) as pool:
-        runs = {name: pool.submit(panel, typed_test_dir(name), tmp_path / name, listeners=4) for name in ("dcr", "ccr")}
+        runs = {name: pool.submit(panel, typed_test_dir(name), tmp_path / name, listeners=3) for name in ("dcr", "ccr")}
         results = {name: run.result() for name, run in runs.items()}
     for name, result in results.items():
         print(result.summary())  # the numbers docs/listening-tests.md quotes (`pytest -s`)
@@ -319,17 +319,15 @@ def test_scripted_dcr_and_ccr_panels_exclude_the_careless_listener_and_rank_by_b
         assert screened.loc[screened["excluded"], "listener"].tolist() == result.careless
         assert "failed 5 of 5 gold clips" in screened.loc[screened["excluded"], "reason"].iloc[0]
     dmos = results["dcr"].tables["dmos"]
-    assert dmos["condition"].tolist() == ["reference", "opus@12", "codec2@2.4"] and (dmos["votes"] == 15).all()
+    assert dmos["condition"].tolist() == ["reference", "opus@12", "codec2@2.4"] and (dmos["votes"] == 10).all()
     cmos = results["ccr"].tables["cmos"]
-    assert cmos["condition"].tolist() == ["opus@12", "codec2@2.4"] and (cmos["votes"] == 15).all()
+    assert cmos["condition"].tolist() == ["opus@12", "codec2@2.4"] and (cmos["votes"] == 10).all()
     assert (cmos["cmos"] < 0).all() and (cmos["ci95_low"] <= cmos["cmos"]).all()
     ratings = results["ccr"].ratings
-    assert ratings.groupby(["listener", "trial"])["rating"].sum().eq(6).all()  # 3 - c and 3 + c
+    assert ratings.groupby(["listener", "phase", "trial"])["rating"].sum().eq(6).all()  # 3 - c and 3 + c
 
 
 def test_report_shows_the_acr_and_ab_tables(mushra_run, tmp_path, capsys):
-    from codecbench.listening_test.types.analysis import analyze_type
-
     votes = {"reference": [5, 5, 4], "opus@12": [4, 4, 3], "codec2@2.4": [2, 3, 2]}
     acr = pd.DataFrame([{"listener": f"L{n}", "session": 1, "trial": 1, "item": f"i{k}", "condition": c, "rating": v,
                          "phase": "test", "timestamp": "t"}
@@ -337,10 +335,14 @@ def test_report_shows_the_acr_and_ab_tables(mushra_run, tmp_path, capsys):
     analyze_type("acr", acr, tmp_path / "acr")
     analyze_type("ab", ab_ratings([(f"L{n}", "opus@12", "codec2@2.4", 100, 0) for n in range(4)]
                                   + [("L0", "opus@12", "codec2@2.4", 50, 50)]), tmp_path / "ab")
+    analyze_type("ccr", ccr_ratings([(f"L{n}", f"i{k}", "reference", "opus@12", -1 - (n + k) % 2) for n in range(3)
+                                     for k in range(2)]), tmp_path / "ccr")
     assert main(["report", str(mushra_run), "--out", str(tmp_path / "report"), "--format", "md",
-                 "--listening", str(tmp_path / "acr"), "--listening", str(tmp_path / "ab")]) == 0
+                 "--listening", str(tmp_path / "acr"), "--listening", str(tmp_path / "ab"),
+                 "--listening", str(tmp_path / "ccr")]) == 0
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "## Listening tests (ACR, A/B)" in text and "3 of 3 listeners kept after screening" in text
+    assert "## Listening tests (ACR, A/B, CCR)" in text and "3 of 3 listeners kept after screening" in text
+    assert "| condition | votes | CMOS [95 % CI] |" in text and "| opus@12 | 6 | -1.50 [-2.07, -0.93] |" in text
     assert "| opus@12 | 6 | 3.67 [3.12, 4.21] |" in text
     assert "| codec2@2.4 vs opus@12 | 5 | 1 | 0.00 [0.00, 0.49] | 0.125 |" in text
     assert "| 1 | opus@12 |" in text  # the Bradley-Terry ranking
