@@ -68,10 +68,13 @@ def acr_answer(condition: str, rng: np.random.Generator) -> int:
 
 
 def ccr_answer(conditions: dict[str, str], rng: np.random.Generator) -> dict[str, int]:
-    """B compared with A: the processed stimulus's quality minus the reference's on the 7-point scale, with the
-    sign of the order; stored as 3 + c for B, 3 - c for A (`ccr`)."""
+    """The processed stimulus's quality minus the reference's on the 7-point scale (the same vote whichever side
+    it is on), given as B compared with A and stored as 3 + c for B, 3 - c for A (`ccr`)."""
     (key_a, a), (key_b, b) = conditions.items()
-    c = int(np.clip(np.rint((quality(b) - quality(a)) * 6 / 100 + rng.normal(0, 0.5)), -3, 3))
+    processed_is_b = a == REFERENCE
+    processed, reference = (b, a) if processed_is_b else (a, b)
+    vote = int(np.clip(np.rint((quality(processed) - quality(reference)) * 6 / 100 + rng.normal(0, 0.5)), -3, 3))
+    c = vote if processed_is_b else -vote
     return {key_a: OFFSET - c, key_b: OFFSET + c}
 
 

@@ -50,8 +50,8 @@ def mushra_test_dir(tmp_path_factory, mushra_run):
 TYPED_MIN_PLAY_S = 0.25  # ACR and A/B tests: scripted listeners and browsers wait out the rule in real time
 TYPED_TESTS = {  # kind -> build_typed_test arguments (the conditions: reference, opus@12, codec2@2.4; no anchors)
     "acr": {"kind": "acr"},
-    "dcr": {"kind": "dcr", "min_play_s": 0.1},  # two stimuli a trial: a shorter rule keeps their panel short
-    "ccr": {"kind": "ccr", "min_play_s": 0.1},
+    "dcr": {"kind": "dcr", "min_play_s": 0.05},  # two stimuli a trial: a shorter rule keeps their panel short
+    "ccr": {"kind": "ccr", "min_play_s": 0.05},
     "ab": {"kind": "ab", "ab_reference": True},  # with the reference and "no preference"
     "ab-forced": {"kind": "ab", "no_preference": False},  # without the reference, forced choice
 }
@@ -61,7 +61,7 @@ TYPED_TESTS = {  # kind -> build_typed_test arguments (the conditions: reference
 def typed_test_dir(tmp_path_factory, mushra_run):
     """name (`TYPED_TESTS`) -> a test folder of that type built on first use: 5 test items and 1
     training item; ACR, DCR and CCR rate reference, opus@12 and codec2@2.4 (15 test trials), A/B compares
-    opus@12 with codec2@2.4 (5 test trials); every stimulus must be heard for 0.25 s (DCR, CCR: 0.1 s)."""
+    opus@12 with codec2@2.4 (5 test trials); every stimulus must be heard for 0.25 s (DCR, CCR: 0.05 s)."""
     from codecbench.listening_test.anchors import Anchors
     from codecbench.listening_test.build import Protocol
     from codecbench.listening_test.events import ListeningRule
