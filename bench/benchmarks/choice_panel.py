@@ -156,7 +156,8 @@ def panel(test_dir: str | Path, folder: str | Path, listeners: int = 8, seed: in
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("test_dir", metavar="TESTDIR", help="an ACR, DCR, CCR or A/B test folder (`mushra build --type`)")
+    parser.add_argument("test_dir", metavar="TESTDIR",
+                        help="an ACR, DCR, CCR or A/B test folder (`mushra build --type`)")
     parser.add_argument("--out", required=True, help="folder for the database, exports and analysis")
     parser.add_argument("--listeners", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)

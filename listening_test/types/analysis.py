@@ -87,7 +87,7 @@ def category_screening(kind: str, votes: pd.DataFrame, gold: str = "reference") 
     """Per listener with test votes (`votes_of`): gold clips rated and failed, vote variance, correlation with
     the others' mean, and whether (and why) they are excluded."""
     cells = votes.groupby(["item", "condition"])["rating"].agg(["sum", "count"])
-    rule = (f"more than one category from About the same" if kind == "ccr"
+    rule = ("more than one category from About the same" if kind == "ccr"
             else f"rated {GOLD_FAIL_AT_OR_BELOW} or lower")
     records = []
     for listener, own in votes.groupby("listener", sort=True):

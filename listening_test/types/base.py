@@ -8,7 +8,8 @@ from codecbench.listening_test.plan import PlannedTrial
 
 MUSHRA = "mushra"
 TYPES = ("mushra", "acr", "dcr", "ccr", "ab")
-CHOICE_LABELS = {  # what the ACR, DCR, CCR and A/B trial pages say beside MUSHRA's labels (a test's own texts override them)
+# what the ACR, DCR, CCR and A/B trial pages say beside MUSHRA's labels (a test's own texts override them)
+CHOICE_LABELS = {
     "recording": "▶ Recording",
     "prefer": "{label} is better",
     "no_preference": "No preference",
