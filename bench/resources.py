@@ -1,4 +1,4 @@
-"""Shared infrastructure: availability checks, torch's thread settings, the user cache, file hashing, package
+"""Shared infrastructure: availability checks and the dependencies plugins declare, torch's thread settings, the user cache, file hashing, package
 versions and the one lookup order for weights and data.
 
 Every model file and dataset is found through `locate()`, in this order:
@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 import platform
+import re
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, packages_distributions, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -64,6 +66,67 @@ class Availability:
             except ImportError as exc:
                 return cls(False, f"{module} is not installed ({exc}); pip install {install}")
         return cls(True)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """The packages a codec or metric needs, declared once (its `requires`): its availability check, the pip
+    command its message names and the versions run.json records all derive from this one value.
+
+    Args:
+        modules: what must import, in the order checked (e.g. `"speechmos.dnsmos"`).
+        extra: the codecbench extra that installs them: the hint is `pip install 'codecbench[<extra>]'`.
+        install: the pip arguments instead, where no extra installs them (e.g. `"pycodec2"`).
+        records: distributions to record beyond those that provide `modules` (e.g. one the plugin imports
+            behind a guard the check cannot try).
+        then: dependencies checked only after these are present, with their own hint (an optional back end).
+    """
+
+    modules: tuple[str, ...] = ()
+    extra: str | None = None
+    install: str | None = None
+    records: tuple[str, ...] = ()
+    then: "Dependencies | None" = None
+
+    @property
+    def pip(self) -> str:
+        """What follows `pip install` in the hint."""
+        assert self.install or self.extra or not self.modules, f"{self.modules}: declare extra or install"
+        return self.install or f"'codecbench[{self.extra}]'"
+
+    def plus(self, *modules: str) -> "Dependencies":
+        """These dependencies and `modules` (checked after these, with the same hint)."""
+        return replace(self, modules=(*self.modules, *modules))
+
+    def check(self) -> Availability:
+        """Available when every module imports (then `then`'s); else the first that fails and `pip install ...`."""
+        status = Availability.of_modules(*self.modules, install=self.pip)
+        if status.available and self.then is not None:
+            return self.then.check()
+        return status
+
+    def missing(self) -> list[str]:
+        """The modules not installed, found without importing any (cheap enough for a listing of heavy models)."""
+        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+
+    def distributions(self) -> tuple[str, ...]:
+        """The distributions whose versions a run records: those providing `modules` (absent ones left out),
+        `records`, then `then`'s."""
+        provided = packages_provided()
+        names = [dist for m in self.modules for dist in provided.get(m.split(".")[0], ())] + list(self.records)
+        names += self.then.distributions() if self.then is not None else ()
+        return tuple(dict.fromkeys(canonical_name(n) for n in names))
+
+
+@lru_cache(maxsize=1)
+def packages_provided() -> dict[str, tuple[str, ...]]:
+    """Top-level module -> the installed distributions providing it (read once per process, ~0.5 s)."""
+    return {module: tuple(dists) for module, dists in packages_distributions().items()}
+
+
+def canonical_name(distribution: str) -> str:
+    """A distribution's normalised name (PEP 503): `Resemblyzer`, `xls_r_sqa` -> `resemblyzer`, `xls-r-sqa`."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 DEFAULT_THREADS = 1
@@ -123,7 +186,7 @@ def package_versions(*extra: str) -> dict[str, str]:
     """Installed versions of the packages that can change a score, and of `extra` packages (absent ones are
     left out): the one place versions are collected, for runs, reports, listening tests and training."""
     found = {}
-    for name in dict.fromkeys([*PACKAGES, *extra]):
+    for name in dict.fromkeys(canonical_name(n) for n in [*PACKAGES, *extra]):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -295,7 +358,8 @@ class Obtainable:
 
 def obtainable(resource: Resource, explicit: str | Path | None = None, download_url: str | None = None) -> Obtainable:
     """The one rule for weights of codecs and metrics: found locally in `locate`'s order, else downloadable when
-    its source answers now (the Hugging Face hub for a hub resource, else `download_url`). Never downloads."""
+    its source answers now (the Hugging Face hub for a hub resource, else `download_url`; neither: it has no
+    download, as the checkpoints shipped in the package). Never downloads."""
     try:
         found = locate(resource, explicit)
     except FileNotFoundError as exc:
@@ -304,7 +368,8 @@ def obtainable(resource: Resource, explicit: str | Path | None = None, download_
         return Obtainable(found)
     if resource.hub_repo:
         return Obtainable(unreachable=hub_unavailable_reason(resource))
-    assert download_url is not None, f"{resource.name} has no hub repository: pass its download_url"
+    if download_url is None:
+        return Obtainable(unreachable=f"{resource.name} has no download")
     return Obtainable(unreachable=unreachable_reason(download_url))
 
 

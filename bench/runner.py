@@ -23,10 +23,10 @@ from codecbench import pipeline
 from codecbench.alignment import ALIGN_MODES, DEFAULT_ALIGN
 from codecbench.channel import ChannelCondition
 from codecbench.channel.inputs import InputCondition
-from codecbench.codecs import CodecSpec, parse_spec
+from codecbench.codecs import CodecSpec, codec_packages, parse_spec
 from codecbench.datasets import Selection
 from codecbench.engines import Engine, LocalEngine, Work
-from codecbench.metrics import metric_availability, metric_columns, metric_metadata
+from codecbench.metrics import metric_availability, metric_columns, metric_metadata, metric_packages
 from codecbench.provenance import manifest, table_digest
 from codecbench.resources import environment, package_versions
 from codecbench.rows import E2E_SUFFIX
@@ -133,7 +133,9 @@ def _invocation(request: _Request, engine: Engine, workers: int, device: str, co
     return {"command": shlex.join(command if command is not None else sys.argv), "started": _now(),
             "resumed": False, "engine": engine.name, "workers": workers, "device": device,
             "torch_threads": engine.threads, "specs": request.specs, "keep_audio": request.keep_audio,
-            "utterances": len(request.selection.utterances), "versions": package_versions(),
+            "utterances": len(request.selection.utterances),
+            "versions": package_versions(*codec_packages(spec.name for spec in request.parsed),
+                                         *metric_packages(request.metrics)),
             "environment": {**environment(), "torch_threads": engine.threads}}  # what torch codecs code with
 
 

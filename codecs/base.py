@@ -9,7 +9,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from codecbench.codecs.spec import CodecSpec
-from codecbench.resources import Availability  # re-exported: the plugin API names it codecbench.codecs.Availability
+from codecbench.resources import Availability, Dependencies  # re-exported: the plugin API (codecbench.codecs)
 
 
 @dataclass
@@ -135,7 +135,7 @@ class Codec(ABC):
     # None: the runner finds it by cross-correlation. Generative decoders must set it: their waveform phase
     # does not follow the input, so cross-correlation peaks are spurious (off by up to the search range).
     known_delay_samples: ClassVar[int | None] = None
-    extra: ClassVar[str | None] = None  # pip extra that provides its dependencies
+    requires: ClassVar[Dependencies] = Dependencies()  # its packages: availability, pip hint, recorded versions
     options: ClassVar[dict[str, Callable[[str], Any]]] = {}  # spec option name -> parser
     stochastic: ClassVar[bool] = False  # decoding draws random numbers (seeded through `reseed`)
     num_seeds: int = 1  # decodes the runner scores per utterance: option `seeds=K` of stochastic codecs
@@ -161,8 +161,8 @@ class Codec(ABC):
 
     @classmethod
     def availability(cls) -> Availability:
-        """Whether the codec's libraries and weights are present. Override to check them."""
-        return Availability(True)
+        """Whether the codec's libraries (`requires`) and weights are present. Override to check weights too."""
+        return cls.requires.check()
 
     @classmethod
     def availability_for(cls, spec: CodecSpec) -> Availability:

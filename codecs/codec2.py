@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from codecbench.audio import from_pcm16, to_pcm16
-from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream, Framing
+from codecbench.codecs.base import Codec, Dependencies, Encoded, FrameStream, Framing
 from codecbench.codecs.bitpack import pack_fields, unpack_fields
 from codecbench.processes import WorkerPool, die_with_parent
 
@@ -38,6 +38,7 @@ class Codec2Codec(Codec):
     """
 
     name = "codec2"
+    requires = Dependencies(("pycodec2",), install="pycodec2")
     sample_rate = 8000
     operating_points = tuple(sorted(MODES))
     default_point = 2.4
@@ -61,10 +62,6 @@ class Codec2Codec(Codec):
     @property
     def algorithmic_delay_ms(self) -> float:  # type: ignore[override]
         return 1000.0 * self.samples_per_frame / self.sample_rate
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("pycodec2", install="pycodec2")
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version

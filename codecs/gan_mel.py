@@ -7,14 +7,14 @@ Bit rate: as `mel2mel`: 2 (1.5 kbps) or 4 (3 kbps) 12-bit codes per 16 ms frame.
 
 from __future__ import annotations
 
-from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, MelCodecAdapter, weights_dir
+from codecbench.codecs.diffusion.adapter import ACCELERATION_OPTIONS, DiffusionCodecAdapter, weights_dir
 from codecbench.codecs.mel2mel import CODEBOOKS
 
 
-class GanMelCodec(MelCodecAdapter):
+class GanMelCodec(DiffusionCodecAdapter):
     """Args:
         kbps: 1.5 or 3.
-        compile, dtype: decoder fast path (see `MelCodecAdapter`).
+        compile, dtype: decoder fast path (see `DiffusionCodecAdapter`).
         weights: directory with `mel-rvq` and `gan-mel` safetensors (default: shipped).
     """
 

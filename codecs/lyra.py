@@ -14,7 +14,7 @@ from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encode
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption
 from codecbench.datasets.download import download
-from codecbench.resources import Resource, cache_dir, locate, obtainable
+from codecbench.resources import Dependencies, Resource, cache_dir, locate, obtainable
 from codecbench.stages import stage
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz: one packet
@@ -99,8 +99,7 @@ class LyraCodec(WeightsOption, Codec):
     default_point = 3.2
     causal = True
     algorithmic_delay_ms = 1000.0 * FRAME_SAMPLES / 16000
-    extra = "neural"
-    required_modules = ("ai_edge_litert",)
+    requires = Dependencies(("ai_edge_litert",), extra="neural")
     options = {"weights": str, "threads": int}
 
     def __init__(self, kbps: float | None = None, weights: str | None = None, threads: int = 1) -> None:

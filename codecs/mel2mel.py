@@ -22,7 +22,7 @@ class Mel2MelCodec(SampledCodecAdapter):
         kbps: 1.5 or 3.
         steps: sampler steps (default 20).
         sampler: `ddpm` (default) or `ddim`.
-        compile, dtype: decoder fast path (see `MelCodecAdapter`).
+        compile, dtype: decoder fast path (see `DiffusionCodecAdapter`).
         weights: directory with `mel-rvq`, `mel2mel` and `hifigan` safetensors (default: shipped).
     """
 

@@ -20,7 +20,7 @@ class MelVQDDPMCodec(SampledCodecAdapter):
         kbps: 1.5 (the only operating point).
         steps: sampler steps (default 20).
         sampler: `ddpm` (default) or `ddim`.
-        compile, dtype: decoder fast path (see `MelCodecAdapter`).
+        compile, dtype: decoder fast path (see `DiffusionCodecAdapter`).
         weights: directory with `melvq-ddpm.safetensors` (default: the shipped checkpoint).
     """
 

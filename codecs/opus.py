@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from codecbench.audio import from_pcm16, to_pcm16
-from codecbench.codecs.base import Availability, Codec, Encoded, FrameStream, Framing, option_bool
+from codecbench.codecs.base import Codec, Dependencies, Encoded, FrameStream, Framing, option_bool
 
 FRAME_MS = (10.0, 20.0, 40.0, 60.0)
 APPLICATIONS = {"voip": "voip", "audio": "audio", "lowdelay": "restricted_lowdelay"}
@@ -44,6 +44,7 @@ class OpusCodec(Codec):
     """
 
     name = "opus"
+    requires = Dependencies(("opuslib_next",), install="opuslib-next-bundled")
     sample_rate = 16000
     operating_points = (6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 24.0, 32.0)
     kbps_range = (6.0, 32.0)
@@ -79,10 +80,6 @@ class OpusCodec(Codec):
     @property
     def algorithmic_delay_ms(self) -> float:  # type: ignore[override]
         return self.frame_ms + self.lookahead_ms
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("opuslib_next", install="opuslib-next-bundled")
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable
 from codecbench.codecs.spec import CodecSpec, parse_spec
 from codecbench.plugins import PluginRegistry, RegistryError
@@ -18,6 +20,18 @@ def codec_names() -> list[str]:
 def get_codec_class(name: str) -> type[Codec]:
     """Import and return the codec class registered as `name`."""
     return CODECS.get(name)
+
+
+def codec_packages(names: Iterable[str]) -> list[str]:
+    """The distributions the named codecs declare (`Codec.requires`), whose versions a run records. A codec
+    that cannot be loaded declares nothing: the run's rows say why it failed."""
+    found: list[str] = []
+    for name in dict.fromkeys(names):
+        try:
+            found += get_codec_class(name).requires.distributions()
+        except (ValueError, RegistryError):
+            continue
+    return found
 
 
 def codec_availability(name: str) -> Availability:

@@ -19,7 +19,7 @@ from codecbench.audio import fit_length
 from codecbench.codecs.base import Availability, Codec, CodecUnavailable, Encoded, Framing
 from codecbench.codecs.bitpack import index_entropy_kbps, pack_indices, unpack_indices
 from codecbench.codecs.weights import WeightsOption
-from codecbench.resources import Located, Resource, download_from_hub, file_digest, locate, obtainable
+from codecbench.resources import Dependencies, Located, Resource, download_from_hub, file_digest, locate, obtainable
 from codecbench.stages import stage
 
 if TYPE_CHECKING:
@@ -52,8 +52,7 @@ class TransformersRVQCodec(WeightsOption, Codec):
     repo_id: ClassVar[str]
     weights_env: ClassVar[str]
     model_class: ClassVar[str]  # the transformers class
-    extra = "neural"
-    required_modules = ("torch", "transformers", "huggingface_hub")
+    requires = Dependencies(("torch", "transformers", "huggingface_hub"), extra="neural")
     options = {"weights": str}
 
     def __init__(self, kbps: float | None = None, weights: str | None = None, model: Any = None) -> None:

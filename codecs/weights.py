@@ -3,19 +3,14 @@ order of `codecbench.resources.locate`) points at."""
 
 from __future__ import annotations
 
-import importlib.util
-from typing import ClassVar
-
 from codecbench.codecs.spec import CodecSpec
 from codecbench.resources import Availability
 
 
 class WeightsOption:
-    """Mixin for codecs with a `weights=DIR` option: availability depends on the modules in
-    `required_modules` and on the weights the option (or the default lookup) points at, which the codec
-    judges in `weights_availability`."""
-
-    required_modules: ClassVar[tuple[str, ...]] = ()
+    """Mixin for codecs with a `weights=DIR` option: availability depends on the modules the codec `requires`
+    (found without importing them: listing codecs stays fast) and on the weights the option (or the default
+    lookup) points at, which the codec judges in `weights_availability`."""
 
     @classmethod
     def weights_availability(cls, weights: str | None) -> Availability:
@@ -31,7 +26,7 @@ class WeightsOption:
 
     @classmethod
     def availability_of_weights(cls, weights: str | None) -> Availability:
-        missing = [m for m in cls.required_modules if importlib.util.find_spec(m) is None]
+        missing = cls.requires.missing()
         if missing:
-            return Availability(False, f"{', '.join(missing)} not installed: pip install 'codecbench[neural]'")
+            return Availability(False, f"{', '.join(missing)} not installed: pip install {cls.requires.pip}")
         return cls.weights_availability(weights)

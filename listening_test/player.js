@@ -462,6 +462,23 @@ function choiceGroup(v) {  // labelled radio buttons in a fieldset: arrow keys m
              h("input", {type: "radio", name: "m-choice", id: `m-choice-${i}`, value, disabled: true,
                          onchange: () => choose(value)}), " ", label)));
 }
+function trialHead(v, title, notice) {  // what every trial page shows above its stimuli (S.canvas: made first)
+  return [
+    h("div", {class: "m-head"}, h("h1", {tabindex: "-1"}, title),
+      h("span", {class: "m-who"}, T("listener", {listener: v.listener}))),
+    notice ? h("p", {class: "m-notice"}, notice) : null,
+    h("p", {class: "m-help"}, TEXTS.instructions || ""),
+    S.canvas];
+}
+
+function trialFoot() {  // Next, the status line and the error box of every trial page
+  return [
+    h("div", {class: "m-foot"},
+      h("button", {class: "m-next", type: "button", disabled: true, onclick: submitTrial}, T("next")),
+      h("span", {class: "m-status", role: "status", "aria-live": "polite"}, T("loading"))),
+    errorBox()];
+}
+
 function renderChoiceTrial(v, title, notice) {  // ACR (one stimulus), DCR (the Reference, then one), CCR and A/B
   // (two, and the Reference if shown)
   const buttons = h("div", {class: "m-transport m-pair", role: "group", "aria-label": title});
@@ -480,20 +497,13 @@ function renderChoiceTrial(v, title, notice) {  // ACR (one stimulus), DCR (the 
   }
   S.canvas = waveform();
   show_(
-    h("div", {class: "m-head"}, h("h1", {tabindex: "-1"}, title),
-      h("span", {class: "m-who"}, T("listener", {listener: v.listener}))),
-    notice ? h("p", {class: "m-notice"}, notice) : null,
-    h("p", {class: "m-help"}, TEXTS.instructions || ""),
-    S.canvas,
+    ...trialHead(v, title, notice),
     h("div", {class: "m-transport"},
       h("button", {class: "m-play", type: "button", onclick: togglePlay}, T("play")),
       h("span", {class: "m-time", "aria-hidden": "true"}, "")),
     buttons,
     choiceGroup(v),
-    h("div", {class: "m-foot"},
-      h("button", {class: "m-next", type: "button", disabled: true, onclick: submitTrial}, T("next")),
-      h("span", {class: "m-status", role: "status", "aria-live": "polite"}, T("loading"))),
-    errorBox(),
+    ...trialFoot(),
     h("p", {class: "m-keys"}, T(`${TYPE}_keys`)),
     resumeLink(v));
   return keys;
@@ -537,11 +547,7 @@ function renderTrial(v) {
   }
   S.canvas = waveform();
   show_(
-    h("div", {class: "m-head"}, h("h1", {tabindex: "-1"}, title),
-      h("span", {class: "m-who"}, T("listener", {listener: v.listener}))),
-    notice ? h("p", {class: "m-notice"}, notice) : null,
-    h("p", {class: "m-help"}, TEXTS.instructions || ""),
-    S.canvas,
+    ...trialHead(v, title, notice),
     h("div", {class: "m-transport"},
       h("button", {class: "m-play", type: "button", onclick: togglePlay}, T("play")),
       h("button", {type: "button", onclick: () => setLoop(positionAt(ctx().currentTime), S.loop[1])}, T("loop_start")),
@@ -549,10 +555,7 @@ function renderTrial(v) {
       h("button", {type: "button", onclick: () => setLoop(0, S.duration)}, T("loop_clear")),
       h("span", {class: "m-time", "aria-hidden": "true"}, "")),
     columns,
-    h("div", {class: "m-foot"},
-      h("button", {class: "m-next", type: "button", disabled: true, onclick: submitTrial}, T("next")),
-      h("span", {class: "m-status", role: "status", "aria-live": "polite"}, T("loading"))),
-    errorBox(),
+    ...trialFoot(),
     h("p", {class: "m-keys"}, T("keys", {last: v.stimuli[v.stimuli.length - 1].label})),
     resumeLink(v));
   loadTrial(v, [...v.stimuli.map(s => s.key), v.reference]);

@@ -161,3 +161,21 @@ def test_availability_of_modules_names_the_missing_one_and_the_fix():
     assert not status.available
     assert "no_such_module_xyz is not installed" in status.reason
     assert status.reason.endswith("pip install 'codecbench[metrics]'")
+
+
+def test_dependencies_derive_the_check_the_hint_and_the_recorded_packages():
+    from codecbench.codecs import Dependencies, get_codec_class
+    from codecbench.metrics import get_metric_class
+
+    declared = Dependencies(("json", "no_such_module_xyz"), extra="metrics", records=("Some_Package",))
+    status = declared.check()
+    assert not status.available and status.reason.startswith("no_such_module_xyz is not installed (")
+    assert status.reason.endswith("; pip install 'codecbench[metrics]'")
+    assert declared.missing() == ["no_such_module_xyz"] and declared.distributions() == ("some-package",)
+    assert Dependencies(("pycodec2",), install="pycodec2").check().reason == ""
+    then = Dependencies(("numpy",), extra="metrics", then=Dependencies(("no_such_module_xyz",), install="'x[y]'"))
+    assert then.check().reason.endswith("; pip install 'x[y]'") and then.plus("json").modules == ("numpy", "json")
+    # one declaration per plugin: the import name maps to the distribution whose version is recorded
+    assert get_metric_class("visqol_exp").requires.distributions() == ("visqol-python",)
+    assert get_codec_class("opus").requires.distributions() == ("opuslib-next-bundled",)
+    assert "transformers" in get_codec_class("encodec16").requires.modules

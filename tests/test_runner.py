@@ -93,3 +93,16 @@ def test_resume_defaults_to_the_runs_codecs_and_metrics(tmp_path, librispeech_ro
     assert main([*common, "--resume"]) == 0  # not the demo's codecs and default metrics: the run's own
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["config"]["specs"] == ["opus@12"] and info["invocations"][-1]["todo"] == 0
+
+
+def test_run_json_records_the_versions_of_the_packages_its_plugins_declare(tmp_path, short_selection):
+    """gan-mel declares safetensors (`requires`), which no fixed list of packages names: run.json records it."""
+    from importlib.metadata import version
+
+    from codecbench.datasets import Selection
+
+    one = Selection(short_selection.dataset, short_selection.root, short_selection.split,
+                    short_selection.utterances[:1])
+    run_benchmark(one, ["gan-mel"], ["stoi"], tmp_path / "run", workers=1, progress=False)
+    versions = json.loads((tmp_path / "run" / "run.json").read_text())["invocations"][0]["versions"]
+    assert versions["safetensors"] == version("safetensors") and versions["pesq"]

@@ -30,7 +30,7 @@ def codec_table():
         if cls.kbps_range is not None:
             points += f" (any {cls.kbps_range[0]:g}-{cls.kbps_range[1]:g})"
         rows.append({"codec": name, "kbps": points, "rate_hz": cls.sample_rate,
-                     "causal": "yes" if cls.causal else "no", "extra": cls.extra or "-",
+                     "causal": "yes" if cls.causal else "no", "extra": cls.requires.extra or "-",
                      "available": "yes" if status.available else "no", "reason": status.reason})
     return pd.DataFrame(rows).fillna("")
 

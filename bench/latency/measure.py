@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from codecbench import pipeline
 from codecbench.audio import LoadedAudio, resample
-from codecbench.codecs import Codec, CodecSpec, CodecUnavailable, get_codec_class, load_codec, parse_spec
+from codecbench.codecs import (Codec, CodecSpec, CodecUnavailable, codec_packages, get_codec_class, load_codec,
+                               parse_spec)
 from codecbench.codecs.base import FAST_PATH_OPTIONS
 from codecbench.latency import resources
 from codecbench.latency.clips import DEFAULT_UTTERANCE, Clips, load_clips
@@ -354,7 +355,7 @@ def measure_latency(
         "command": shlex.join(command if command is not None else sys.argv),
         "finished": datetime.now(timezone.utc).isoformat(),
         "environment": {**machine, "load_average_1m_end": resources.device_info(device)["load_average_1m"]},
-        "versions": package_versions(),
+        "versions": package_versions(*codec_packages(spec.name for spec in expanded)),
         "protocol": {"runs": runs, "warmup": warmup, "batch": batch, "batch_runs": batch_runs,
                      "settings": list(settings), "compile_modes": compile_modes, "dtypes": dtypes,
                      "clip_seconds": seconds, "split": split, "utterance": utterance,

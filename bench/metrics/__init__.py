@@ -10,10 +10,13 @@ from codecbench.metrics.registry import (
     metric_columns,
     metric_metadata,
     metric_names,
+    metric_packages,
     parse_metric_list,
 )
+from codecbench.resources import Dependencies  # the plugin API: a metric's `requires`
 
 __all__ = [
+    "Dependencies",
     "Metric",
     "MetricError",
     "Scores",
@@ -25,5 +28,6 @@ __all__ = [
     "metric_columns",
     "metric_metadata",
     "metric_names",
+    "metric_packages",
     "parse_metric_list",
 ]

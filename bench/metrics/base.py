@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 
 MIN_STD = 1e-6  # below this a signal is constant (DC): nothing to score
 REFERENCE_PREFIX = "ref_"  # columns of a non-intrusive metric's score of the reference itself
@@ -51,7 +51,7 @@ class Metric(ABC):
     best_range: ClassVar[tuple[float, float] | None] = None
     min_duration_s: ClassVar[float] = 0.0
     default: ClassVar[bool] = True  # part of the default metric set (built-in metrics only: plugins are opt-in)
-    extra: ClassVar[str | None] = None
+    requires: ClassVar[Dependencies] = Dependencies()  # its packages: availability, pip hint, recorded versions
     scores_reference: ClassVar[bool] = False  # non-intrusive only: also report the reference's own score
     needs_transcript: ClassVar[bool] = False  # compute() takes the corpus transcript as `transcript`
     notes: ClassVar[str] = ""  # a caveat shown by `codecbench metrics` (e.g. meaningless for generative decoders)
@@ -71,7 +71,8 @@ class Metric(ABC):
 
     @classmethod
     def availability(cls) -> Availability:
-        return Availability(True)
+        """Whether the metric can run here: its `requires` import. Override to check weights too."""
+        return cls.requires.check()
 
     def check_duration(self, degraded: np.ndarray) -> None:
         """Raise MetricError if the signal (at `sample_rate`) is shorter than the metric needs."""

@@ -20,7 +20,7 @@ import numpy as np
 from codecbench.metrics.base import Metric
 from codecbench.metrics.guarded_import import import_beside
 from codecbench.metrics.torch_input import one_thread
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 
 SAMPLE_RATE = 16000
 INSTALL = "--no-deps distillmos==0.9.1 xls-r-sqa==0.1.0 (they declare torchaudio, which torch>=2.12 cannot have)"
@@ -59,10 +59,12 @@ class DistillMos(Metric):
     min_duration_s = 1.0  # shorter clips are mostly zero padding of the model's 7.68 s window
     default = False  # opt-in: a neural model outside the extras
     notes = "weights inside the distillmos wheel (offline); install: pip install " + INSTALL
+    # distillmos itself is imported beside a placeholder torchaudio (`_sqa`): recorded, not import-checked here
+    requires = Dependencies(("torch", "xls_r_sqa.sqa_model"), install=INSTALL, records=("distillmos",))
 
     @classmethod
     def availability(cls) -> Availability:
-        status = Availability.of_modules("torch", "xls_r_sqa.sqa_model", install=INSTALL)
+        status = cls.requires.check()
         if not status.available:
             return status
         try:

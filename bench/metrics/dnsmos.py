@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Dependencies
 from codecbench.metrics.base import Metric
 
 SAMPLE_RATE = 16000
@@ -209,13 +209,9 @@ class Dnsmos(Metric):
     scores_reference = True
     value_range = (1.0, 5.0)
     min_duration_s = 1.0  # shorter clips would be tiled more than 9 times into the 9 s window
-    extra = "metrics"
+    requires = Dependencies(("onnx", "onnxruntime", "speechmos.dnsmos"), extra="metrics")
     default = False  # opt-in: see README for its cost
     notes = "also ref_dnsmos_*: the reference's own score (cached per utterance)"
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("onnx", "onnxruntime", "speechmos.dnsmos", install="'codecbench[metrics]'")
 
     def compute(self, reference: None, degraded: np.ndarray) -> dict[str, float]:
         return dnsmos_scores(degraded, self.sample_rate)

@@ -8,7 +8,7 @@ import numpy as np
 
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.cache import SignalCache
-from codecbench.resources import Availability
+from codecbench.resources import Dependencies
 
 FMIN, FMAX = 50.0, 550.0  # Hz: covers adult and child speech
 FRAME, HOP = 1024, 160  # 64 ms analysis frames every 10 ms at 16 kHz
@@ -59,15 +59,11 @@ class F0(Metric):
     best_range = (0.0, 0.0)
     min_duration_s = 0.25
     default = False  # pYIN costs about 0.1 s per second of each signal: opt-in
-    extra = "metrics"
+    requires = Dependencies(("librosa",), extra="metrics")
     notes = "opt-in (pYIN is slow); f0_rmse in Hz; vde is a fraction of frames (0-1)"
 
     def __init__(self) -> None:
         self._reference_tracks: SignalCache[PitchTrack] = SignalCache()  # once per utterance, not per codec
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("librosa", install="'codecbench[metrics]'")
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         ref_track = self._reference_tracks.get(reference, self.sample_rate,

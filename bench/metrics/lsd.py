@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from codecbench.metrics.base import Metric
-from codecbench.metrics.torch_input import one_thread, torch_availability
-from codecbench.resources import Availability
+from codecbench.metrics.torch_input import TORCH, one_thread
 
 N_FFT, HOP = 512, 128  # 32 ms Hann window, 8 ms hop at 16 kHz
 EPS = 1e-8  # power floor: keeps silent bins finite
@@ -40,11 +39,7 @@ class LogSpectralDistance(Metric):
     value_range = (0.0, float("inf"))
     best_range = (0.0, 0.0)
     min_duration_s = 0.25
-    extra = "metrics"
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return torch_availability(auraloss=False)
+    requires = TORCH
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         return {self.name: log_spectral_distance(reference, degraded)}

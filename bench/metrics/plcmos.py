@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Dependencies
 from codecbench.metrics.base import Metric
 
 SAMPLE_RATE = 16000
@@ -51,13 +51,9 @@ class Plcmos(Metric):
     intrusive = False
     value_range = (1.0, 5.0)
     min_duration_s = 1.0  # the model rates whole utterances (the PLC Challenge's clips are 10 s)
-    extra = "metrics"
+    requires = Dependencies(("speechmos", "onnxruntime"), extra="metrics")
     default = False
     notes = "PLC Challenge metric (speechmos' plcmos_v2.onnx); 15 raters from a fixed seed"
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("speechmos", "onnxruntime", install="'codecbench[metrics]'")
 
     def compute(self, reference: np.ndarray | None, degraded: np.ndarray) -> dict[str, float]:
         return {"plcmos": plcmos_score(degraded)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +22,15 @@ def metric_names() -> list[str]:
 def get_metric_class(name: str) -> type[Metric]:
     """Import and return the metric class registered as `name`."""
     return METRICS.get(name)
+
+
+def metric_packages(names: Iterable[str]) -> list[str]:
+    """The distributions the named metrics declare (`Metric.requires`), whose versions a run records.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    return [dist for name in dict.fromkeys(names) for dist in get_metric_class(name).requires.distributions()]
 
 
 @lru_cache(maxsize=None)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from codecbench.metrics.base import Metric
-from codecbench.metrics.torch_input import as_batch, one_thread, torch_availability
-from codecbench.resources import Availability
+from codecbench.metrics.torch_input import TORCH_AURALOSS, as_batch, one_thread
 
 
 def si_sdr(reference: np.ndarray, degraded: np.ndarray) -> float:
@@ -24,12 +23,8 @@ class SiSdr(Metric):
     sample_rate = 16000
     best_range = (60.0, float("inf"))  # x against x: 93-110 dB on the sample (float32 precision and eps)
     min_duration_s = 0.25
-    extra = "metrics"
+    requires = TORCH_AURALOSS
     notes = "waveform match: meaningless for generative decoders (reports flag it)"
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return torch_availability()
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         return {self.name: si_sdr(reference, degraded)}

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 from codecbench.metrics import ge2e, wavlm_sv
 from codecbench.metrics.base import Metric
 from codecbench.metrics.cache import SignalCache
@@ -27,7 +27,7 @@ class SpeakerSimilarity(Metric):
     best_range = (1.0 - 1e-6, 1.0)  # unit embeddings in float32
     min_duration_s = 0.5
     default = False  # opt-in: a neural encoder, and meaningful only where the speaker can change
-    extra = "metrics"
+    requires = Dependencies(("torch", "librosa", "pocketsphinx"), extra="metrics", records=("resemblyzer",))
     notes = "GE2E encoder with the weights in Resemblyzer's wheel (offline); long silences cut by the WebRTC VAD"
     embed: ClassVar[Callable[[np.ndarray], np.ndarray]] = staticmethod(ge2e.speaker_embedding)
 
@@ -36,10 +36,10 @@ class SpeakerSimilarity(Metric):
 
     @classmethod
     def availability(cls) -> Availability:
-        status = Availability.of_modules("torch", "librosa", "pocketsphinx", install="'codecbench[metrics]'")
+        status = cls.requires.check()
         if status.available and ge2e.weights_path() is None:
             return Availability(False, "resemblyzer (its wheel holds the GE2E weights) is not installed: "
-                                       "pip install 'codecbench[metrics]'")
+                                       f"pip install {cls.requires.pip}")
         return status
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
@@ -53,6 +53,7 @@ class SpeakerSimilarityWavLM(SpeakerSimilarity):
     name = "speaker_sim_wavlm"
     notes = f"WavLM-SV x-vectors; weights: ${wavlm_sv.WEIGHTS_ENV}, ../shared/models, the HF cache, or download"
     embed = staticmethod(wavlm_sv.speaker_embedding)
+    requires = wavlm_sv.REQUIRES
 
     @classmethod
     def availability(cls) -> Availability:

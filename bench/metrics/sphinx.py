@@ -9,13 +9,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 
 SAMPLE_RATE = 16000
+REQUIRES = Dependencies(("pocketsphinx",), extra="metrics")
 
 
 def availability() -> Availability:
-    return Availability.of_modules("pocketsphinx", install="'codecbench[metrics]'")
+    return REQUIRES.check()
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from codecbench.metrics.base import Metric
-from codecbench.metrics.torch_input import as_batch, one_thread, torch_availability
-from codecbench.resources import Availability
+from codecbench.metrics.torch_input import TORCH_AURALOSS, as_batch, one_thread
 
 SAMPLE_RATE = 16000
 
@@ -38,11 +37,7 @@ class MelDistance(Metric):
     value_range = (0.0, float("inf"))
     best_range = (0.0, 0.0)
     min_duration_s = 0.25
-    extra = "metrics"
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return torch_availability()
+    requires = TORCH_AURALOSS
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         return {self.name: stft_distance(self.name, reference, degraded)}

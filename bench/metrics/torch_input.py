@@ -1,4 +1,4 @@
-"""Helpers shared by the metrics built on torch and `auraloss`: availability, input tensors, threads."""
+"""Helpers shared by the metrics built on torch and `auraloss`: their dependencies, input tensors, threads."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Dependencies
 
-
-def torch_availability(auraloss: bool = True) -> Availability:
-    """Available when torch (and, if asked, auraloss, which needs no torchaudio) import."""
-    return Availability.of_modules("torch", *(["auraloss"] if auraloss else []), install="'codecbench[metrics]'")
+TORCH = Dependencies(("torch",), extra="metrics")
+TORCH_AURALOSS = Dependencies(("torch", "auraloss"), extra="metrics")  # auraloss needs no torchaudio
 
 
 def as_batch(x: np.ndarray):

@@ -18,40 +18,41 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Dependencies
 from codecbench.metrics.base import Metric, MetricError
 
 
 @lru_cache(maxsize=None)
-def _api(lattice: bool):
-    """One speech-mode ViSQOL per mapping and process (the lattice model is a TFLite interpreter)."""
+def _api(mode: str, lattice: bool):
+    """One ViSQOL per mode, mapping and process (the lattice model is a TFLite interpreter)."""
     from visqol import VisqolApi
 
     logging.getLogger("visqol").setLevel(logging.ERROR)  # it warns about every input rate above 16 kHz
     api = VisqolApi()
-    api.create(mode="speech", use_lattice_model=lattice)
+    api.create(mode=mode, use_lattice_model=lattice if mode == "speech" else None)
     return api
 
 
-def visqol_moslqo(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, lattice: bool = True) -> float:
-    """Speech-mode ViSQOL MOS-LQO of `degraded` [T] against `reference` [T] at `sample_rate`.
+def visqol_moslqo(reference: np.ndarray, degraded: np.ndarray, sample_rate: int, lattice: bool = True,
+                  mode: str = "speech") -> float:
+    """ViSQOL MOS-LQO of `degraded` [T] against `reference` [T] at `sample_rate`, in speech mode (`lattice`: its
+    mapping) or audio mode (Google's SVR model).
 
     Raises:
-        MetricError: ViSQOL finds no speech patch to compare (too short or no voice activity).
+        MetricError: ViSQOL finds no patch to compare (too short, or in speech mode no voice activity).
     """
     try:
-        result = _api(lattice).measure_from_arrays(
+        result = _api(mode, lattice).measure_from_arrays(
             reference.astype(np.float64), degraded.astype(np.float64), sample_rate)
     except IndexError as exc:  # the patch selector indexes an empty list
-        raise MetricError("ViSQOL found no speech patch (too short or too little voice activity)") from exc
+        if mode == "speech":
+            raise MetricError("ViSQOL found no speech patch (too short or too little voice activity)") from exc
+        raise MetricError("ViSQOL found no patch to compare (too short)") from exc
     return float(result.moslqo)
 
 
-def _availability(lattice: bool) -> Availability:
-    status = Availability.of_modules("visqol", install="'codecbench[metrics]'")
-    if status.available and lattice:  # the lattice model runs on ai-edge-litert
-        return Availability.of_modules("ai_edge_litert", install="'visqol-python[lattice]'")
-    return status
+VISQOL = Dependencies(("visqol",), extra="metrics")
+LATTICE = Dependencies(("ai_edge_litert",), install="'visqol-python[lattice]'")  # the lattice model's runtime
 
 
 class Visqol(Metric):
@@ -62,15 +63,11 @@ class Visqol(Metric):
     value_range = (1.0, 5.0)
     min_duration_s = 0.5
     default = False  # opt-in: see README for its cost
-    extra = "metrics"
     lattice: ClassVar[bool] = True
+    requires = Dependencies(VISQOL.modules, extra="metrics", then=LATTICE)
     # no best_range: the lattice mapping scores x against x 4.13-4.40 on the sample, not its top (docs/metrics.md)
     notes = ("speech mode (50 Hz-8 kHz) at 48 kHz, Google's conformance rate; 16 kHz input is upsampled; "
              "f(x, x) is 4.1-4.4, not 5: the lattice mapping's ceiling depends on the utterance")
-
-    @classmethod
-    def availability(cls) -> Availability:
-        return _availability(cls.lattice)
 
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
         return {self.name: visqol_moslqo(reference, degraded, self.sample_rate, self.lattice)}
@@ -81,5 +78,6 @@ class VisqolExponential(Visqol):
 
     name = "visqol_exp"
     lattice = False
+    requires = VISQOL
     best_range = (5.0, 5.0)  # the exponential mapping is clipped at 5
     notes = "exponential mapping (use_lattice_model=false); at 48 kHz like visqol"

@@ -9,24 +9,10 @@ read at the reference's rate: 24 kHz stimuli give content up to 12 kHz; 16 kHz i
 
 from __future__ import annotations
 
-import logging
-from functools import lru_cache
-
 import numpy as np
 
-from codecbench.resources import Availability
-from codecbench.metrics.base import Metric, MetricError
-
-
-@lru_cache(maxsize=1)
-def _api():
-    """One audio-mode ViSQOL per process."""
-    from visqol import VisqolApi
-
-    logging.getLogger("visqol").setLevel(logging.ERROR)
-    api = VisqolApi()
-    api.create(mode="audio")
-    return api
+from codecbench.metrics.base import Metric
+from codecbench.metrics.visqol import VISQOL, visqol_moslqo
 
 
 class VisqolAudio(Metric):
@@ -37,21 +23,13 @@ class VisqolAudio(Metric):
     value_range = (1.0, 5.0)
     min_duration_s = 0.5
     default = False  # opt-in: about as slow as speech mode
-    extra = "metrics"
+    requires = VISQOL
     best_range = (4.732, 4.733)  # the SVR's output for identical signals (4.7321 on every sample utterance), not 5
     notes = ("audio mode (32 bands, 50 Hz-24 kHz, Google's SVR model) at 48 kHz: sees content above 8 kHz if the "
              "input has it")
 
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability.of_modules("visqol", install="'codecbench[metrics]'")
-
     def compute(self, reference: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
-        try:
-            result = _api().measure_from_arrays(reference.astype(np.float64), degraded.astype(np.float64),
-                                                self.sample_rate)
-        except IndexError as exc:  # the patch selector indexes an empty list
-            raise MetricError("ViSQOL found no patch to compare (too short)") from exc
+        score = visqol_moslqo(reference, degraded, self.sample_rate, mode="audio")
         # its double-precision path moves by a few ulps (4.7321012530423445 ... 4.732101253042357 for one input) with
         # the heap's alignment of its buffers: float32 precision, as speech mode returns, gives one value per input
-        return {self.name: float(np.float32(result.moslqo))}
+        return {self.name: float(np.float32(score))}

@@ -21,7 +21,7 @@ import numpy as np
 
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.guarded_import import import_beside
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 
 SAMPLE_RATE = 16000
 VAD_HOP_MS = 30  # pyvad.vad's hop_length as WARP-Q calls it
@@ -112,13 +112,14 @@ class Warpq(Metric):
     # follow the diagonal); see docs/metrics.md
     min_duration_s = 0.4
     default = False  # opt-in until its agreement with listeners is measured (docs/metrics.md)
-    extra = "metrics"
+    # warpq itself is imported behind a guard (`_scorer`), so it is recorded, not import-checked here
+    requires = Dependencies(("librosa", "numba", "joblib", "pocketsphinx"), install=INSTALL, records=("warpq",))
     notes = ("for generative codecs (no waveform match); f(x, x) is 0.5-0.7, not 0; warpq 1.5.2 with "
              "apply_vad=False after codecbench's copy of its pyvad VAD (pocketsphinx WebRTC VAD, mode 0, 30 ms)")
 
     @classmethod
     def availability(cls) -> Availability:
-        status = Availability.of_modules("librosa", "numba", "joblib", "pocketsphinx", install=INSTALL)
+        status = cls.requires.check()
         if not status.available:
             return status
         try:

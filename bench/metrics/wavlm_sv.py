@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 from codecbench.metrics.base import MetricError
 from codecbench.metrics.torch_input import one_thread
 from codecbench.metrics.weights import locate_weights, weights_availability
@@ -14,10 +14,11 @@ from codecbench.metrics.weights import locate_weights, weights_availability
 REPO_ID = "microsoft/wavlm-base-plus-sv"
 WEIGHTS_ENV = "CODECBENCH_WAVLM_SV"
 SAMPLE_RATE = 16000
+REQUIRES = Dependencies(("torch", "transformers", "huggingface_hub"), extra="metrics")
 
 
 def availability() -> Availability:
-    return weights_availability(WEIGHTS_ENV, REPO_ID, ("torch", "transformers"))
+    return weights_availability(REQUIRES, WEIGHTS_ENV, REPO_ID)
 
 
 @lru_cache(maxsize=1)

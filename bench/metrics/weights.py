@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codecbench.resources import Availability, Resource, obtainable
+from codecbench.resources import Availability, Dependencies, Resource, obtainable
 
 
 @dataclass
@@ -43,9 +43,10 @@ def locate_weights(env_var: str, repo_id: str) -> WeightsLocation:
     return WeightsLocation(repo_id)
 
 
-def weights_availability(env_var: str, repo_id: str, modules: tuple[str, ...]) -> Availability:
-    """Availability of a model-based metric: its libraries import and its weights are found (or downloadable)."""
-    status = Availability.of_modules(*modules, "huggingface_hub", install="'codecbench[metrics]'")
+def weights_availability(requires: Dependencies, env_var: str, repo_id: str) -> Availability:
+    """Availability of a model-based metric: its libraries (`requires`, which names `huggingface_hub`) import
+    and its weights are found (or downloadable)."""
+    status = requires.check()
     if not status.available:
         return status
     location = locate_weights(env_var, repo_id)

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 from codecbench.metrics import sphinx, whisper_asr
 from codecbench.metrics.base import Metric, MetricError
 from codecbench.metrics.cache import SignalCache
@@ -32,19 +32,26 @@ class Recogniser:
     Args:
         transcribe: [T] speech at 16 kHz -> normalised transcript.
         normalise: a corpus transcript -> the same normal form.
+        requires: its libraries.
         availability: whether its libraries (and weights) are here.
         notes: what it is, for `codecbench metrics`.
     """
 
     transcribe: Callable[[np.ndarray], str]
     normalise: Callable[[str], str]
+    requires: Dependencies
     availability: Callable[[], Availability]
     notes: str
 
+    def with_jiwer(self) -> Dependencies:
+        """What a WER metric on this recogniser needs: jiwer, then the recogniser's libraries."""
+        return Dependencies(("jiwer",), extra="metrics", then=self.requires)
 
-POCKETSPHINX = Recogniser(sphinx.transcribe, sphinx.normalise_text, sphinx.availability,
+
+POCKETSPHINX = Recogniser(sphinx.transcribe, sphinx.normalise_text, sphinx.REQUIRES, sphinx.availability,
                           "pocketsphinx en-us models bundled in its wheel (offline)")
-WHISPER = Recogniser(whisper_asr.transcribe, whisper_asr.normalise_text, whisper_asr.availability,
+WHISPER = Recogniser(whisper_asr.transcribe, whisper_asr.normalise_text, whisper_asr.REQUIRES,
+                     whisper_asr.availability,
                      f"Whisper {whisper_asr.REPO_ID}; weights: ${whisper_asr.WEIGHTS_ENV}, HF cache or download")
 
 
@@ -66,12 +73,12 @@ class _RecogniserMetric(Metric):
     best_range = (0.0, 0.0)
     min_duration_s = 0.5
     default = False  # opt-in: a recogniser costs about real time on one core
-    extra = "metrics"
     recogniser: ClassVar[Recogniser] = POCKETSPHINX
+    requires = POCKETSPHINX.with_jiwer()  # a subclass with another recogniser declares its own
 
     @classmethod
     def availability(cls) -> Availability:
-        status = Availability.of_modules("jiwer", install="'codecbench[metrics]'")
+        status = cls.requires.check()
         return cls.recogniser.availability() if status.available else status
 
 
@@ -96,6 +103,7 @@ class DifferentialWerWhisper(DifferentialWer):
 
     name = "dwer_whisper"
     recogniser = WHISPER
+    requires = WHISPER.with_jiwer()
     notes = f"vs the recogniser's transcript of the reference; {WHISPER.notes}"
 
 
@@ -120,4 +128,5 @@ class TranscriptWerWhisper(TranscriptWer):
 
     name = "wer_whisper"
     recogniser = WHISPER
+    requires = WHISPER.with_jiwer()
     notes = f"vs the corpus transcript (NaN where the split has none); {WHISPER.notes}"

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from codecbench.resources import Availability
+from codecbench.resources import Availability, Dependencies
 from codecbench.metrics.base import MetricError
 from codecbench.metrics.torch_input import one_thread
 from codecbench.metrics.weights import locate_weights, weights_availability
@@ -14,11 +14,12 @@ from codecbench.metrics.weights import locate_weights, weights_availability
 REPO_ID = "openai/whisper-small.en"
 WEIGHTS_ENV = "CODECBENCH_WHISPER"
 SAMPLE_RATE = 16000
+REQUIRES = Dependencies(("torch", "transformers", "jiwer", "huggingface_hub"), extra="metrics")
 WHISPER_WINDOW_FRAMES = 3000  # 30 s of 10 ms log-mel frames: longer input is transcribed long-form
 
 
 def availability() -> Availability:
-    return weights_availability(WEIGHTS_ENV, REPO_ID, ("torch", "transformers", "jiwer"))
+    return weights_availability(REQUIRES, WEIGHTS_ENV, REPO_ID)
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""What the three mel-domain codec adapters share: checkpoints, availability, bytes, seeds, devices."""
+"""What every codec built from a `DiffusionCodec` shares: checkpoints, availability, bytes, seeds, devices."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Encoded, Framing
+from codecbench.codecs.base import FAST_PATH_OPTIONS, Availability, Codec, Dependencies, Encoded, Framing
 from codecbench.codecs.spec import CodecSpec
 
 
-class MelCodecAdapter(Codec):
-    """Base of the adapters around a `DiffusionCodec`: one packet per utterance holding the packed
-    indices (and side information). Subclasses list their `checkpoints` and build the parts.
+class DiffusionCodecAdapter(Codec):
+    """Base of every codec built from a `DiffusionCodec` (representation, quantizer, vocoder and, where it has
+    a diffusion stage, backbone and sampler) and checkpoint files shipped in the package: the mel-domain
+    codecs, the `encodec16` token codec and the design points on its tokens alike. It codes a whole utterance
+    into one packet holding the packed indices (and side information). Subclasses list their `checkpoints`
+    and build the parts (`build`).
 
     Args:
         kbps: operating point.
@@ -26,21 +29,20 @@ class MelCodecAdapter(Codec):
     causal = False
     algorithmic_delay_ms = float("nan")  # offline: the whole utterance is coded at once
     known_delay_samples = 0  # mel frames are centred on their samples; the vocoders keep that timeline
-    extra = "neural"
+    requires = Dependencies(("torch", "librosa", "safetensors"), extra="neural")
     stochastic = True
     control_draws_noise: ClassVar[bool] = False  # `diffusion=off` still draws random numbers (a vocoder's)
     has_estimate: ClassVar[bool] = True  # the condition estimates the output, so `diffusion=off` is its control
     design_point: ClassVar[str] = ""  # conditioning → output, its row label in the report's design-space table
     checkpoints: ClassVar[tuple[str, ...]] = ()
-    dependencies: ClassVar[tuple[str, ...]] = ("torch", "librosa", "safetensors")  # pip extra `neural`
 
     def __init__(self, kbps: float | None = None, weights: str | None = None, compile: str = "eager",
                  dtype: str = "fp32") -> None:
         super().__init__(kbps)
-        from codecbench.codecs.diffusion.checkpoints import checkpoint_path
+        from codecbench.codecs.diffusion.checkpoints import checkpoint_paths
         from codecbench.codecs.diffusion.fast import accelerate
 
-        self.paths = {name: checkpoint_path(name, weights) for name in self.checkpoints}
+        self.paths = checkpoint_paths(self.checkpoints, weights)
         for path in self.paths.values():
             if not path.is_file():
                 raise FileNotFoundError(f"{self.name}: checkpoint not found: {path}")
@@ -80,18 +82,17 @@ class MelCodecAdapter(Codec):
 
     @classmethod
     def _availability_in(cls, weights: str | None) -> Availability:
-        status = Availability.of_modules(*cls.dependencies, install="'codecbench[neural]'")
+        status = cls.requires.check()
         if not status.available:
             return status
-        from codecbench.codecs.diffusion.checkpoints import checkpoint_path
+        from codecbench.codecs.diffusion.checkpoints import checkpoint_paths
 
-        paths = [checkpoint_path(n, weights) for n in cls.checkpoints]
-        absent = [str(path) for path in paths if not path.is_file()]
+        absent = [str(path) for path in checkpoint_paths(cls.checkpoints, weights).values() if not path.is_file()]
         if absent:
             return Availability(False, f"checkpoint missing: {', '.join(absent)}")
         return Availability(True)
 
-    def to(self, device: str) -> "MelCodecAdapter":
+    def to(self, device: str) -> "DiffusionCodecAdapter":
         self.model.to(device)
         self.device = device
         return self
@@ -181,7 +182,7 @@ DIFFUSION_OPTION = {"diffusion": one_of("on", "off")}  # `off`: the codec's own 
 QUANTIZE_OPTION = {"quantize": one_of("on", "off")}  # `off`: the no-quantization ceiling (float16 latent sent)
 
 
-def set_diffusion(adapter: MelCodecAdapter, diffusion: str, has_estimate: bool = True) -> None:
+def set_diffusion(adapter: DiffusionCodecAdapter, diffusion: str, has_estimate: bool = True) -> None:
     """Record the `diffusion` option on an adapter before it builds its model.
 
     `off` decodes the condition estimate h (the dequantized features the denoiser is conditioned on and
@@ -205,7 +206,7 @@ def weights_dir(path: str) -> str:
     return path
 
 
-class SampledCodecAdapter(MelCodecAdapter):
+class SampledCodecAdapter(DiffusionCodecAdapter):
     """Base of the adapters whose diffusion decoder starts from noise: the `steps` and `sampler` (DDPM or
     DDIM) options. The midway samplers are refused: they start from an estimate of the output, which these
     decoders' conditioning is not (or, for a residual, is zero).
@@ -214,7 +215,7 @@ class SampledCodecAdapter(MelCodecAdapter):
         kbps: operating point.
         steps: sampler steps per decode (default: `default_steps`).
         sampler: `ddpm` (default) or `ddim`.
-        weights, compile, dtype: see `MelCodecAdapter`.
+        weights, compile, dtype: see `DiffusionCodecAdapter`.
         diffusion: `on` (default) or `off`: the control, the dequantized features through the same vocoder.
         quantize: `on` (default) or `off`: the no-quantization ceiling, the quantizer's continuous latent sent
             as float16 (its measured kbps is that float16 rate, not an operating point); refused where the

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from codecbench.codecs.diffusion.quantizers.vq import TRAINING_ONLY_BUFFERS, VectorQuantizer
-from codecbench.resources import file_digest
+from codecbench.resources import Resource, file_digest, obtainable
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 FORMAT = "codecbench-diffusion/1"
@@ -40,9 +40,24 @@ def _module_classes() -> dict[str, tuple[type[nn.Module], type]]:
     return {cls.__name__: (cls, config) for cls, config in classes}
 
 
+def checkpoints_resource(names: tuple[str, ...]) -> Resource:
+    """The checkpoint files `names` as `codecbench.resources.locate` finds them: a `weights=DIR`, else the
+    ones shipped in the package (no environment variable, no download)."""
+    return Resource("diffusion checkpoints", tuple(f"{name}.safetensors" for name in names), embedded=CHECKPOINT_DIR)
+
+
+def checkpoint_paths(names: tuple[str, ...], weights_dir: str | Path | None = None) -> dict[str, Path]:
+    """Where each checkpoint of `names` is, by the shared weights rule (`codecbench.resources.obtainable`):
+    in `weights_dir` when given (files it lacks are still named there, for the caller's message), else in
+    the packaged checkpoints."""
+    found = obtainable(checkpoints_resource(names), weights_dir or None).located
+    folder = Path(found.path) if found is not None else Path(weights_dir or CHECKPOINT_DIR)
+    return {name: folder / f"{name}.safetensors" for name in names}
+
+
 def checkpoint_path(name: str, weights_dir: str | Path | None = None) -> Path:
-    """`<weights_dir or the packaged checkpoints>/<name>.safetensors`."""
-    return Path(weights_dir or CHECKPOINT_DIR) / f"{name}.safetensors"
+    """`<weights_dir or the packaged checkpoints>/<name>.safetensors` (`checkpoint_paths` of one)."""
+    return checkpoint_paths((name,), weights_dir)[name]
 
 
 def _is_training_only(key: str) -> bool:

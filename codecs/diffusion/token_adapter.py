@@ -6,18 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from codecbench.codecs.diffusion.adapter import (ACCELERATION_OPTIONS, DIFFUSION_OPTION, QUANTIZE_OPTION,
-                                                 MelCodecAdapter, check_codebooks, set_diffusion, weights_dir)
+                                                 DiffusionCodecAdapter, check_codebooks, set_diffusion, weights_dir)
 
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50}  # the midway samplers: tau (one step per training timestep below tau)
 
 
-class TokenCodecAdapter(MelCodecAdapter):
+class TokenCodecAdapter(DiffusionCodecAdapter):
     """Base of the adapters around `encodec16` tokens (3 codebooks at 1.5 kbps, 6 at 3 kbps)."""
 
     operating_points = (1.5, 3.0)
     default_point = 1.5
 
-    dependencies = (*MelCodecAdapter.dependencies, "transformers")  # the SEANet modules come from transformers
+    requires = DiffusionCodecAdapter.requires.plus("transformers")  # the SEANet modules come from transformers
 
     def tokenizer(self):
         """The shipped tokenizer, transmitting the codebooks of this operating point."""
@@ -40,7 +40,7 @@ class TokenDiffusionAdapter(TokenCodecAdapter):
         variance: the ancestral step's variance: `posterior` (default, beta~_t) or `beta` (sigma^2 = beta_t,
             LaDiffCodec's G, Sec. 2.1); not for DDIM.
         weights: directory with the checkpoint files (default: the shipped ones).
-        compile, dtype: decoder fast path (see `MelCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
+        compile, dtype: decoder fast path (see `DiffusionCodecAdapter`; `compile=graph` samples DDPM/DDIM only).
         diffusion: `on` (default) or `off`: the control, decoding the upsampler's estimate h (midway-infilling's
             start) with the same decoder, no denoiser call.
         quantize: `on` (default) or `off`: the no-quantization ceiling, the tokenizer's continuous frame

@@ -17,7 +17,7 @@ class WaveformDiffusionAdapter(SampledCodecAdapter):
         sampler: `ddpm` (default; respaced ancestral steps) or `ddim`.
         steps: sampler steps per decode (default 50).
         weights: directory with the checkpoint files (default: the shipped ones).
-        compile, dtype: decoder fast path (see `MelCodecAdapter`).
+        compile, dtype: decoder fast path (see `DiffusionCodecAdapter`).
     """
 
     default_steps = 50

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,31 @@ SERIOUS = ("serious", "critical")
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+
+
+@contextmanager
+def chromium_browser() -> Iterator:
+    """Debian's Chromium driven by Playwright, closed at the end of the block."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+def new_page(browser, viewport: dict[str, int]):
+    """A page of `viewport` size and the list its uncaught script errors are collected in."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(30000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return page, errors
+
+
+def stim(label: str) -> str:
+    """The selector of a stimulus button."""
+    return f".m-stim[data-label='{label}']"
 
 
 def screenshot(page, folder: Path, name: str, full_page: bool = True) -> Path:

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from browser import accessibility_violations, launch, needs_chromium, screenshot, serious, skip_checks, start
+from browser import (accessibility_violations, chromium_browser, needs_chromium, new_page, screenshot, serious,
+                     skip_checks, start, stim)
 from mushra_helpers import start_server
 
 from codecbench.listening_test.client import ListenerClient
@@ -21,24 +22,8 @@ DESKTOP = {"width": 1280, "height": 900}
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
-
-
-def new_page(browser, viewport: dict[str, int]):
-    page = browser.new_page(viewport=viewport)
-    page.set_default_timeout(30000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return page, errors
-
-
-def stim(label: str) -> str:
-    return f".m-stim[data-label='{label}']"
 
 
 def wait_ready(page) -> None:

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from browser import (accessibility_violations, launch, needs_chromium, rate_trial, screenshot, serious, skip_checks,
-                     slider, wait_trial)
+from browser import (accessibility_violations, chromium_browser, needs_chromium, new_page, rate_trial, screenshot,
+                     serious, skip_checks, slider, stim, wait_trial)
 from mushra_helpers import start_server
 
 from codecbench.listening_test.client import ListenerClient
@@ -23,24 +23,8 @@ LINK = {"PROLIFIC_PID": "5f0c2a9e7d1b", "STUDY_ID": "study42", "SESSION_ID": "se
 
 @pytest.fixture
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
-
-
-def new_page(browser, viewport: dict[str, int]):
-    page = browser.new_page(viewport=viewport)
-    page.set_default_timeout(30000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return page, errors
-
-
-def stim(label: str) -> str:
-    return f".m-stim[data-label='{label}']"
 
 
 def finish_over_http(url: str) -> None:

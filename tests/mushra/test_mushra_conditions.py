@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from codecbench import pipeline, seeds
-from codecbench.audio import load_audio
+from codecbench import kept_audio, pipeline, seeds
+from codecbench.audio import load_audio, resample
 from codecbench.channel import Transmission, parse_channel, parse_channels
 from codecbench.cli import main
 from codecbench.codecs import load_codec
@@ -56,7 +56,8 @@ def test_stimuli_per_spec_and_channel_lose_the_runs_packets(condition_run, tmp_p
 
 def test_lossy_stimulus_is_the_runs_decode_under_loss(condition_run):
     """The stimulus equals the run's decode of that utterance under that condition: the same lost packets
-    (seeded by run seed and utterance), the same delay rule, and it scores the run's STOI."""
+    (seeded by run seed and utterance), the same delay rule, as a kept file holds it (24-bit, so that re-coded and
+    kept stimuli are the same), and it scores the run's STOI."""
     from codecbench.metrics import evaluate
 
     items, _ = run_items(condition_run, [LOSSY, "opus@6"], 5, 0, progress=False, anchors=Anchors(enabled=False))
@@ -67,8 +68,11 @@ def test_lossy_stimulus_is_the_runs_decode_under_loss(condition_run):
         seed = seeds.utterance_seed(SEED, item.item, "opus@6")
         coded = pipeline.code(codec, audio, seed, Transmission(parse_channel("loss@10%"), SEED, item.item))
         delay = pipeline.score(coded, []).delay_samples
-        expected = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(audio.samples))
+        as_kept = resample(kept_audio.quantize(coded.output), coded.output_rate, coded.sample_rate)
+        expected = on_reference_timeline(as_kept.astype(np.float64), delay, len(audio.samples))
         np.testing.assert_array_equal(item.signals[LOSSY][:, 0], expected)
+        decoded = on_reference_timeline(coded.decodes[0].astype(np.float64), delay, len(audio.samples))
+        assert np.abs(expected - decoded).max() <= 2.0 ** -23  # the run's decode, to 24-bit rounding
         assert not np.array_equal(item.signals[LOSSY], item.signals["opus@6"])
         rescored = pipeline.score(coded, ["stoi"]).values["stoi"]
         assert rescored == pytest.approx(rows.loc[(item.item, "loss@10%"), "stoi"], abs=1e-9)

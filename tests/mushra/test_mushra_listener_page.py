@@ -8,9 +8,9 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from browser import launch, needs_chromium, skip_checks, slider, wait_trial
+from browser import chromium_browser, needs_chromium, new_page, skip_checks, slider, stim, wait_trial
 from mushra_helpers import ADMIN_PASSWORD, start_server
-from test_mushra_browser import LINK, finish_over_http, new_page, stim
+from test_mushra_browser import LINK, finish_over_http
 
 from codecbench.listening_test.build import Protocol, build_test
 from codecbench.listening_test.events import ListeningRule
@@ -41,12 +41,8 @@ def screened_test(tmp_path_factory, stimulus_folder):
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 def _focused(page) -> str:

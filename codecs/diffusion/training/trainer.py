@@ -146,6 +146,23 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+class _Clock:
+    """Wall and CPU time spent training, charged to the log step by step (`restart` leaves out what follows)."""
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def charge(self, log: dict[str, Any]) -> None:
+        """Add the time since the last charge or restart to `log`'s `wall_s` and `cpu_s`."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        log["wall_s"] += wall - self.wall
+        log["cpu_s"] += cpu - self.cpu
+        self.wall, self.cpu = wall, cpu
+
+
 class Trainer:
     """Runs a recipe.
 
@@ -232,11 +249,47 @@ class Trainer:
             write_model_card(path, training, log)
 
     def run(self, progress: bool = True) -> dict[str, Any]:
-        """Train to `options.steps`; returns the train.json contents."""
+        """Train to `options.steps` (or stop early at `until` or after `max_minutes`), checkpointing, exporting
+        and writing train.json on the way; returns the train.json contents."""
         options = self.options
         sampler, val_batch = self._data()
         schedulers = self._schedulers()
         generator = torch.Generator().manual_seed(options.seed)
+        start, log = self._open_log(schedulers, generator)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if options.device.startswith("cuda")
+                    else nullcontext())
+        window: dict[str, list[float]] = {}
+        bar = tqdm(total=options.steps, initial=start, desc=f"train {options.recipe}", unit="step",
+                   disable=not progress)
+        clock = _Clock()
+        invocation_start = log["wall_s"]
+        stop = min(options.steps, options.until or options.steps)
+        for step in range(start, stop):
+            self._train_step(sampler, generator, schedulers, autocast, step, window)
+            done = step + 1
+            clock.charge(log)
+            log["step"] = done
+            bar.update(1)
+            window = self._record(log, done, window, schedulers, val_batch, bar)
+            out_of_time = (options.max_minutes is not None
+                           and log["wall_s"] - invocation_start >= 60 * options.max_minutes)
+            if out_of_time or done == stop:
+                stop = done
+            if done % options.checkpoint_every == 0 or done == options.steps or done == stop:
+                self._checkpoint(log, done, schedulers, generator)
+            clock.restart()  # checkpoints and validation are not training
+            if done == stop:
+                break
+        bar.close()
+        if start >= stop:
+            log["invocations"][-1]["end_step"] = start
+            _write_json(self.log_file, log)
+        return log
+
+    def _open_log(self, schedulers, generator: torch.Generator) -> tuple[int, dict[str, Any]]:
+        """The step to start from and the train.json contents: a resumed run's state and log, or a new log
+        (refused where the folder already holds a run and `resume` is not set); this invocation appended."""
+        options = self.options
         start, wall, cpu = 0, 0.0, 0.0
         log: dict[str, Any] = {}
         if options.resume and self.checkpoint_file.exists():
@@ -254,60 +307,47 @@ class Trainer:
         log["invocations"].append({"command": self.command, "started": datetime.now(timezone.utc).isoformat(),
                                    "start_step": start})
         self.out.mkdir(parents=True, exist_ok=True)
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if options.device.startswith("cuda")
-                    else nullcontext())
-        window: dict[str, list[float]] = {}
-        bar = tqdm(total=options.steps, initial=start, desc=f"train {options.recipe}", unit="step",
-                   disable=not progress)
-        tick, cpu_tick = time.perf_counter(), time.process_time()
-        invocation_start = log["wall_s"]
-        stop = min(options.steps, options.until or options.steps)
-        for step in range(start, stop):
-            batch = sampler.sample(self.recipe.setting("batch_size"), generator).to(options.device)
-            for module in self.recipe.modules.values():
-                module.train()
-            with autocast:
-                losses = self.recipe.train_step(batch, step)
-            for scheduler in schedulers.values():
-                scheduler.step()
-            for key, value in losses.items():
-                window.setdefault(key, []).append(float(value.detach()))
-            done = step + 1
-            now = time.perf_counter()
-            log["wall_s"], tick = log["wall_s"] + (now - tick), now
-            log["cpu_s"], cpu_tick = log["cpu_s"] + (time.process_time() - cpu_tick), time.process_time()
-            log["step"] = done
-            bar.update(1)
-            if done % options.log_every == 0 or done == options.steps:
-                means = {k: sum(v) / len(v) for k, v in window.items()}
-                lr = {k: s.get_last_lr()[0] for k, s in schedulers.items()}
-                log["history"].append({"step": done, "wall_s": round(log["wall_s"], 2), "lr": lr, **means})
-                bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:3]})
-                window = {}
-            if done % options.val_every == 0 or done == options.steps:
-                log["validation"].append({"step": done, **self._validate(val_batch)})
-            out_of_time = (options.max_minutes is not None
-                           and log["wall_s"] - invocation_start >= 60 * options.max_minutes)
-            if out_of_time or done == stop:
-                stop = done
-            if done % options.checkpoint_every == 0 or done == options.steps or done == stop:
-                self._save(done, schedulers, generator, log)
-                if done == options.steps:
-                    train_losses = log["history"][-1] if log["history"] else {}
-                    log["final"] = {"step": done, "wall_s": round(log["wall_s"], 1),
-                                    "train": {k: v for k, v in train_losses.items() if k not in ("step", "wall_s", "lr")},
-                                    "validation": log["validation"][-1] if log["validation"] else {}}
-                log["invocations"][-1]["end_step"] = done
-                self._export(log)
-                _write_json(self.log_file, log)
-            tick, cpu_tick = time.perf_counter(), time.process_time()  # checkpoints and validation are not training
-            if done == stop:
-                break
-        bar.close()
-        if start >= stop:
-            log["invocations"][-1]["end_step"] = start
-            _write_json(self.log_file, log)
-        return log
+        return start, log
+
+    def _train_step(self, sampler: SegmentSampler, generator: torch.Generator, schedulers, autocast, step: int,
+                    window: dict[str, list[float]]) -> None:
+        """One optimisation step of the recipe on a fresh batch; its losses appended to `window`."""
+        batch = sampler.sample(self.recipe.setting("batch_size"), generator).to(self.options.device)
+        for module in self.recipe.modules.values():
+            module.train()
+        with autocast:
+            losses = self.recipe.train_step(batch, step)
+        for scheduler in schedulers.values():
+            scheduler.step()
+        for key, value in losses.items():
+            window.setdefault(key, []).append(float(value.detach()))
+
+    def _record(self, log: dict[str, Any], done: int, window: dict[str, list[float]], schedulers, val_batch: Batch,
+                bar: tqdm) -> dict[str, list[float]]:
+        """Log the window's mean losses every `log_every` steps and validate every `val_every` (and at the last
+        step); returns the window to go on with (emptied once logged)."""
+        options = self.options
+        if done % options.log_every == 0 or done == options.steps:
+            means = {k: sum(v) / len(v) for k, v in window.items()}
+            lr = {k: s.get_last_lr()[0] for k, s in schedulers.items()}
+            log["history"].append({"step": done, "wall_s": round(log["wall_s"], 2), "lr": lr, **means})
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:3]})
+            window = {}
+        if done % options.val_every == 0 or done == options.steps:
+            log["validation"].append({"step": done, **self._validate(val_batch)})
+        return window
+
+    def _checkpoint(self, log: dict[str, Any], done: int, schedulers, generator: torch.Generator) -> None:
+        """Save the resumable state, add the final losses at the last step, export and write train.json."""
+        self._save(done, schedulers, generator, log)
+        if done == self.options.steps:
+            train_losses = log["history"][-1] if log["history"] else {}
+            log["final"] = {"step": done, "wall_s": round(log["wall_s"], 1),
+                            "train": {k: v for k, v in train_losses.items() if k not in ("step", "wall_s", "lr")},
+                            "validation": log["validation"][-1] if log["validation"] else {}}
+        log["invocations"][-1]["end_step"] = done
+        self._export(log)
+        _write_json(self.log_file, log)
 
     def _validate(self, batch: Batch) -> dict[str, float]:
         for module in self.recipe.modules.values():
