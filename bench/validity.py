@@ -274,6 +274,7 @@ def assess(source: str | Path, out: str | Path, metrics: list[str], kind: str = 
     out = Path(out)
     max_delay_s = MAX_DELAY_S if max_delay_s is None else max_delay_s
     ratings = read_source(source, kind, stimuli, filtered)
+    screening = screening and not ratings.screened  # a typed analysis (ACR, DCR) already applied its own rules
     pairs = [p for p in ratings.pairs() if p.condition in ratings.systems]
     analysis = analyze(ratings.contract(), out / "listeners", reference=ratings.reference,
                        mid_anchor=ratings.mid_anchor, plots=plots, screening=screening)

@@ -313,9 +313,10 @@ def pairwise_tests(test: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
             warnings.simplefilter("ignore", RuntimeWarning)
             result = pingouin.pairwise_tests(blocks, dv="rating", within="condition", subject="block",
                                              padjust="holm", parametric=parametric)
+        p_holm = result["p_corr"] if "p_corr" in result else result["p_unc"]  # one pair: nothing to correct
         tables.append(pd.DataFrame({"A": result["A"], "B": result["B"], "test": name,
                                     "statistic": result[statistic], "p_unc": result["p_unc"],
-                                    "p_holm": result["p_corr"], "hedges_g": result["hedges"],
+                                    "p_holm": p_holm, "hedges_g": result["hedges"],
                                     "blocks": blocks["block"].nunique()}))
     note = f"{blocks['block'].nunique()} complete (listener, item) blocks" + _left_out(test, blocks)
     return pd.concat(tables, ignore_index=True), note

@@ -206,7 +206,7 @@ def admin_app(store: MushraStore):
         if store.kind.name != MUSHRA:  # another test type screens and summarises its own way
             from codecbench.listening_test.types.analysis import admin_tables
 
-            screening, means = admin_tables(store.kind.name, ratings)
+            screening, means = admin_tables(store.kind.name, ratings, test.spec["reference"])
         else:
             screening = screen_listeners(ratings, test.spec["reference"], test.mid_anchor, listeners).listeners
         status = {r.listener: ("excluded: " + r.reason if r.excluded else "kept") for r in screening.itertuples()}

@@ -27,7 +27,8 @@ const SLIDER_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", 
 const root = element.querySelector(".mushra-root");
 const shared = window.__mushra || (window.__mushra = {ctx: null});
 const TEXTS = props.texts || {labels: {}, questionnaire: []};
-const TYPE = TEXTS.type || "mushra";  // mushra: sliders; acr, ab: one answer per trial (see renderChoiceTrial)
+const TYPE = TEXTS.type || "mushra";  // mushra: sliders; acr, dcr, ccr, ab: one answer per trial (see renderChoiceTrial)
+const SINGLE = TYPE === "acr" || TYPE === "dcr";  // one rated stimulus answered with a category
 let S = null;  // the state of the screen on show
 
 if (TEXTS.language) document.documentElement.lang = TEXTS.language;
@@ -435,21 +436,25 @@ function errorBox() {
 
 function choiceOf() {  // the answer on screen as its radio value ("" when none)
   const [a, b] = S.screen.stimuli.map(s => S.ratings[s.key]);
-  if (TYPE === "acr") return Number.isInteger(a) ? String(a) : "";
+  if (SINGLE) return Number.isInteger(a) ? String(a) : "";
   if (!Number.isInteger(a) || !Number.isInteger(b)) return "";
+  if (TYPE === "ccr") return String(b - TEXTS.offset);
   return a === 50 ? "none" : (a === 100 ? "A" : "B");
 }
-function choose(value) {  // ACR: the category; A/B: 100 for the preferred stimulus, 0 for the other, 50 each for none
+function choose(value) {  // ACR, DCR: the category; CCR: B against A, c, stored as offset - c for A, offset + c for B;
+  // A/B: 100 for the preferred stimulus, 0 for the other, 50 each for none
   if (!S || !S.ready || S.submitting) return;
   const keys = S.screen.stimuli.map(s => s.key);
-  if (TYPE === "acr") { rate(keys[0], parseInt(value, 10), true); return; }
-  const [a, b] = value === "none" ? [50, 50] : (value === "A" ? [100, 0] : [0, 100]);
+  if (SINGLE) { rate(keys[0], parseInt(value, 10), true); return; }
+  const c = parseInt(value, 10);
+  const [a, b] = TYPE === "ccr" ? [TEXTS.offset - c, TEXTS.offset + c] :
+    (value === "none" ? [50, 50] : (value === "A" ? [100, 0] : [0, 100]));
   S.ratings[keys[1]] = b;
   rate(keys[0], a, true);
   log("rate", keys[1], b);
 }
 function choiceGroup(v) {  // labelled radio buttons in a fieldset: arrow keys move between them, Space picks
-  const options = TYPE === "acr" ? (TEXTS.choices || []).map(c => [String(c.value), c.label]) :
+  const options = TYPE !== "ab" ? (TEXTS.choices || []).map(c => [String(c.value), c.label]) :
     [["A", T("prefer", {label: "A"})], ["B", T("prefer", {label: "B"})],
      ...(TEXTS.no_preference ? [["none", T("no_preference")]] : [])];
   return h("fieldset", {class: "m-choice"}, h("legend", {}, TEXTS.question || ""),
@@ -474,13 +479,14 @@ function trialFoot() {  // Next, the status line and the error box of every tria
     errorBox()];
 }
 
-function renderChoiceTrial(v, title, notice) {  // ACR (one stimulus) and A/B (two, and the Reference if shown)
+function renderChoiceTrial(v, title, notice) {  // ACR (one stimulus), DCR (the Reference, then one), CCR and A/B
+  // (two, and the Reference if shown)
   const buttons = h("div", {class: "m-transport m-pair", role: "group", "aria-label": title});
   const keys = trialKeys();
   for (const key of keys) {
     const isRef = key === v.reference, stimulus = v.stimuli.find(s => s.key === key);
     const label = isRef ? "R" : stimulus.label;
-    const text = isRef ? T("reference") : (TYPE === "acr" ? T("recording") : label);
+    const text = isRef ? T("reference") : (SINGLE ? T("recording") : label);
     const button = h("button", {class: "m-stim m-wide" + (isRef ? " m-ref" : ""), type: "button",
                                 "data-label": isRef ? false : label, "aria-describedby": `m-heard-${label}`,
                                 onclick: () => select(key)}, text);
@@ -498,7 +504,7 @@ function renderChoiceTrial(v, title, notice) {  // ACR (one stimulus) and A/B (t
     buttons,
     choiceGroup(v),
     ...trialFoot(),
-    h("p", {class: "m-keys"}, T(TYPE === "acr" ? "acr_keys" : "ab_keys")),
+    h("p", {class: "m-keys"}, T(`${TYPE}_keys`)),
     resumeLink(v));
   return keys;
 }

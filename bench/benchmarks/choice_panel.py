@@ -1,13 +1,15 @@
-"""A scripted ACR or A/B panel, end to end through a real `codecbench mushra serve`: registration from a
+"""A scripted ACR, DCR, CCR or A/B panel, end to end through a real `codecbench mushra serve`: registration from a
 Prolific-style link, the checks, every trial, the end page; then the exports and `mushra analyze --type`.
 
     python -m codecbench.benchmarks.choice_panel TESTDIR --out results/acr-panel --listeners 8
 
 Attentive listeners hear every stimulus for 2-4 times the listening rule's minimum and answer from a quality
-that grows with the bitrate (`mushra_bot.by_bitrate`; the reference best): ACR categories around it (sd 0.5),
-A/B the better condition of the pair 85 % of the time, the worse 10 % (and no preference 5 %, where offered).
-The careless listener (the last one) plays each stimulus as long as the rule forces it to and answers "Fair"
-(ACR: fails the gold clip and shows no variance) or "no preference" (A/B) every time. The panel passes when exactly the careless
+that grows with the bitrate (`mushra_bot.by_bitrate`; the reference best): ACR and DCR categories around it
+(sd 0.5), CCR the difference of the two qualities on the 7-point scale (sd 0.5), A/B the better condition of
+the pair 85 % of the time, the worse 10 % (and no preference 5 %, where offered). The careless listener (the
+last one) plays each stimulus as long as the rule forces it to and answers "Fair" / "slightly annoying" (ACR,
+DCR: fails the gold clip and shows no variance), the first answer listed, "Much better" (CCR: fails the gold
+clip, the reference against itself) or "no preference" (A/B) every time. The panel passes when exactly the careless
 listener is excluded and the tables rank the conditions by bitrate.
 """
 
@@ -31,7 +33,8 @@ from codecbench.listening_test.harness import start_server
 from codecbench.listening_test.results import ResultsDB
 from codecbench.listening_test.testdef import REFERENCE, load_test
 from codecbench.listening_test.types import type_name
-from codecbench.listening_test.types.analysis import analyze_type
+from codecbench.listening_test.types.analysis import MEANS, analyze_type
+from codecbench.listening_test.types.ccr import OFFSET
 from codecbench.safecsv import write_csv
 
 
@@ -39,7 +42,7 @@ from codecbench.safecsv import write_csv
 class ChoicePanelResult:
     """What the panel did and what the analysis made of it."""
 
-    kind: str  # acr or ab
+    kind: str  # acr, dcr, ccr or ab
     careless: list[str]
     honest: list[str]
     ratings: pd.DataFrame  # the ratings export
@@ -48,7 +51,7 @@ class ChoicePanelResult:
     def summary(self) -> str:
         screened = self.tables["screening"]
         excluded = screened[screened["excluded"]]
-        shown = ["mos"] if self.kind == "acr" else ["preferences", "bradley_terry"]
+        shown = [MEANS[self.kind]] if self.kind in MEANS else ["preferences", "bradley_terry"]
         return "\n".join([f"{self.kind}: {len(screened)} listeners, careless: {self.careless}; excluded: "
                           + (", ".join(f"{r.listener} ({r.reason})" for r in excluded.itertuples()) or "none")]
                          + [self.tables[name].to_string(index=False, float_format=lambda v: f"{v:.3f}")
@@ -62,6 +65,17 @@ def quality(condition: str) -> float:
 
 def acr_answer(condition: str, rng: np.random.Generator) -> int:
     return int(np.clip(np.rint(1 + 4 * quality(condition) / 100 + rng.normal(0, 0.5)), 1, 5))
+
+
+def ccr_answer(conditions: dict[str, str], rng: np.random.Generator) -> dict[str, int]:
+    """The processed stimulus's quality minus the reference's on the 7-point scale (the same vote whichever side
+    it is on), given as B compared with A and stored as 3 + c for B, 3 - c for A (`ccr`)."""
+    (key_a, a), (key_b, b) = conditions.items()
+    processed_is_b = a == REFERENCE
+    processed, reference = (b, a) if processed_is_b else (a, b)
+    vote = int(np.clip(np.rint((quality(processed) - quality(reference)) * 6 / 100 + rng.normal(0, 0.5)), -3, 3))
+    c = vote if processed_is_b else -vote
+    return {key_a: OFFSET - c, key_b: OFFSET + c}
 
 
 def ab_answer(conditions: dict[str, str], rng: np.random.Generator, no_preference: bool) -> dict[str, int]:
@@ -96,8 +110,11 @@ async def panelist(client: ListenerClient, db: Path, kind: str, no_preference: b
         cell = "|".join(sorted(conditions.values()))
         seen[cell] = seen.get(cell, 0) + 1
         rng = np.random.default_rng([seed, index, zlib.crc32(cell.encode()), seen[cell]])
-        if kind == "acr":
+        if kind in ("acr", "dcr"):
             answers = {key: 3 if careless else acr_answer(c, rng) for key, c in conditions.items()}
+        elif kind == "ccr":
+            keys = list(conditions)
+            answers = {keys[0]: 0, keys[1]: 2 * OFFSET} if careless else ccr_answer(conditions, rng)
         else:
             answers = {key: 50 for key in conditions} if careless else ab_answer(conditions, rng, no_preference)
         stretch = 1.0 if careless else rng.uniform(2, 4)
@@ -109,7 +126,7 @@ async def panelist(client: ListenerClient, db: Path, kind: str, no_preference: b
 
 def panel(test_dir: str | Path, folder: str | Path, listeners: int = 8, seed: int = 0,
           careless: int = 1) -> ChoicePanelResult:
-    """Serve an ACR or A/B test on a fresh database in `folder`, run the panel, export the ratings to `folder`
+    """Serve an ACR, DCR, CCR or A/B test on a fresh database in `folder`, run the panel, export the ratings to `folder`
     and analyse them into `folder/analysis`."""
     test = load_test(test_dir)
     kind = type_name(test.spec)
@@ -139,7 +156,8 @@ def panel(test_dir: str | Path, folder: str | Path, listeners: int = 8, seed: in
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("test_dir", metavar="TESTDIR", help="an ACR or A/B test folder (`mushra build --type`)")
+    parser.add_argument("test_dir", metavar="TESTDIR",
+                        help="an ACR, DCR, CCR or A/B test folder (`mushra build --type`)")
     parser.add_argument("--out", required=True, help="folder for the database, exports and analysis")
     parser.add_argument("--listeners", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)

@@ -70,9 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--overwrite", action="store_true", help="replace a test built in --out")
     build.add_argument("--align", default=None, choices=ALIGN_MODES,
                        help=ALIGN_HELP + "; places a run's stimuli on the reference's timeline (default: the run's own)")
-    build.add_argument("--type", default="mushra", choices=("mushra", "acr", "ab"),
+    build.add_argument("--type", default="mushra", choices=("mushra", "acr", "dcr", "ccr", "ab"),
                        help="the test type: MUSHRA (BS.1534-3), ACR (ITU-T P.808 5-point MOS; the reference is the "
-                            "gold clip) or A/B preference (see docs/listening-tests.md)")
+                            "gold clip), DCR (reference then processed, 5-point degradation scale, DMOS), CCR "
+                            "(reference and processed in random order, -3..+3, CMOS) or A/B preference (see "
+                            "docs/listening-tests.md)")
     build.add_argument("--pairs", default=None,
                        help="A/B: the pairs compared, 'A:B,C:D' or a file with one A:B per line (default: every pair "
                             "of the tested conditions)")
@@ -145,8 +147,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     analyze = _action(actions, "analyze", "screen listeners (BS.1534-3) and analyse a ratings.csv")
     analyze.add_argument("ratings", metavar="RATINGS_CSV", help="ratings in the export format (from any source)")
     analyze.add_argument("--out", required=True, help="output folder")
-    analyze.add_argument("--type", default="mushra", choices=("mushra", "acr", "ab"),
-                         help="the test type the ratings come from (acr: MOS with gold-clip screening; ab: "
+    analyze.add_argument("--type", default="mushra", choices=("mushra", "acr", "dcr", "ccr", "ab"),
+                         help="the test type the ratings come from (acr, dcr, ccr: MOS, DMOS, CMOS with gold-clip screening; ab: "
                               "preference shares and a Bradley-Terry ranking)")
     analyze.add_argument("--reference", default="reference", help="the hidden reference's condition name")
     analyze.add_argument("--mid-anchor", default="auto",
@@ -327,16 +329,16 @@ def handle_analyze(args: argparse.Namespace) -> int:
 
 
 def _analyze_type(args: argparse.Namespace) -> int:
-    """`mushra analyze --type acr|ab`: screening, then the MOS or preference tables (see `types.analysis`)."""
+    """`mushra analyze --type acr|dcr|ccr|ab`: screening, then the MOS, DMOS, CMOS or preference tables (see `types.analysis`)."""
     from codecbench.listening_test.analysis import read_ratings
-    from codecbench.listening_test.types.analysis import analyze_type
+    from codecbench.listening_test.types.analysis import MEANS, analyze_type
 
     tables = analyze_type(args.type, read_ratings(args.ratings), args.out, gold=args.reference)
     screened = tables["screening"]
     print(f"listeners: {len(screened)}, excluded by screening: {int(screened['excluded'].sum())}")
     for row in screened[screened["excluded"]].itertuples():
         print(f"  {row.listener}: {row.reason}")
-    shown = ["mos"] if args.type == "acr" else ["preferences", "bradley_terry"]
+    shown = [MEANS[args.type]] if args.type in MEANS else ["preferences", "bradley_terry"]
     for name in shown:
         print(tables[name].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"written to {args.out}")

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mushra", default=None, metavar="DIR",
                         help="MUSHRA summary.csv (`codecbench mushra analyze`) or ratings.csv, or their directory")
     parser.add_argument("--listening", action="append", default=None, metavar="DIR",
-                        help="an ACR or A/B analysis folder (`codecbench mushra analyze --type acr|ab --out DIR`); "
+                        help="an ACR, DCR, CCR or A/B analysis folder (`codecbench mushra analyze --type acr|dcr|ccr|ab --out DIR`); "
                              "repeat for several studies")
     parser.add_argument("--claims", default=None, metavar="FILE",
                         help="claims YAML to check, or a shipped one by name: seed_papers")

@@ -1,5 +1,6 @@
 """codecbench's own listening tests: a `mushra export` `ratings.csv` (with the test folder for the stimulus
-files) and a `mushra analyze` output folder (its ratings, limited to the listeners post-screening kept)."""
+files), a `mushra analyze` output folder (its ratings, limited to the listeners post-screening kept) and a
+`mushra analyze --type acr|dcr` output folder (the kept listeners' votes, 1-5)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,44 @@ def read_analysis(folder: str | Path, test_dir: str | Path | None = None) -> Rat
     excluded = ", ".join(str(e["listener"]) for e in info.get("excluded", [])) or "none"
     return Ratings(ratings.table, ratings.reference, ratings.anchors, f"mushra analyze output ({folder})",
                    notes=(f"listeners excluded by that analysis: {excluded}",), mid_anchor=ratings.mid_anchor)
+
+
+def is_listening_analysis(path: Path) -> bool:
+    """Whether `path` is a `mushra analyze --type acr|dcr|ccr` output folder."""
+    from codecbench.listening_test.types.analysis import LISTENING_JSON, VOTES_CSV
+
+    return path.is_dir() and (path / LISTENING_JSON).is_file() and (path / VOTES_CSV).is_file()
+
+
+def read_listening_analysis(folder: str | Path, test_dir: str | Path | None = None) -> Ratings:
+    """The votes of the listeners a `mushra analyze --type acr|dcr` kept (P.808 screening: gold clips, rating
+    behaviour), one per listener and stimulus on the 1-5 scale, the reference (a rated condition of these types)
+    included; with the test folder, each stimulus's file. The result is marked screened, so that `validity`
+    does not apply MUSHRA's rules to it.
+
+    Raises:
+        ValueError: a CCR analysis (its votes are differences against the reference, not a quality per
+            stimulus), or an invalid test folder.
+    """
+    from codecbench.listening_test.testdef import load_test
+    from codecbench.listening_test.types.analysis import LISTENING_JSON, VOTES_CSV
+
+    folder = Path(folder)
+    info = json.loads((folder / LISTENING_JSON).read_text())
+    kind = str(info.get("type"))
+    if kind not in ("acr", "dcr"):
+        raise ValueError(f"{folder} is a {kind.upper()} analysis: metric validity reads ACR and DCR votes (a "
+                         "quality per stimulus); CCR votes are differences against the reference")
+    votes = pd.read_csv(folder / VOTES_CSV, dtype={"listener": str, "item": str, "condition": str})
+    files: dict[tuple[str, str], str] = {}
+    if test_dir is not None:
+        test = load_test(test_dir)
+        files = {(item.item, condition): str(test.path(relative))
+                 for item in test.items for condition, relative in item.stimuli.items()}
+    votes["file"] = [files.get((i, c), "") for i, c in zip(votes["item"], votes["condition"])]
+    excluded = ", ".join(str(e["listener"]) for e in info.get("excluded", [])) or "none"
+    scale = "1 (Bad) to 5 (Excellent)" if kind == "acr" else "1 (very annoying) to 5 (inaudible)"
+    return Ratings(votes, str(info.get("gold", "reference")), _anchors(votes["condition"].tolist()),
+                   f"mushra analyze --type {kind} output ({folder})",
+                   notes=(f"{kind.upper()} votes, {scale}", f"listeners excluded by that analysis (P.808 "
+                          f"screening): {excluded}"), screened=True)

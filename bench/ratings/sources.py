@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codecbench.ratings.exports import is_analysis, is_export, read_analysis, read_export
+from codecbench.ratings.exports import (is_analysis, is_export, is_listening_analysis, read_analysis, read_export,
+                                        read_listening_analysis)
 from codecbench.ratings.odaq import is_odaq, read_odaq
 from codecbench.ratings.stahl import is_stahl, read_stahl
 from codecbench.ratings.table import Ratings
 from codecbench.ratings.webmushra import is_webmushra, read_webmushra
 
 AUTO = "auto"
-KINDS = (AUTO, "stahl2024", "codecbench", "analysis", "webmushra", "odaq")
+KINDS = (AUTO, "stahl2024", "codecbench", "analysis", "listening", "webmushra", "odaq")
 
 
 def detect(path: Path) -> str:
@@ -20,12 +21,13 @@ def detect(path: Path) -> str:
     Raises:
         ValueError: none of the known layouts.
     """
-    for kind, test in (("stahl2024", is_stahl), ("analysis", is_analysis), ("codecbench", is_export),
-                       ("webmushra", is_webmushra), ("odaq", is_odaq)):
+    for kind, test in (("stahl2024", is_stahl), ("analysis", is_analysis), ("listening", is_listening_analysis),
+                       ("codecbench", is_export), ("webmushra", is_webmushra), ("odaq", is_odaq)):
         if test(path):
             return kind
     raise ValueError(f"{path} is none of the known ratings layouts: a Stahl et al. 2024 folder "
-                     "(ratings_formated.csv), a `mushra analyze` output folder, a codecbench ratings.csv export, "
+                     "(ratings_formated.csv), a `mushra analyze` output folder (MUSHRA, or --type acr|dcr), a "
+                     "codecbench ratings.csv export, "
                      "webMUSHRA's mushra.csv, or an ODAQ folder (listeners' XML results)")
 
 
@@ -53,6 +55,8 @@ def read_source(path: str | Path, kind: str = AUTO, stimuli: str | Path | None =
         return read_stahl(path, filtered)
     if kind == "analysis":
         return read_analysis(path, stimuli)
+    if kind == "listening":
+        return read_listening_analysis(path, stimuli)
     if kind == "codecbench":
         return read_export(path, stimuli)
     if kind == "odaq":

@@ -57,6 +57,8 @@ class Ratings:
         citation: whom to cite for them ('' for a user's own test).
         notes: what reading them decided (e.g. a listener column chosen).
         mid_anchor: the anchor BS.1534-3's mid-anchor screening rule applies to (None: that rule is not applied).
+        screened: the listeners were already screened by the test's own rules (e.g. an ACR analysis): the
+            BS.1534-3 screening does not apply to them.
     """
 
     table: pd.DataFrame
@@ -66,6 +68,7 @@ class Ratings:
     citation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     mid_anchor: str | None = None
+    screened: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table", validate_table(self.table))
@@ -82,7 +85,7 @@ class Ratings:
     def kept(self, listeners: list[str]) -> "Ratings":
         """These ratings limited to `listeners` (e.g. those post-screening kept)."""
         return Ratings(self.table[self.table["listener"].isin(listeners)], self.reference, self.anchors,
-                       self.source, self.citation, self.notes, self.mid_anchor)
+                       self.source, self.citation, self.notes, self.mid_anchor, self.screened)
 
     def contract(self) -> pd.DataFrame:
         """The ratings as the `ratings.csv` export contract that `mushra analyze` reads (every rating a

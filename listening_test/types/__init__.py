@@ -6,6 +6,10 @@ is a set of stimuli served by opaque key (with or without an open reference), an
 integer per rated stimulus (the `ratings` table):
 - `mushra` (ITU-R BS.1534-3): 0-100 per stimulus (`plan.plan_trials`);
 - `acr` (ITU-T P.808 absolute category rating): one stimulus per trial, 1 (Bad) to 5 (Excellent), see `acr`;
+- `dcr` (P.808 degradation category rating): the reference, then one stimulus, 1 (very annoying) to 5
+  (inaudible), see `dcr`;
+- `ccr` (P.808 comparison category rating): the reference and one stimulus in a random order, B against A from
+  -3 to +3, stored as 3 + c for B and 3 - c for A (0-6), see `ccr`;
 - `ab` (paired comparison, with or without the reference): two stimuli, 100 for the preferred one and 0 for the
   other, or 50 each for "no preference" where the test allows it, see `ab`.
 """
@@ -17,6 +21,8 @@ from typing import Any
 from codecbench.listening_test.types.ab import AbType
 from codecbench.listening_test.types.acr import AcrType
 from codecbench.listening_test.types.base import CHOICE_LABELS, MUSHRA, TYPES, ListeningType, type_name
+from codecbench.listening_test.types.ccr import CcrType
+from codecbench.listening_test.types.dcr import DcrType
 from codecbench.listening_test.types.mushra import MushraType
 
 __all__ = ["CHOICE_LABELS", "MUSHRA", "TYPES", "ListeningType", "type_name", "type_of"]
@@ -27,6 +33,10 @@ def type_of(test: Any) -> ListeningType:
     name = type_name(test.spec)
     if name == "acr":
         return AcrType(test.spec.get("acr") or {})
+    if name == "dcr":
+        return DcrType(test.spec.get("dcr") or {})
+    if name == "ccr":
+        return CcrType(test.spec.get("ccr") or {})
     if name == "ab":
         return AbType(test.spec.get("ab") or {})
     return MushraType()

@@ -41,6 +41,31 @@ def settings(reference: str) -> dict[str, Any]:
             "gold": {"condition": reference, "expected": 5, "tolerance": 1}}
 
 
+def cells(test: Any, seed: int) -> list[tuple[Any, str]]:
+    """Every (item entry, condition) of the test once: the training items' first (each item's conditions
+    shuffled), then the test items' in a seeded random order (ACR, DCR and CCR plan their trials from these)."""
+    rng = np.random.default_rng(seed)
+    training = [(e, str(c)) for e in test.training for c in (rng.permutation(list(e.stimuli)) if e.stimuli else [])]
+    tested = [(e, str(c)) for e in test.items for c in e.stimuli]
+    return training + [tested[i] for i in rng.permutation(len(tested))]
+
+
+def category_check(ratings: Any, rated: dict[str, str], trial: int, scale: dict[int, str]) -> str | None:
+    """Why `ratings` are not one category of `scale` for the trial's one rated stimulus (None: they are)."""
+    if not isinstance(ratings, dict) or set(ratings) != set(rated):
+        return f"trial {trial} needs one rating of its stimulus"
+    for value in ratings.values():
+        if not isinstance(value, int) or isinstance(value, bool) or value not in scale:
+            return f"ratings are whole numbers from {min(scale)} to {max(scale)}, not {str(value)[:20]!r}"
+    return None
+
+
+def choices(scale: dict[Any, str]) -> list[dict[str, Any]]:
+    """The answers of a category scale as the choice page lists them: best first, "5 Excellent"."""
+    return [{"value": k, "label": f"{k:+d} {v}" if min(int(x) for x in scale) < 0 and k else f"{k} {v}"}
+            for k, v in sorted(((int(k), v) for k, v in scale.items()), reverse=True)]
+
+
 class AcrType:
     """Single-stimulus trials answered 1-5.
 
@@ -54,23 +79,12 @@ class AcrType:
         self.spec = spec
 
     def plan(self, test: Any, seed: int) -> list[PlannedTrial]:
-        rng = np.random.default_rng(seed)
-        training = [(e, c) for e in test.training for c in (rng.permutation(list(e.stimuli)) if e.stimuli else [])]
-        cells = [(e, c) for e in test.items for c in e.stimuli]
-        ordered = training + [cells[i] for i in rng.permutation(len(cells))]
-        return [PlannedTrial(number, entry.phase, entry.item, [(LABEL, str(condition), entry.stimuli[condition])],
-                             None) for number, (entry, condition) in enumerate(ordered, start=1)]
+        return [PlannedTrial(number, entry.phase, entry.item, [(LABEL, condition, entry.stimuli[condition])],
+                             None) for number, (entry, condition) in enumerate(cells(test, seed), start=1)]
 
     def check(self, ratings: Any, rated: dict[str, str], trial: int) -> str | None:
-        if not isinstance(ratings, dict) or set(ratings) != set(rated):
-            return f"trial {trial} needs one rating of its stimulus"
-        for value in ratings.values():
-            if not isinstance(value, int) or isinstance(value, bool) or value not in SCALE:
-                return f"ratings are whole numbers from 1 to 5, not {str(value)[:20]!r}"
-        return None
+        return category_check(ratings, rated, trial, SCALE)
 
     def player(self, test: Any) -> dict[str, Any]:
-        scale = self.spec.get("scale") or SCALE
         return {"type": self.name, "labels": CHOICE_LABELS, "question": self.spec.get("question", QUESTION),
-                "choices": [{"value": int(k), "label": f"{int(k)} {v}"} for k, v in
-                            sorted(((int(k), v) for k, v in scale.items()), reverse=True)]}
+                "choices": choices(self.spec.get("scale") or SCALE)}

@@ -1,12 +1,16 @@
-"""Analysis of ACR and A/B ratings (the export's `ratings.csv`): screening, MOS, preferences, Bradley-Terry.
+"""Analysis of ACR, DCR, CCR and A/B ratings (the export's `ratings.csv`): screening, MOS, preferences, Bradley-Terry.
 
-ACR (ITU-T P.808 clause 6.3 and its toolkit's data screening, as far as the data allow):
-- gold-standard clips: the unprocessed reference is a condition of every item with the expected answer 5
-  (Excellent); P.808 accepts one category off, so a reference rated 3 or lower fails, and a listener who fails
-  any gold clip is excluded;
+ACR, DCR and CCR (ITU-T P.808 clause 6.3, its annexes and its toolkit's data screening, as far as the data allow):
+- votes: ACR and DCR votes are the ratings (1-5); a CCR trial's vote is its processed stimulus's stored rating
+  minus 3 (`ccr.OFFSET`), its score against the reference whichever came first (`ccr_votes`);
+- gold-standard clips: the unprocessed reference (against itself, in DCR and CCR) is a condition of every item
+  with the expected answer 5 (ACR: Excellent; DCR: Degradation is inaudible) or 0 (CCR: About the same); P.808
+  accepts one category off, so a gold clip rated 3 or lower (ACR, DCR) or 2 or more categories from 0 (CCR)
+  fails, and a listener who fails any gold clip is excluded;
 - rating behaviour: a listener who gave the same answer to every test trial (no variance) is excluded; each
-  listener's Pearson correlation with the others' MOS per (item, condition) is reported (`r_with_others`);
-- MOS per condition: the mean of the kept listeners' votes with its Student-t 95 % CI (`codecbench.stats`);
+  listener's Pearson correlation with the others' mean per (item, condition) is reported (`r_with_others`);
+- MOS, DMOS or CMOS per condition: the mean of the kept listeners' votes with its Student-t 95 % CI
+  (`codecbench.stats`), clipped to the scale (CCR: the reference against itself is screening, not a condition);
   paired t and Wilcoxon tests between conditions, Holm-corrected (`analysis.pairwise_tests`).
 A/B: every trial is one comparison of two conditions; a condition's rating is 100 (preferred), 0, or 50 (no
 preference). Per pair: preference shares with Wilson 95 % CIs and a two-sided binomial test, ties left out of
@@ -15,6 +19,7 @@ both (counted beside), Holm-corrected over pairs; across pairs a Bradley-Terry r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,38 +27,82 @@ import pandas as pd
 from scipy import optimize, stats
 
 from codecbench.listening_test.types.ab import PREFERRED, TIE
+from codecbench.listening_test.types.ccr import OFFSET
 from codecbench.stats import holm, mean_ci
 
-GOLD_FAIL_AT_OR_BELOW = 3  # the reference (expected 5) rated 3 or lower: more than one category off
+GOLD_FAIL_AT_OR_BELOW = 3  # ACR, DCR: the reference (expected 5) rated 3 or lower: more than one category off
+CCR_GOLD_FAIL_FROM = 2  # CCR: the reference against itself (expected 0) 2 or more categories off
 CONFIDENCE = 0.95
+CATEGORY_TYPES = ("acr", "dcr", "ccr")
+SCALES = {"acr": (1, 5), "dcr": (1, 5), "ccr": (-3, 3)}  # the votes' range
+MEANS = {"acr": "mos", "dcr": "dmos", "ccr": "cmos"}  # each type's mean opinion score: its table and column
+VOTES_CSV, LISTENING_JSON = "votes.csv", "listening.json"  # the kept votes and what the analysis was (validity)
 
 
-# -- ACR -------------------------------------------------------------------------------------------------
+# -- ACR, DCR, CCR ---------------------------------------------------------------------------------------
 
-def acr_screening(ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
-    """Per listener with test ratings: gold clips rated and failed, rating variance, correlation with the others'
-    MOS, and whether (and why) they are excluded.
+def ccr_votes(ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
+    """One row per CCR trial in the export's columns: the processed condition and its sign-corrected vote
+    (-3..+3, its score against the reference); a gold trial (the reference against itself) keeps the reference
+    as its condition and the distance of the answer from "About the same" (0..3) as its vote.
 
-    Args:
-        ratings: the export format, ratings 1-5.
-        gold: the condition of the gold-standard clips (expected answer 5).
+    Raises:
+        ValueError: a trial that is not two stored ratings 3 - c and 3 + c, one of them of the reference.
+    """
+    records = []
+    for (_, _), group in ratings.groupby(["listener", "trial"], sort=True):
+        values = group["rating"].tolist()
+        conditions = group["condition"].tolist()
+        if len(group) != 2 or sum(values) != 2 * OFFSET or not all(0 <= v <= 2 * OFFSET for v in values) \
+                or gold not in conditions:
+            first = group.iloc[0]
+            raise ValueError(f"listener {first['listener']} trial {first['trial']} is not a CCR answer (two "
+                             f"ratings 3 - c and 3 + c, one of them of {gold}): {list(zip(conditions, values))}")
+        if conditions[0] == conditions[1]:
+            row, vote = group.iloc[0], abs(values[0] - OFFSET)
+        else:
+            row = group[group["condition"] != gold].iloc[0]
+            vote = int(row["rating"]) - OFFSET
+        records.append({**row.to_dict(), "rating": vote})
+    return pd.DataFrame(records, columns=ratings.columns)
+
+
+def votes_of(kind: str, ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
+    """The test-phase votes of a category test (`ccr_votes` for CCR, the ratings themselves for ACR and DCR).
+
+    Raises:
+        ValueError: ratings that are not of this type.
     """
     test = ratings[ratings["phase"] == "test"]
-    cells = test.groupby(["item", "condition"])["rating"].agg(["sum", "count"])
+    if kind == "ccr":
+        return ccr_votes(test, gold)
+    low, high = SCALES[kind]
+    if not test["rating"].between(low, high).all():
+        raise ValueError(f"{kind.upper()} ratings are {low}-{high}; these hold other values (is this a MUSHRA, "
+                         "CCR or A/B export?)")
+    return test
+
+
+def category_screening(kind: str, votes: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
+    """Per listener with test votes (`votes_of`): gold clips rated and failed, vote variance, correlation with
+    the others' mean, and whether (and why) they are excluded."""
+    cells = votes.groupby(["item", "condition"])["rating"].agg(["sum", "count"])
+    rule = ("more than one category from About the same" if kind == "ccr"
+            else f"rated {GOLD_FAIL_AT_OR_BELOW} or lower")
     records = []
-    for listener, own in test.groupby("listener", sort=True):
+    for listener, own in votes.groupby("listener", sort=True):
         golds = own[own["condition"] == gold]
-        failed = int((golds["rating"] <= GOLD_FAIL_AT_OR_BELOW).sum())
+        failed = int((golds["rating"] >= CCR_GOLD_FAIL_FROM).sum() if kind == "ccr"
+                     else (golds["rating"] <= GOLD_FAIL_AT_OR_BELOW).sum())
         joined = own.join(cells, on=["item", "condition"])
         others = joined["count"] - 1
         keep = others > 0
-        mos_others = (joined["sum"] - joined["rating"])[keep] / others[keep]
-        r = float(np.corrcoef(joined["rating"][keep], mos_others)[0, 1]) \
-            if keep.sum() > 2 and joined["rating"][keep].std() > 0 and mos_others.std() > 0 else float("nan")
+        mean_others = (joined["sum"] - joined["rating"])[keep] / others[keep]
+        r = float(np.corrcoef(joined["rating"][keep], mean_others)[0, 1]) \
+            if keep.sum() > 2 and joined["rating"][keep].std() > 0 and mean_others.std() > 0 else float("nan")
         reasons = []
         if failed:
-            reasons.append(f"failed {failed} of {len(golds)} gold clips ({gold} rated {GOLD_FAIL_AT_OR_BELOW} or "
-                           "lower)")
+            reasons.append(f"failed {failed} of {len(golds)} gold clips ({gold} {rule})")
         if len(own) > 1 and own["rating"].nunique() == 1:
             reasons.append(f"the same answer ({own['rating'].iloc[0]}) to all {len(own)} trials")
         records.append({"listener": listener, "trials": len(own), "gold_rated": len(golds), "gold_failed": failed,
@@ -63,24 +112,35 @@ def acr_screening(ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFram
                                           "r_with_others", "excluded", "reason"])
 
 
-def mos_table(ratings: pd.DataFrame) -> pd.DataFrame:
-    """MOS per condition (test phase): votes, listeners, mean and Student-t 95 % CI (clipped to the scale), best
-    first."""
+def acr_screening(ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
+    """`category_screening` of ACR ratings (1-5)."""
+    return category_screening("acr", ratings[ratings["phase"] == "test"], gold)
+
+
+def mos_table(votes: pd.DataFrame, scale: tuple[int, int] = (1, 5), column: str = "mos") -> pd.DataFrame:
+    """The mean vote per condition (test phase): votes, listeners, mean and Student-t 95 % CI (clipped to the
+    `scale`), best first; `column` names the mean (mos, dmos, cmos)."""
     records = []
-    for condition, group in ratings[ratings["phase"] == "test"].groupby("condition"):
+    for condition, group in votes[votes["phase"] == "test"].groupby("condition"):
         estimate = mean_ci(group["rating"].to_numpy(dtype=float))
-        low, high = np.clip([estimate.low, estimate.high], 1, 5)  # votes lie in [1, 5]
+        low, high = np.clip([estimate.low, estimate.high], *scale)  # votes lie on the scale
         records.append({"condition": condition, "votes": estimate.n, "listeners": group["listener"].nunique(),
-                        "mos": estimate.mean, "ci95_low": low, "ci95_high": high})
-    table = pd.DataFrame(records, columns=["condition", "votes", "listeners", "mos", "ci95_low", "ci95_high"])
-    return table.sort_values("mos", ascending=False, kind="stable").reset_index(drop=True)
+                        column: estimate.mean, "ci95_low": low, "ci95_high": high})
+    table = pd.DataFrame(records, columns=["condition", "votes", "listeners", column, "ci95_low", "ci95_high"])
+    return table.sort_values(column, ascending=False, kind="stable").reset_index(drop=True)
 
 
-def acr_paired(ratings: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+def category_table(kind: str, kept: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
+    """The MOS (ACR), DMOS (DCR) or CMOS (CCR; the reference against itself left out) of the kept votes."""
+    shown = kept[kept["condition"] != gold] if kind == "ccr" else kept
+    return mos_table(shown, SCALES[kind], MEANS[kind])
+
+
+def acr_paired(votes: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     """Paired t and Wilcoxon tests between the conditions (same listener and item), Holm-corrected."""
     from codecbench.listening_test.analysis import pairwise_tests
 
-    return pairwise_tests(ratings[ratings["phase"] == "test"])
+    return pairwise_tests(votes[votes["phase"] == "test"])
 
 
 # -- A/B ---------------------------------------------------------------------------------------------------
@@ -204,49 +264,59 @@ def ab_screening(ratings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["listener", "trials", "ties", "excluded", "reason"])
 
 
-# -- both ------------------------------------------------------------------------------------------------
+# -- every type ------------------------------------------------------------------------------------------
 
 def screening(kind: str, ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
-    return acr_screening(ratings, gold) if kind == "acr" else ab_screening(ratings)
+    if kind in CATEGORY_TYPES:
+        return category_screening(kind, votes_of(kind, ratings, gold), gold)
+    return ab_screening(ratings)
 
 
 def kept_ratings(kind: str, ratings: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
-    """The test ratings of the listeners screening keeps."""
+    """The test ratings (ACR, DCR, CCR: votes, `votes_of`) of the listeners screening keeps."""
+    test = votes_of(kind, ratings, gold) if kind in CATEGORY_TYPES else ratings[ratings["phase"] == "test"]
     screened = screening(kind, ratings, gold)
-    kept = set(screened.loc[~screened["excluded"], "listener"])
-    return ratings[(ratings["phase"] == "test") & ratings["listener"].isin(kept)]
+    return test[test["listener"].isin(set(screened.loc[~screened["excluded"], "listener"]))]
 
 
-def admin_tables(kind: str, ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the admin page shows for an ACR or A/B test: screening per listener, and the MOS or preference table
-    of the kept listeners."""
-    screened = screening(kind, ratings)
-    kept = kept_ratings(kind, ratings)
-    table = mos_table(kept) if kind == "acr" else preference_table(comparisons(kept))
-    return screened, table.round(3)
+def summary_table(kind: str, kept: pd.DataFrame, gold: str = "reference") -> pd.DataFrame:
+    """The MOS, DMOS or CMOS table (`category_table`), or the A/B preference table, of the kept ratings."""
+    return category_table(kind, kept, gold) if kind in CATEGORY_TYPES else preference_table(comparisons(kept))
+
+
+def admin_tables(kind: str, ratings: pd.DataFrame, gold: str = "reference") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the admin page shows for an ACR, DCR, CCR or A/B test: screening per listener, and the MOS, DMOS,
+    CMOS or preference table of the kept listeners."""
+    return screening(kind, ratings, gold), summary_table(kind, kept_ratings(kind, ratings, gold), gold).round(3)
 
 
 def analyze_type(kind: str, ratings: pd.DataFrame, out: str | Path, gold: str = "reference") -> dict[str, pd.DataFrame]:
-    """Screen, summarise and test an ACR or A/B study; writes `excluded_listeners.csv`, `screening.csv` and
-    `mos.csv` + `paired_tests.csv` (ACR) or `preferences.csv` + `bradley_terry.csv` (A/B) into `out`.
+    """Screen, summarise and test an ACR, DCR, CCR or A/B study; writes `excluded_listeners.csv`, `screening.csv`
+    and `mos.csv` / `dmos.csv` / `cmos.csv` + `paired_tests.csv` + `votes.csv` (the kept listeners' test votes,
+    which `codecbench validity` reads) + `listening.json` (ACR, DCR, CCR), or `preferences.csv` +
+    `bradley_terry.csv` (A/B) into `out`.
 
     Raises:
-        ValueError: ratings that are not of this type (ACR: 1-5; A/B: two answers per trial).
+        ValueError: ratings that are not of this type (ACR, DCR: 1-5; CCR, A/B: two answers per trial).
     """
     from codecbench.safecsv import write_csv
 
-    if kind == "acr" and not ratings["rating"].between(1, 5).all():
-        raise ValueError("ACR ratings are 1-5; these hold other values (is this a MUSHRA or A/B export?)")
+    votes = votes_of(kind, ratings, gold) if kind in CATEGORY_TYPES else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     screened = screening(kind, ratings, gold)
     kept = kept_ratings(kind, ratings, gold)
     tables = {"screening": screened,
               "excluded_listeners": screened.loc[screened["excluded"], ["listener", "reason"]]}
-    if kind == "acr":
-        tables["mos"] = mos_table(kept)
-        paired, note = acr_paired(kept)
+    if votes is not None:
+        tables[MEANS[kind]] = category_table(kind, kept, gold)
+        paired, note = acr_paired(kept[kept["condition"] != gold] if kind == "ccr" else kept)
         tables["paired_tests"] = paired if paired is not None else pd.DataFrame({"note": [note]})
+        tables["votes"] = kept[["listener", "item", "condition", "rating"]]
+        info = {"type": kind, "scale": list(SCALES[kind]), "gold": gold,
+                "kept": sorted(screened.loc[~screened["excluded"], "listener"].astype(str)),
+                "excluded": tables["excluded_listeners"].astype(str).to_dict("records")}
+        (out / LISTENING_JSON).write_text(json.dumps(info, indent=1) + "\n")
     else:
         pairs = comparisons(kept)
         tables["preferences"] = preference_table(pairs)

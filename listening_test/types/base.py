@@ -7,14 +7,19 @@ from typing import Any, Protocol
 from codecbench.listening_test.plan import PlannedTrial
 
 MUSHRA = "mushra"
-TYPES = ("mushra", "acr", "ab")
-CHOICE_LABELS = {  # what the ACR and A/B trial pages say beside MUSHRA's labels (a test's own texts override them)
+TYPES = ("mushra", "acr", "dcr", "ccr", "ab")
+# what the ACR, DCR, CCR and A/B trial pages say beside MUSHRA's labels (a test's own texts override them)
+CHOICE_LABELS = {
     "recording": "▶ Recording",
     "prefer": "{label} is better",
     "no_preference": "No preference",
     "choice_progress": "Listen to every recording long enough ({heard} of {total} done), then answer.",
     "choice_complete": "Listened and answered: press Next.",
     "acr_keys": "Keys (when no button has the focus): Space play/stop · A the recording · ←/→ seek 1 s · "
+                "Enter next. In the answers: arrow keys move, Space chooses.",
+    "dcr_keys": "Keys (when no button has the focus): Space play/stop · R the Reference · A the recording · ←/→ "
+                "seek 1 s · Enter next. In the answers: arrow keys move, Space chooses.",
+    "ccr_keys": "Keys (when no button has the focus): Space play/stop · A, B the two versions · ←/→ seek 1 s · "
                 "Enter next. In the answers: arrow keys move, Space chooses.",
     "ab_keys": "Keys (when no button has the focus): Space play/stop · A, B the two versions · R reference (if "
                "shown) · ←/→ seek 1 s · Enter next. In the answers: arrow keys move, Space chooses.",

@@ -1,10 +1,12 @@
-"""`codecbench mushra build --type acr|ab`: a MUSHRA build of the same stimuli, then the type sealed into test.yaml.
+"""`codecbench mushra build --type acr|dcr|ccr|ab`: a MUSHRA build of the same stimuli, then the type sealed into
+test.yaml.
 
 The stimuli come from the same sources as MUSHRA (a run, re-coded; or a folder `<item>/<condition>.wav`) and are
 cut, loudness-aligned and checked by `build.build_test` itself, so the conditions carry the same labels. The type
-then adds its section to `test.yaml` (`type: acr` with `acr:`, or `type: ab` with `ab:`), puts its own welcome
-and instructions in the texts (unless the researcher gave texts), and re-seals the folder (`SHA256SUMS`).
-Traps (spoken "rate this zero / one hundred") are MUSHRA's and are not added; ACR's gold clips are the reference.
+then adds its section to `test.yaml` (`type: acr` with `acr:`, and so on for `dcr`, `ccr` and `ab`), puts its own
+welcome and instructions in the texts (unless the researcher gave texts), and re-seals the folder (`SHA256SUMS`).
+Traps (spoken "rate this zero / one hundred") are MUSHRA's and are not added; ACR's, DCR's and CCR's gold clips
+are the reference (against itself).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from codecbench.listening_test.build import BuildResult, Protocol, build_test
 from codecbench.listening_test.testdef import REFERENCE, TEST_YAML, write_checksums
 from codecbench.listening_test.types import MUSHRA, type_name
-from codecbench.listening_test.types import ab, acr
+from codecbench.listening_test.types import ab, acr, ccr, dcr
 
 
 def parse_pairs(text: str | None) -> list[tuple[str, str]] | None:
@@ -47,7 +49,7 @@ def build_typed_test(kind: str, out: str | Path, pairs: list[tuple[str, str]] | 
     """Build a test of type `kind` (`mushra`: exactly `build_test`).
 
     Args:
-        kind: `mushra`, `acr` or `ab`.
+        kind: `mushra`, `acr`, `dcr`, `ccr` or `ab`.
         out: the test folder.
         pairs: A/B only: the pairs to compare (default: every pair of the tested conditions, reference and anchors
             left out).
@@ -80,9 +82,9 @@ def _seal_type(out: Path, kind: str, pairs: list[tuple[str, str]] | None, ab_ref
     import yaml
 
     spec = yaml.safe_load((out / TEST_YAML).read_text())
-    module = acr if kind == "acr" else ab
-    if kind == "acr":
-        section = acr.settings(spec.get("reference", REFERENCE))
+    module = {"acr": acr, "dcr": dcr, "ccr": ccr, "ab": ab}[kind]
+    if kind != "ab":
+        section = module.settings(spec.get("reference", REFERENCE))
     else:
         anchors = set((spec.get("anchors") or {}).values())
         tested = [c for c in spec["conditions"] if c != spec.get("reference", REFERENCE) and c not in anchors]

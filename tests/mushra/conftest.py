@@ -50,6 +50,8 @@ def mushra_test_dir(tmp_path_factory, mushra_run):
 TYPED_MIN_PLAY_S = 0.25  # ACR and A/B tests: scripted listeners and browsers wait out the rule in real time
 TYPED_TESTS = {  # kind -> build_typed_test arguments (the conditions: reference, opus@12, codec2@2.4; no anchors)
     "acr": {"kind": "acr"},
+    "dcr": {"kind": "dcr", "min_play_s": 0.05},  # two stimuli a trial: a shorter rule keeps their panel short
+    "ccr": {"kind": "ccr", "min_play_s": 0.05},
     "ab": {"kind": "ab", "ab_reference": True},  # with the reference and "no preference"
     "ab-forced": {"kind": "ab", "no_preference": False},  # without the reference, forced choice
 }
@@ -58,8 +60,8 @@ TYPED_TESTS = {  # kind -> build_typed_test arguments (the conditions: reference
 @pytest.fixture(scope="session")
 def typed_test_dir(tmp_path_factory, mushra_run):
     """name (`TYPED_TESTS`) -> a test folder of that type built on first use: 5 test items and 1
-    training item; ACR rates reference, opus@12 and codec2@2.4 (15 test trials), A/B compares opus@12 with
-    codec2@2.4 (5 test trials); every stimulus must be heard for 0.25 s."""
+    training item; ACR, DCR and CCR rate reference, opus@12 and codec2@2.4 (15 test trials), A/B compares
+    opus@12 with codec2@2.4 (5 test trials); every stimulus must be heard for 0.25 s (DCR, CCR: 0.05 s)."""
     from codecbench.listening_test.anchors import Anchors
     from codecbench.listening_test.build import Protocol
     from codecbench.listening_test.events import ListeningRule
@@ -73,9 +75,10 @@ def typed_test_dir(tmp_path_factory, mushra_run):
             # has the `--stimuli` layout and the same condition labels (no codec runs again)
             source = {"run": mushra_run} if name == "acr" else {"stimuli": get("acr") / "stimuli"}
             out = tmp_path_factory.mktemp(f"typed_{name}") / "test"
+            arguments = dict(TYPED_TESTS[name])
+            rule = ListeningRule(arguments.pop("min_play_s", TYPED_MIN_PLAY_S))
             build_typed_test(out=out, items=5, training_items=1, progress=False,
-                             protocol=Protocol(ListeningRule(TYPED_MIN_PLAY_S), anchors=Anchors(enabled=False)),
-                             **source, **TYPED_TESTS[name])
+                             protocol=Protocol(rule, anchors=Anchors(enabled=False)), **source, **arguments)
             built[name] = out
         return built[name]
     return get

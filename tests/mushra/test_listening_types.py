@@ -1,9 +1,10 @@
-"""ACR and A/B tests: the analysis on data with known answers, the plans (every cell once, A/B sides balanced
-and seeded), the answers the store accepts, `mushra build --type` and `mushra analyze --type`, and the scripted
-panels through the real server."""
+"""ACR, DCR, CCR and A/B tests: the analysis on data with known answers, the plans (every cell once, A/B and CCR
+sides balanced and seeded), the answers the store accepts, `mushra build --type` and `mushra analyze --type`, and
+the scripted panels through the real server."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -16,8 +17,9 @@ from codecbench.benchmarks.choice_panel import panel
 from codecbench.cli import main
 from codecbench.listening_test.testdef import load_test
 from codecbench.listening_test.types import type_of
-from codecbench.listening_test.types.analysis import (acr_screening, bradley_terry, comparisons, mos_table,
-                                                      preference_table)
+from codecbench.listening_test.types.analysis import (acr_screening, analyze_type, bradley_terry,
+                                                      category_screening, category_table, ccr_votes, comparisons,
+                                                      mos_table, preference_table)
 
 
 def pairs_table(counts: dict[tuple[str, str], tuple[int, int, int]]) -> pd.DataFrame:
@@ -120,6 +122,76 @@ def test_analyze_type_from_the_command_line(tmp_path, capsys):
     assert "ACR ratings are 1-5" in capsys.readouterr().err
 
 
+def ccr_ratings(trials: list[tuple[str, str, str, str, int]]) -> pd.DataFrame:
+    """CCR ratings rows from (listener, item, condition shown as A, condition shown as B, answer c: B against A),
+    stored as the server stores them: 3 - c for A, 3 + c for B."""
+    rows = []
+    for number, (listener, item, a, b, c) in enumerate(trials, start=1):
+        rows += [{"listener": listener, "session": 1, "trial": number, "item": item, "condition": x, "rating": r,
+                  "phase": "test", "timestamp": "t"} for x, r in ((a, 3 - c), (b, 3 + c))]
+    return pd.DataFrame(rows)
+
+
+def test_ccr_votes_correct_the_sign_for_the_order_and_the_gold_clip_screens():
+    # (listener, item): the processed condition's score against the reference, shown either way round
+    trials = []
+    votes = {"L1": {"opus": -1, "codec2": -3, "gold": 0}, "L2": {"opus": 0, "codec2": -2, "gold": 1},
+             "L3": {"opus": -1, "codec2": -2, "gold": 3}, "L4": {"opus": 0, "codec2": 0, "gold": 0}}
+    for listener, given in votes.items():
+        for n, item in enumerate(("i1", "i2")):
+            for condition in ("opus", "codec2"):  # reference first on i1, processed first on i2: c flips its sign
+                v = given[condition]
+                trials.append((listener, item, "reference", condition, v) if n == 0 else
+                              (listener, item, condition, "reference", -v))
+            trials.append((listener, item, "reference", "reference", given["gold"] * (1 if n == 0 else -1)))
+    ratings = ccr_ratings(trials)
+    corrected = ccr_votes(ratings)
+    assert len(corrected) == len(trials)
+    opus = corrected[(corrected["listener"] == "L1") & (corrected["condition"] == "opus")]
+    assert opus["rating"].tolist() == [-1, -1]  # the same vote whichever came first
+    assert corrected.loc[(corrected["listener"] == "L3") & (corrected["condition"] == "reference"),
+                         "rating"].tolist() == [3, 3]  # gold: the distance from "About the same"
+    screened = category_screening("ccr", corrected).set_index("listener")
+    assert screened["excluded"].to_dict() == {"L1": False, "L2": False, "L3": True, "L4": True}
+    assert screened.loc["L3", "reason"] == ("failed 2 of 2 gold clips (reference more than one category from "
+                                            "About the same)")
+    assert screened.loc["L2", "gold_failed"] == 0  # one category off is accepted
+    assert screened.loc["L4", "reason"] == "the same answer (0) to all 6 trials"
+    cmos = category_table("ccr", corrected[corrected["listener"].isin(["L1", "L2"])]).set_index("condition")
+    assert cmos.index.tolist() == ["opus", "codec2"]  # the reference against itself is screening, not a condition
+    low, high = stats.t.interval(0.95, 3, loc=-2.5, scale=stats.sem([-3, -3, -2, -2]))
+    assert cmos.loc["codec2", "cmos"] == -2.5 and math.isclose(cmos.loc["codec2", "ci95_low"], max(-3.0, low))
+    assert math.isclose(cmos.loc["codec2", "ci95_high"], high) and cmos.loc["opus", "cmos"] == -0.5
+    with pytest.raises(ValueError, match="not a CCR answer"):
+        ccr_votes(ccr_ratings([("L1", "i1", "reference", "opus", 1)]).assign(rating=[3, 4]))
+    with pytest.raises(ValueError, match="not a CCR answer"):
+        ccr_votes(ccr_ratings([("L1", "i1", "opus", "codec2", 1)]))  # no reference in the trial
+
+
+def test_dcr_analysis_from_the_command_line(tmp_path, capsys):
+    answers = {"L1": {"reference": 5, "opus": 4, "codec2": 2}, "L2": {"reference": 4, "opus": 3, "codec2": 1},
+               "L3": {"reference": 5, "opus": 4, "codec2": 1}, "L4": {"reference": 2, "opus": 4, "codec2": 3}}
+    rows = [{"listener": listener, "session": 1, "trial": t, "item": item, "condition": c, "rating": r,
+             "phase": "test", "timestamp": "t"}
+            for listener, given in answers.items() for t, (item, (c, r)) in
+            enumerate(((i, cr) for i in ("i1", "i2") for cr in given.items()), start=1)]
+    pd.DataFrame(rows).to_csv(tmp_path / "dcr.csv", index=False)
+    assert main(["mushra", "analyze", str(tmp_path / "dcr.csv"), "--type", "dcr", "--out", str(tmp_path / "d")]) == 0
+    printed = capsys.readouterr().out
+    assert "L4: failed 2 of 2 gold clips (reference rated 3 or lower)" in printed and "dmos" in printed
+    dmos = pd.read_csv(tmp_path / "d" / "dmos.csv").set_index("condition")
+    assert dmos.index.tolist() == ["reference", "opus", "codec2"] and dmos["votes"].eq(6).all()
+    assert math.isclose(dmos.loc["codec2", "dmos"], 4 / 3) and dmos.loc["reference", "ci95_high"] == 5.0
+    votes = pd.read_csv(tmp_path / "d" / "votes.csv")
+    assert set(votes["listener"]) == {"L1", "L2", "L3"} and len(votes) == 18
+    info = json.loads((tmp_path / "d" / "listening.json").read_text())
+    assert info["type"] == "dcr" and info["kept"] == ["L1", "L2", "L3"] and info["excluded"][0]["listener"] == "L4"
+    assert (tmp_path / "d" / "paired_tests.csv").is_file()
+    pd.DataFrame(rows).assign(rating=80).to_csv(tmp_path / "mushra.csv", index=False)
+    assert main(["mushra", "analyze", str(tmp_path / "mushra.csv"), "--type", "dcr", "--out", str(tmp_path / "x")]) == 2
+    assert "DCR ratings are 1-5" in capsys.readouterr().err
+
+
 # -- plans and answers ---------------------------------------------------------------------------------------
 
 def test_acr_plan_has_every_cell_once_and_answers_are_one_to_five(typed_test_dir):
@@ -159,6 +231,47 @@ def test_ab_plan_balances_the_sides_per_listener_and_answers_are_choices(typed_t
     assert not forced.reference and "choose A or B (" in forced.check({"a": 50, "b": 50}, rated, 1)
 
 
+def test_dcr_and_ccr_plans_show_the_reference_and_balance_the_order(typed_test_dir):
+    dcr_test = load_test(typed_test_dir("dcr"))
+    dcr = type_of(dcr_test)
+    plan = dcr.plan(dcr_test, seed=3)
+    assert [t.phase for t in plan] == ["training"] * 3 + ["test"] * 15
+    assert len({(t.item, t.stimuli[0][1]) for t in plan if t.phase == "test"}) == 15
+    entries = {e.item: e for e in dcr_test.items + dcr_test.training}
+    assert all(len(t.stimuli) == 1 and t.reference_file == entries[t.item].stimuli["reference"] for t in plan)
+    assert dcr.check({"k": 1}, {"k": "opus@12"}, 1) is None and "1 to 5" in dcr.check({"k": 6}, {"k": "x"}, 1)
+    shown = dcr.player(dcr_test)
+    assert shown["choices"][0] == {"value": 5, "label": "5 Degradation is inaudible"}
+    assert shown["choices"][-1]["label"] == "1 Degradation is very annoying"
+    assert dcr_test.spec["dcr"]["gold"] == {"condition": "reference", "expected": 5, "tolerance": 1}
+
+    ccr_test = load_test(typed_test_dir("ccr"))
+    ccr = type_of(ccr_test)
+    orders = set()
+    for seed in range(6):
+        plan = ccr.plan(ccr_test, seed)
+        assert len(plan) == 18 and all([s[0] for s in t.stimuli] == ["A", "B"] for t in plan)
+        assert all("reference" in {s[1] for s in t.stimuli} and t.reference_file is None for t in plan)
+        processed_first = {}
+        for t in plan:
+            (_, a, _), (_, b, _) = t.stimuli
+            condition = b if a == "reference" else a
+            processed_first.setdefault(condition, []).append(a != "reference")
+        for condition in ("opus@12", "codec2@2.4"):  # 6 items each (training too): first on 3 of them
+            assert sum(processed_first[condition]) == 3, (seed, condition)
+        orders.add(tuple(t.stimuli[0][1] for t in plan))
+    assert len(orders) > 1  # the order is drawn per listener
+    rated = {"a": "reference", "b": "opus@12"}
+    for good in ({"a": 1, "b": 5}, {"a": 3, "b": 3}, {"a": 6, "b": 0}):
+        assert ccr.check(good, rated, 1) is None
+    for bad in ({"a": 2, "b": 5}, {"a": -1, "b": 7}, {"a": True, "b": 5}, {"a": "3", "b": 3}):
+        assert "one answer c from -3 to +3" in ccr.check(bad, rated, 1)
+    shown = ccr.player(ccr_test)
+    assert shown["offset"] == 3 and [c["label"] for c in shown["choices"]][::3] == \
+        ["+3 Much better", "0 About the same", "-3 Much worse"]
+    assert ccr_test.spec["ccr"]["gold"] == {"condition": "reference", "expected": 0, "tolerance": 1}
+
+
 def test_build_type_from_the_command_line(stimulus_folder, tmp_path, capsys):
     out = tmp_path / "ab"
     args = ["mushra", "build", "--stimuli", str(stimulus_folder), "--out", str(out), "--items", "5", "--type", "ab"]
@@ -194,9 +307,22 @@ def test_scripted_panel_excludes_the_careless_listener_and_ranks_by_bitrate(name
         assert preferences["n"] == 15 and preferences["first"] == "codec2@2.4" and preferences["share_first"] < 0.5
 
 
-def test_report_shows_the_acr_and_ab_tables(mushra_run, tmp_path, capsys):
-    from codecbench.listening_test.types.analysis import analyze_type
+def test_scripted_ccr_panel_excludes_the_careless_listener_and_corrects_the_order(typed_test_dir, tmp_path):
+    """CCR through the real server: the order drawn per trial, the answers stored as 3 - c / 3 + c, the gold clip
+    (the reference against itself) screening the careless listener. (DCR's server path is ACR's with the open
+    reference of A/B; its plan is tested above.)"""
+    result = panel(typed_test_dir("ccr"), tmp_path / "ccr", listeners=3)
+    print(result.summary())  # the numbers docs/listening-tests.md quotes (`pytest -s`)
+    screened = result.tables["screening"]
+    assert screened.loc[screened["excluded"], "listener"].tolist() == result.careless
+    assert "failed 5 of 5 gold clips" in screened.loc[screened["excluded"], "reason"].iloc[0]
+    cmos = result.tables["cmos"]
+    assert cmos["condition"].tolist() == ["opus@12", "codec2@2.4"] and (cmos["votes"] == 10).all()
+    assert (cmos["cmos"] < 0).all() and (cmos["ci95_low"] <= cmos["cmos"]).all()
+    assert result.ratings.groupby(["listener", "phase", "trial"])["rating"].sum().eq(6).all()  # 3 - c and 3 + c
 
+
+def test_report_shows_the_acr_and_ab_tables(mushra_run, tmp_path, capsys):
     votes = {"reference": [5, 5, 4], "opus@12": [4, 4, 3], "codec2@2.4": [2, 3, 2]}
     acr = pd.DataFrame([{"listener": f"L{n}", "session": 1, "trial": 1, "item": f"i{k}", "condition": c, "rating": v,
                          "phase": "test", "timestamp": "t"}
@@ -204,10 +330,14 @@ def test_report_shows_the_acr_and_ab_tables(mushra_run, tmp_path, capsys):
     analyze_type("acr", acr, tmp_path / "acr")
     analyze_type("ab", ab_ratings([(f"L{n}", "opus@12", "codec2@2.4", 100, 0) for n in range(4)]
                                   + [("L0", "opus@12", "codec2@2.4", 50, 50)]), tmp_path / "ab")
+    analyze_type("ccr", ccr_ratings([(f"L{n}", f"i{k}", "reference", "opus@12", -1 - (n + k) % 2) for n in range(3)
+                                     for k in range(2)]), tmp_path / "ccr")
     assert main(["report", str(mushra_run), "--out", str(tmp_path / "report"), "--format", "md",
-                 "--listening", str(tmp_path / "acr"), "--listening", str(tmp_path / "ab")]) == 0
+                 "--listening", str(tmp_path / "acr"), "--listening", str(tmp_path / "ab"),
+                 "--listening", str(tmp_path / "ccr")]) == 0
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "## Listening tests (ACR, A/B)" in text and "3 of 3 listeners kept after screening" in text
+    assert "## Listening tests (ACR, A/B, CCR)" in text and "3 of 3 listeners kept after screening" in text
+    assert "| condition | votes | CMOS [95 % CI] |" in text and "| opus@12 | 6 | -1.50 [-2.07, -0.93] |" in text
     assert "| opus@12 | 6 | 3.67 [3.12, 4.21] |" in text
     assert "| codec2@2.4 vs opus@12 | 5 | 1 | 0.00 [0.00, 0.49] | 0.125 |" in text
     assert "| 1 | opus@12 |" in text  # the Bradley-Terry ranking

@@ -4,6 +4,7 @@ its test folder, and a `mushra analyze` output (its kept listeners only)."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from codecbench.listening_test.analysis import analyze
 from codecbench.listening_test.testdef import load_test
@@ -36,3 +37,31 @@ def test_export_and_analysis_output_are_ratings_sources(mushra_test_dir, tmp_pat
     screened = read_source(tmp_path / "analysis", stimuli=mushra_test_dir)
     assert set(screened.table["listener"]) == {f"L{n}" for n in range(1, 7)}  # L0 excluded by the analysis
     assert "L0" in screened.notes[0] and len(screened.pairs()) == len(pairs)
+
+
+def test_acr_and_dcr_analyses_are_ratings_sources(mushra_test_dir, tmp_path):
+    """The votes of the listeners `mushra analyze --type acr` kept (P.808 gold-clip screening), one per listener
+    and stimulus, the reference a rated condition; marked screened so that validity does not screen again."""
+    from codecbench.listening_test.types.analysis import analyze_type
+    from codecbench.ratings.sources import detect
+
+    test = load_test(mushra_test_dir)
+    typical = {"reference": 5, "lowpass@3.5k": 1, "lowpass@5k": 2, "opus@12": 4, "codec2@2.4": 3}
+    rows = [{"listener": f"L{n}", "session": 1, "trial": trial, "item": item.item, "condition": condition,
+             "rating": 2 if (n == 0 and condition == "reference") else max(1, typical[condition] - (n + trial) % 2),
+             "phase": "test", "timestamp": ""}
+            for n in range(4) for trial, item in enumerate(test.items) for condition in item.stimuli]
+    analyze_type("acr", pd.DataFrame(rows), tmp_path / "acr")
+    assert detect(tmp_path / "acr") == "listening"
+    ratings = read_source(tmp_path / "acr", stimuli=mushra_test_dir)
+    assert ratings.screened and set(ratings.table["listener"]) == {"L1", "L2", "L3"}  # L0 failed the gold clips
+    assert "L0" in ratings.notes[1] and "ACR votes, 1 (Bad) to 5 (Excellent)" == ratings.notes[0]
+    assert set(ratings.systems) == {"opus@12", "codec2@2.4"} and set(ratings.anchors) == {"lowpass@3.5k", "lowpass@5k"}
+    kept = pd.DataFrame(rows).query("listener != 'L0'")
+    assert ratings.table["rating"].sum() == kept["rating"].sum() and ratings.kept(["L1"]).screened
+    assert len(ratings.pairs()) == 4 * len(test.items) and all(p.degraded.is_file() for p in ratings.pairs())
+    ccr = pd.DataFrame([{**r, "rating": 3} for r in rows if r["condition"] in ("reference", "opus@12")])
+    analyze_type("ccr", ccr.assign(condition=["reference"] * len(ccr)).assign(
+        trial=[i // 2 for i in range(len(ccr))]), tmp_path / "ccr")
+    with pytest.raises(ValueError, match="metric validity reads ACR and DCR votes"):
+        read_source(tmp_path / "ccr")
