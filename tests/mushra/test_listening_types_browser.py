@@ -1,4 +1,4 @@
-"""The ACR and A/B listener pages in headless Chromium (one browser for the module): the listening rule, the
+"""The ACR, CCR and A/B listener pages in headless Chromium (one browser for the module): the listening rule, the
 keyboard, the labelled answers, a trial restored after a reload, a phone-sized page, and what reaches the
 database."""
 
@@ -168,3 +168,30 @@ def test_ab_forced_choice_without_reference_balances_the_order(typed_test_dir, t
     sides = stored(db, "SELECT s.condition, COUNT(*) FROM stimuli s JOIN trials t USING (listener, trial) "
                    "WHERE s.label = 'A' AND t.phase = 'test' GROUP BY s.condition")
     assert sorted(n for _, n in sides) == [2, 3]  # each condition is A on half of the 5 items (one more on odd)
+
+
+@needs_chromium
+def test_ccr_answer_by_keyboard_is_stored_for_both_sides(typed_test_dir, tmp_path, chromium):
+    db = tmp_path / "results.sqlite"
+    server = start_server(typed_test_dir("ccr"), db, tmp_path / "server.log", ("--no-level-check",))
+    try:
+        page, errors = new_page(chromium, DESKTOP)
+        start(page, server.url)
+        wait_ready(page)
+        assert page.inner_text(".m-choice legend") == "The quality of B compared with the quality of A is:"
+        options = page.eval_on_selector_all(".m-choice label", "els => els.map(e => e.textContent.trim())")
+        assert options[0] == "+3 Much better" and options[3] == "0 About the same" and len(options) == 7
+        hear(page, stim("A"))
+        hear(page, stim("B"))
+        page.focus("#m-choice-0")
+        page.keyboard.press(" ")  # +3 Much better
+        for _ in range(5):
+            page.keyboard.press("ArrowDown")  # to -2 Worse
+        assert page.is_checked("#m-choice-5")
+        page.click(".m-next")
+        page.wait_for_selector("h1:has-text('Training 2 of 3')")
+        answer = dict(stored(db, "SELECT s.label, r.rating FROM ratings r JOIN stimuli s ON s.key = r.stimulus"))
+        assert answer == {"A": 5, "B": 1}  # B against A: -2, stored as 3 + 2 for A and 3 - 2 for B
+        assert not errors, errors
+    finally:
+        server.stop()
