@@ -18,6 +18,7 @@ with the stimuli.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -173,7 +174,6 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
             too few usable utterances, an input that changed since the run.
     """
     from codecbench.audio import load_audio
-    from codecbench.codecs import CodecUnavailable, load_codec
     from codecbench.datasets import Utterance
     from codecbench.task import Task
     from codecbench.resources import file_digest
@@ -189,35 +189,11 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
                       {c: config.get(f"{c}s") or [] for c in CONDITIONS if c in rows})
     rate = int(config["working_rate"])
     cutoffs = anchors.cutoffs(rate)
-    systems = [_canonical(c) for c in (conditions or ran) if c != REFERENCE and c not in cutoffs]
-    missing = [c for c in systems if c not in ran]
-    if missing:
-        raise ValueError(f"{missing} did not run in {run_dir}; choose from {list(ran)}")
-    if len(systems) + 1 + len(cutoffs) > MAX_STIMULI:
-        raise ValueError(f"{len(systems)} conditions plus the hidden reference and {len(cutoffs)} anchors exceed "
-                         f"{MAX_STIMULI} stimuli per trial; pass at most {MAX_STIMULI - 1 - len(cutoffs)} with "
-                         "--conditions")
-    ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["system"].isin(systems)]
-    complete = ok.groupby("utterance")["system"].nunique()
-    usable = set(complete[complete == len(systems)].index)
+    systems = _tested_systems(conditions, ran, cutoffs, run_dir)
     manifest = folder.read_manifest().set_index("utterance")
-    candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
-    if len(candidates) < count:
-        raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
-                         f"without error by {systems}; {count} are needed")
-    speakers_txt = find_speakers_txt(manifest.loc[candidates[0][0], "path"])
-    selection = pick_balanced(candidates, count, seed, read_speakers_txt(speakers_txt) if speakers_txt else None)
+    selection, speakers_txt = _pick(rows, manifest, systems, count, seed, min_duration_s, run_dir)
     chosen = {label: ran[label] for label in systems}
-    codecs: dict[str, Any] = {}
-
-    def codec(spec: str) -> Any:  # loaded only where a stimulus is re-coded
-        if spec not in codecs:
-            try:
-                codecs[spec] = load_codec(spec).to(device)
-            except CodecUnavailable as exc:
-                raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
-        return codecs[spec]
-
+    codec = functools.cache(lambda spec: _load_codec(spec, device))  # loaded only where a stimulus is re-coded
     plan = _run_plan(run, {conds["input"] for _, conds in chosen.values() if "input" in conds}, align)
     kept_usable = align is None or align == (config.get("align") or DEFAULT_ALIGN)  # the rows' delays apply
     key_columns = [c for c in CONDITIONS if c in rows]
@@ -252,6 +228,57 @@ def run_items(run_dir: str | Path, conditions: list[str] | None, count: int, see
     if any(conds for _, conds in chosen.values()):
         source["systems"] = {label: {"spec": spec, **conds} for label, (spec, conds) in chosen.items()}
     return items, source
+
+
+def _tested_systems(conditions: list[str] | None, ran: dict[str, Any], cutoffs: Any, run_dir: Path) -> list[str]:
+    """The run's systems a test compares (default: all that ran), checked: each ran, and a trial holds them.
+
+    Raises:
+        ValueError: a system the run does not hold, or too many for one trial.
+    """
+    systems = [_canonical(c) for c in (conditions or ran) if c != REFERENCE and c not in cutoffs]
+    missing = [c for c in systems if c not in ran]
+    if missing:
+        raise ValueError(f"{missing} did not run in {run_dir}; choose from {list(ran)}")
+    if len(systems) + 1 + len(cutoffs) > MAX_STIMULI:
+        raise ValueError(f"{len(systems)} conditions plus the hidden reference and {len(cutoffs)} anchors exceed "
+                         f"{MAX_STIMULI} stimuli per trial; pass at most {MAX_STIMULI - 1 - len(cutoffs)} with "
+                         "--conditions")
+    return systems
+
+
+def _pick(rows: pd.DataFrame, manifest: pd.DataFrame, systems: list[str], count: int, seed: int,
+          min_duration_s: float, run_dir: Path) -> tuple[Any, Path | None]:
+    """A pick of `count` utterances, balanced over speakers, that every tested system coded without error, and
+    the SPEAKERS.TXT it balanced with.
+
+    Raises:
+        ValueError: too few such utterances.
+    """
+    ok = rows[(rows["error"].fillna("") == "") & (rows["duration_s"] >= min_duration_s) & rows["system"].isin(systems)]
+    complete = ok.groupby("utterance")["system"].nunique()
+    usable = set(complete[complete == len(systems)].index)
+    candidates = [(u, str(manifest.loc[u, "speaker"])) for u in sorted(usable) if u in manifest.index]
+    if len(candidates) < count:
+        raise ValueError(f"{run_dir} has {len(candidates)} utterances of at least {min_duration_s:g} s coded "
+                         f"without error by {systems}; {count} are needed")
+    speakers_txt = find_speakers_txt(manifest.loc[candidates[0][0], "path"])
+    return pick_balanced(candidates, count, seed, read_speakers_txt(speakers_txt) if speakers_txt else None), \
+        speakers_txt
+
+
+def _load_codec(spec: str, device: str) -> Any:
+    """A codec of the run, to re-code its stimuli.
+
+    Raises:
+        ValueError: it is unavailable here.
+    """
+    from codecbench.codecs import CodecUnavailable, load_codec
+
+    try:
+        return load_codec(spec).to(device)
+    except CodecUnavailable as exc:
+        raise ValueError(f"cannot re-create the stimuli: {exc}") from exc
 
 
 def _canonical(label: str) -> str:

@@ -265,6 +265,33 @@ def _render(document: Document, formats: tuple[str, ...], folder: _Folder) -> No
     folder.files.extend(sorted(folder.figures.iterdir()))
 
 
+def _listener_sections(run: RunData, table: pd.DataFrame, mushra: Any, mushra_data: Any, listening: Any,
+                       folder: _Folder, inputs: dict[str, str], sections: list[Section]) -> pd.DataFrame | None:
+    """Append what listeners say beside the metrics: the MUSHRA section (its correlation with each metric, also
+    returned), the ACR/DCR/CCR/A-B sections of `listening`, and which metrics to trust; `inputs` gets their
+    checksums."""
+    correlation_result = None
+    if mushra_data is not None:
+        inputs[mushra_data.source.name] = mushra_data.sha256
+        correlation_result = correlations(table, run.metrics, mushra_data)
+        folder.csv(correlation_result, "correlation.csv")
+        sections.append(_mushra_section(run, table, mushra_data, correlation_result, folder))
+    columns = [m.column for m in run.metrics]
+    if listening:
+        from codecbench.report.listening import listening_section
+
+        sections.append(listening_section(listening, run.rows, columns))
+    sections.append(validity_section(sorted(set(run.rows["codec"].astype(str))), columns, mushra))
+    return correlation_result
+
+
+def _provenance(run: RunData) -> dict[str, Any]:
+    """What report.json records of the runs and their columns."""
+    return {"runs": [s.provenance(_specs_of(run, i)) for i, s in enumerate(run.sources)],
+            "versions": package_versions(*REPORT_PACKAGES), "metrics": [asdict(m) for m in run.metrics],
+            "reference_columns": [asdict(m) for m in run.reference_columns], "ignored_columns": run.ignored}
+
+
 def build_report(
     run_dir: str | Path | list[str | Path],
     out: str | Path | None = None,
@@ -337,17 +364,7 @@ def build_report(
         claim_result = check_claims(claim_list, table, run.metrics, latency_data)
         folder.csv(claim_result, "claims.csv")
         sections.append(Section("Claim-check", [claims_grid(claim_result, run.metrics)]))
-    correlation_result = None
-    if mushra_data is not None:
-        inputs[mushra_data.source.name] = mushra_data.sha256
-        correlation_result = correlations(table, run.metrics, mushra_data)
-        folder.csv(correlation_result, "correlation.csv")
-        sections.append(_mushra_section(run, table, mushra_data, correlation_result, folder))
-    if listening:
-        from codecbench.report.listening import listening_section
-
-        sections.append(listening_section(listening, run.rows, [m.column for m in run.metrics]))
-    sections.append(validity_section(sorted(set(run.rows["codec"].astype(str))), [m.column for m in run.metrics], mushra))
+    correlation_result = _listener_sections(run, table, mushra, mushra_data, listening, folder, inputs, sections)
     sections.append(Section("Appendix: paired significance", [matrix_grid(main.tests, m, run.specs, alpha)
                                                               for m in run.metrics], appendix=True))
     if robust is not None:
@@ -358,13 +375,9 @@ def build_report(
     title = " + ".join(s.root.name for s in run.sources)
     document = Document(f"codecbench report: {title}", sections, _footer(run, inputs, settings, command_text))
     _render(document, formats, folder)
-    provenance = {"command": command_text, "written": datetime.now(timezone.utc).isoformat(),
-                  "runs": [s.provenance(_specs_of(run, i)) for i, s in enumerate(run.sources)],
+    provenance = {"command": command_text, "written": datetime.now(timezone.utc).isoformat(), **_provenance(run),
                   "prefer": prefer, "inputs_sha256": inputs, "settings": settings, "group_by": group_by,
-                  "versions": package_versions(*REPORT_PACKAGES),
-                  "paired_tests": main.covered.to_dict(orient="records"),
-                  "metrics": [asdict(m) for m in run.metrics],
-                  "reference_columns": [asdict(m) for m in run.reference_columns], "ignored_columns": run.ignored}
+                  "paired_tests": main.covered.to_dict(orient="records")}
     folder.text("report.json", json.dumps(provenance, indent=2, default=str))
     return ReportResult(folder.path, folder.files, table, main.tests, main.covered, claim_result, correlation_result,
                         robust, document)
