@@ -107,7 +107,7 @@ def test_dnsmos_scores_reference_once_and_sees_the_lowpass(speech, monkeypatch):
     lowpassed = lowpass_anchor(reference, 3500, 16000)
     same = evaluate(["dnsmos"], reference, reference, 16000)
     low = evaluate(["dnsmos"], reference, lowpassed, 16000)
-    assert len(calls) == 3  # reference once, then each degraded signal
+    assert len(calls) == 2  # the reference once (the decoded signal equal to it takes its score), the lowpassed once
     assert same.errors == {} and low.errors == {}
     for column in dnsmos.Dnsmos.columns:
         assert same.values[column] == same.values[REFERENCE_PREFIX + column] == low.values[REFERENCE_PREFIX + column]
