@@ -66,25 +66,34 @@ def choices(scale: dict[Any, str]) -> list[dict[str, Any]]:
             for k, v in sorted(((int(k), v) for k, v in scale.items()), reverse=True)]
 
 
-class AcrType:
-    """Single-stimulus trials answered 1-5.
+class CategoryType:
+    """A test answered on a category scale (`scale`, worded by `question`; a test's own section may reword both):
+    keeps the test's section, checks an answer per rated stimulus, and tells the choice page its options.
 
     Args:
-        spec: the test's `acr:` section (`settings`).
+        spec: the test's section of its type (`settings` of the type's module).
     """
 
-    name = "acr"
+    name = ""
+    scale: dict[int, str] = {}
+    question = ""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
 
+    def check(self, ratings: Any, rated: dict[str, str], trial: int) -> str | None:
+        return category_check(ratings, rated, trial, self.scale)
+
+    def player(self, test: Any) -> dict[str, Any]:
+        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.spec.get("question", self.question),
+                "choices": choices(self.spec.get("scale") or self.scale)}
+
+
+class AcrType(CategoryType):
+    """Single-stimulus trials answered 1-5."""
+
+    name, scale, question = "acr", SCALE, QUESTION
+
     def plan(self, test: Any, seed: int) -> list[PlannedTrial]:
         return [PlannedTrial(number, entry.phase, entry.item, [(LABEL, condition, entry.stimuli[condition])],
                              None) for number, (entry, condition) in enumerate(cells(test, seed), start=1)]
-
-    def check(self, ratings: Any, rated: dict[str, str], trial: int) -> str | None:
-        return category_check(ratings, rated, trial, SCALE)
-
-    def player(self, test: Any) -> dict[str, Any]:
-        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.spec.get("question", QUESTION),
-                "choices": choices(self.spec.get("scale") or SCALE)}

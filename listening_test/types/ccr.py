@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from codecbench.listening_test.plan import PlannedTrial
-from codecbench.listening_test.types.acr import cells, choices
-from codecbench.listening_test.types.base import CHOICE_LABELS
+from codecbench.listening_test.types.acr import CategoryType, cells
 
 # ITU-T P.800 (08/1996) Annex E, E.2: the comparison category scale, best first.
 SCALE = {3: "Much better", 2: "Better", 1: "Slightly better", 0: "About the same", -1: "Slightly worse",
@@ -50,17 +49,10 @@ def settings(reference: str) -> dict[str, Any]:
             "gold": {"condition": reference, "expected": 0, "tolerance": 1}}
 
 
-class CcrType:
-    """Two-stimulus trials (the reference and one condition, in a balanced random order) answered -3..+3.
+class CcrType(CategoryType):
+    """Two-stimulus trials (the reference and one condition, in a balanced random order) answered -3..+3."""
 
-    Args:
-        spec: the test's `ccr:` section (`settings`).
-    """
-
-    name = "ccr"
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
+    name, scale, question = "ccr", SCALE, QUESTION
 
     def plan(self, test: Any, seed: int) -> list[PlannedTrial]:
         reference = test.spec["reference"]
@@ -88,5 +80,4 @@ class CcrType:
         return None
 
     def player(self, test: Any) -> dict[str, Any]:
-        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.spec.get("question", QUESTION),
-                "choices": choices(self.spec.get("scale") or SCALE), "offset": OFFSET}
+        return {**super().player(test), "offset": OFFSET}

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from codecbench.listening_test.plan import PlannedTrial
-from codecbench.listening_test.types.acr import LABEL, category_check, cells, choices
-from codecbench.listening_test.types.base import CHOICE_LABELS
+from codecbench.listening_test.types.acr import LABEL, CategoryType, cells
 
 # ITU-T P.800 (08/1996) Annex D, D.4 / P.808 Annex: the degradation category scale, best first.
 SCALE = {5: "Degradation is inaudible", 4: "Degradation is audible but not annoying",
@@ -43,27 +42,13 @@ def settings(reference: str) -> dict[str, Any]:
             "gold": {"condition": reference, "expected": 5, "tolerance": 1}}
 
 
-class DcrType:
-    """Reference-then-processed trials answered 1-5.
+class DcrType(CategoryType):
+    """Reference-then-processed trials answered 1-5."""
 
-    Args:
-        spec: the test's `dcr:` section (`settings`).
-    """
-
-    name = "dcr"
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
+    name, scale, question = "dcr", SCALE, QUESTION
 
     def plan(self, test: Any, seed: int) -> list[PlannedTrial]:
         reference = test.spec["reference"]
         return [PlannedTrial(number, entry.phase, entry.item, [(LABEL, condition, entry.stimuli[condition])],
                              entry.stimuli[reference])
                 for number, (entry, condition) in enumerate(cells(test, seed), start=1)]
-
-    def check(self, ratings: Any, rated: dict[str, str], trial: int) -> str | None:
-        return category_check(ratings, rated, trial, SCALE)
-
-    def player(self, test: Any) -> dict[str, Any]:
-        return {"type": self.name, "labels": CHOICE_LABELS, "question": self.spec.get("question", QUESTION),
-                "choices": choices(self.spec.get("scale") or SCALE)}
